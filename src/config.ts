@@ -1,0 +1,260 @@
+// The one reader of raw vars: parseConfig(env) validates the GATEHOUSE var (a TOML table in
+// wrangler.toml, or the same document as a JSON string) plus the secrets it names, and returns a
+// frozen, typed Config. loadConfig caches the result per isolate, keyed by the env object, so a
+// request never re-parses; a broken config is cached too, so every request answers 500 without
+// re-validating, and the error is logged once per isolate.
+
+import { ConfigError, FieldReader, readSecret, readUrl } from './config-reader'
+import { loadAuthConfig, type AuthConfig } from './config-auth'
+
+export { ConfigError }
+import type { ConfigSource } from './config-reader'
+
+export const ALGORITHMS = [
+  'EdDSA',
+  'ES256',
+  'ES384',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+] as const
+export type Algorithm = (typeof ALGORITHMS)[number]
+
+export const TIERS = ['low', 'standard', 'critical'] as const
+export type Tier = (typeof TIERS)[number]
+
+export interface IssuerConfig {
+  readonly issuer: string
+  /** True for Gatehouse's own issuer: keys come from the KeyManager, not a jwks_uri. */
+  readonly self: boolean
+  readonly jwksUri: string | null
+  readonly audiences: readonly string[]
+  readonly algorithms: readonly Algorithm[]
+  /** Accepted `typ` values, lower-case, without the `application/` prefix (RFC 8725 §3.11). */
+  readonly tokenTypes: readonly string[]
+  /** Forced tenant for every token of this issuer; null means the signed `tid` claim. */
+  readonly tenant: string | null
+}
+
+export interface JwksSettings {
+  readonly refetchCooldownMs: number
+  readonly maxStaleMs: number
+  readonly fetchTimeoutMs: number
+  readonly isolateTtlMs: number
+}
+
+export type AuthMode = 'none' | 'token'
+
+export interface RouteConfig {
+  /** Path prefix without a trailing slash; matches the prefix itself and everything below it. */
+  readonly prefix: string
+  /** Origin base (scheme://host[:port]) the unchanged path and query are appended to. */
+  readonly origin: string
+  readonly auth: AuthMode
+  /** Scopes required for GET, HEAD and OPTIONS. */
+  readonly readScopes: readonly string[]
+  /** Scopes required for every other method. */
+  readonly writeScopes: readonly string[]
+  readonly methods: ReadonlySet<string>
+  readonly tier: Tier
+  readonly timeoutMs: number
+  readonly forwardAuthorization: boolean
+  readonly originSecretName: string
+  /** The resolved per-origin HMAC secret; never logged. */
+  readonly originSecret: string
+}
+
+export interface Config {
+  readonly publicUrl: string
+  readonly clockSkewSeconds: number
+  readonly maxTokenLifetimeSeconds: number
+  readonly issuers: readonly IssuerConfig[]
+  readonly jwks: JwksSettings
+  readonly routes: readonly RouteConfig[]
+  readonly auth: AuthConfig
+}
+
+export const DEFAULT_CLOCK_SKEW_SECONDS = 60
+export const MAX_CLOCK_SKEW_SECONDS = 300
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 3600
+export const DEFAULT_ROUTE_TIMEOUT_MS = 10_000
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
+const ENV_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+const PREFIX = /^(\/[A-Za-z0-9._~!$&'()*+,=:@-]+)+\/?(\*)?$|^\/\*?$/
+
+export type { ConfigSource }
+
+/** Validates the whole configuration; throws ConfigError naming the first bad field. */
+export function parseConfig(env: ConfigSource): Config {
+  const r = FieldReader.of(readRoot(env.GATEHOUSE), 'GATEHOUSE')
+  const publicUrl = readUrl(r.string('public_url'), r.field('public_url'), { pathAllowed: false })
+  const clockSkewSeconds = r.integer('clock_skew_seconds', {
+    default: DEFAULT_CLOCK_SKEW_SECONDS,
+    min: 0,
+    max: MAX_CLOCK_SKEW_SECONDS,
+  })
+  const maxTokenLifetimeSeconds = r.integer('max_token_lifetime_seconds', {
+    default: DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+    min: 60,
+    max: 86_400,
+  })
+  const issuers = r.tableList('issuers', { min: 1 }).map(readIssuer)
+  assertUnique(issuers.map((i) => i.issuer), r.field('issuers'), 'issuer')
+  if (issuers.filter((i) => i.self).length > 1) {
+    throw new ConfigError(r.field('issuers'), 'at most one issuer may set self = true')
+  }
+  const jwks = readJwks(r.table('jwks'))
+  const routes = r.tableList('routes', { min: 1 }).map((route) => readRoute(route, env))
+  assertUnique(routes.map((x) => x.prefix), r.field('routes'), 'prefix')
+  const selfIssuer = issuers.find((i) => i.self) ?? null
+  const auth = loadAuthConfig(r.table('auth'), env, {
+    selfIssuer,
+    maxTokenLifetimeSeconds,
+    publicOrigin: publicUrl.origin,
+  })
+  r.done()
+  return deepFreeze({
+    publicUrl: publicUrl.origin,
+    clockSkewSeconds,
+    maxTokenLifetimeSeconds,
+    issuers,
+    jwks,
+    routes,
+    auth,
+  })
+}
+
+function readRoot(value: unknown): unknown {
+  if (value === undefined) throw new ConfigError('GATEHOUSE', 'is not set (see README: Configuration)')
+  if (typeof value !== 'string') return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    throw new ConfigError('GATEHOUSE', 'is a string but not valid JSON')
+  }
+}
+
+function readIssuer(r: FieldReader): IssuerConfig {
+  const issuer = r.string('issuer', { maxLength: 300 })
+  const self = r.boolean('self', false)
+  const jwksUri = r.optionalString('jwks_uri')
+  if (self === (jwksUri !== null)) {
+    throw new ConfigError(r.field('jwks_uri'), 'set exactly one of self = true or jwks_uri')
+  }
+  if (jwksUri !== null) readUrl(jwksUri, r.field('jwks_uri'), { pathAllowed: true })
+  const algorithms = r.stringList('algorithms', {
+    default: ['EdDSA'],
+    allowed: ALGORITHMS,
+    min: 1,
+  }) as Algorithm[]
+  const tokenTypes = r
+    .stringList('token_types', { default: ['at+jwt'], min: 1, pattern: /^[\x21-\x7e]+$/ })
+    .map(normalizeTokenType)
+  const issuerConfig: IssuerConfig = {
+    issuer,
+    self,
+    jwksUri,
+    audiences: r.stringList('audiences', { min: 1, pattern: /^[\x21-\x7e]+$/ }),
+    algorithms,
+    tokenTypes,
+    tenant: r.optionalString('tenant', { maxLength: 128, pattern: /^[\x21-\x7e]+$/ }),
+  }
+  r.done()
+  return issuerConfig
+}
+
+/** Lower-cases a `typ` value and drops the optional `application/` prefix (RFC 7515 §4.1.9). */
+export function normalizeTokenType(typ: string): string {
+  const lower = typ.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}
+
+function readJwks(r: FieldReader): JwksSettings {
+  const settings: JwksSettings = {
+    refetchCooldownMs:
+      r.integer('refetch_cooldown_seconds', { default: 30, min: 1, max: 3600 }) * 1000,
+    maxStaleMs: r.integer('max_stale_seconds', { default: 86_400, min: 60, max: 604_800 }) * 1000,
+    fetchTimeoutMs: r.integer('fetch_timeout_ms', { default: 3000, min: 100, max: 30_000 }),
+    isolateTtlMs: r.integer('isolate_ttl_seconds', { default: 300, min: 1, max: 86_400 }) * 1000,
+  }
+  r.done()
+  return settings
+}
+
+function readRoute(r: FieldReader, env: ConfigSource): RouteConfig {
+  const rawPrefix = r.string('prefix', { pattern: PREFIX, maxLength: 200 })
+  const prefix = rawPrefix.replace(/\/?\*$/, '').replace(/\/$/, '')
+  const origin = readUrl(r.string('origin'), r.field('origin'), { pathAllowed: false }).origin
+  const auth = r.oneOf<AuthMode>('auth', ['none', 'token'])
+  const readScopes = r.stringList('read_scopes', { default: [], pattern: SCOPE_TOKEN })
+  const writeScopes = r.stringList('write_scopes', { default: [], pattern: SCOPE_TOKEN })
+  if (auth === 'none' && (readScopes.length > 0 || writeScopes.length > 0)) {
+    throw new ConfigError(r.field('auth'), 'a route with scopes must use auth = "token"')
+  }
+  const methods = new Set(r.stringList('methods', { default: ALL_METHODS, allowed: ALL_METHODS }))
+  const tier = r.oneOf<Tier>('tier', TIERS, 'low')
+  const timeoutMs = r.integer('timeout_ms', {
+    default: DEFAULT_ROUTE_TIMEOUT_MS,
+    min: 100,
+    max: 120_000,
+  })
+  const forwardAuthorization = r.boolean('forward_authorization', false)
+  const originSecretName = r.string('origin_secret', { pattern: ENV_NAME })
+  const originSecret = readSecret(env, originSecretName, r.field('origin_secret'))
+  r.done()
+  return {
+    prefix,
+    origin,
+    auth,
+    readScopes,
+    writeScopes,
+    methods,
+    tier,
+    timeoutMs,
+    forwardAuthorization,
+    originSecretName,
+    originSecret,
+  }
+}
+
+function assertUnique(values: string[], field: string, what: string): void {
+  const seen = new Set<string>()
+  for (const v of values) {
+    if (seen.has(v)) throw new ConfigError(field, `duplicate ${what} ${JSON.stringify(v)}`)
+    seen.add(v)
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    if (!(value instanceof Set)) {
+      for (const child of Object.values(value)) deepFreeze(child)
+    }
+    Object.freeze(value)
+  }
+  return value
+}
+
+const cache = new WeakMap<object, Config | ConfigError>()
+
+/**
+ * Returns the isolate's parsed Config for this env, or the cached ConfigError. Parsing happens
+ * once per env object (workerd hands every request of an isolate the same one).
+ */
+export function loadConfig(env: ConfigSource): Config | ConfigError {
+  let entry = cache.get(env)
+  if (entry === undefined) {
+    try {
+      entry = parseConfig(env)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      entry = err
+    }
+    cache.set(env, entry)
+  }
+  return entry
+}

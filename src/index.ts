@@ -1,0 +1,11 @@
+// Entry point: the Worker's handlers and its Durable Object classes.
+
+import { app } from './app'
+import type { Env } from './env'
+
+export { KeyManager } from './keys/key-manager'
+export { RevocationShard } from './revocation/revocation-shard'
+
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>

@@ -1,0 +1,227 @@
+// KeyManager: the single Durable Object that owns Gatehouse's signing keys (SQLite-backed, one
+// instance). It is the only writer of key state, so rotation needs no locks: it generates keys,
+// seals private keys at rest, applies the lifecycle plan on its alarm and on the cron tick, and
+// republishes the KV copy of our JWKS after every change. Requests never call it per token:
+// verifiers read the JWKS from the isolate/KV, and the signer caches the current key.
+
+import { DurableObject } from 'cloudflare:workers'
+import { ConfigError, loadConfig, type Config } from '../config'
+import type { Env } from '../env'
+import { logLine } from '../observability/log'
+import { generateSigningKey, sealPrivateKey } from './key-crypto'
+import { planLifecycle, type KeyRow, type KeyState, type LifecyclePolicy } from './key-lifecycle'
+import { writeStored } from './key-store'
+import type { SigningAlgorithm } from '../config-auth'
+
+/** The longest our JWKS may sit in an HTTP cache (Cache-Control max-age of jwks.json). */
+export const JWKS_HTTP_MAX_AGE_SECONDS = 300
+/** Workers KV is eventually consistent: writes reach every location within about 60 s. */
+export const KV_PROPAGATION_MS = 60_000
+/** How long an isolate signs with a cached current key before asking again. */
+export const SIGNING_KEY_CACHE_MS = 30_000
+const SAFETY_MARGIN_MS = 60_000
+
+export interface PublishedKeys {
+  readonly keys: JsonWebKey[]
+}
+
+export interface SigningKeyRecord {
+  readonly kid: string
+  readonly alg: SigningAlgorithm
+  /** The sealed private JWK (see key-crypto.ts); unsealed by the Worker, never here. */
+  readonly sealed: string
+}
+
+export interface KeyStatus {
+  readonly kid: string
+  readonly state: KeyState
+  readonly createdAt: number
+  readonly activatedAt: number | null
+  readonly retiredAt: number | null
+}
+
+export interface RotationResult {
+  readonly rotated: boolean
+  readonly current: string
+  /** The kid removed from the JWKS by an emergency rotation. */
+  readonly removed: string | null
+  /** When a manual rotation will be possible, if it was refused as too early (epoch ms). */
+  readonly readyAt: number | null
+}
+
+interface StoredRow {
+  kid: string
+  alg: string
+  state: string
+  public_jwk: string
+  sealed_private: string
+  created_at: number
+  activated_at: number | null
+  retired_at: number | null
+  [column: string]: SqlStorageValue
+}
+
+/** The lifecycle timings implied by the configuration. */
+export function lifecyclePolicy(config: Config): LifecyclePolicy {
+  return {
+    rotationIntervalMs: config.auth.keyRotationIntervalSeconds * 1000,
+    publishLeadMs:
+      config.jwks.isolateTtlMs + KV_PROPAGATION_MS + JWKS_HTTP_MAX_AGE_SECONDS * 1000 + SAFETY_MARGIN_MS,
+    retireGraceMs:
+      (config.maxTokenLifetimeSeconds + config.clockSkewSeconds) * 1000 + SIGNING_KEY_CACHE_MS + SAFETY_MARGIN_MS,
+  }
+}
+
+export class KeyManager extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('next', 'current', 'retired')),
+        public_jwk TEXT NOT NULL,
+        sealed_private TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        activated_at INTEGER,
+        retired_at INTEGER
+      )`)
+    })
+  }
+
+  /** Public JWKs of every published key (next, current, retired). */
+  async publishedKeys(): Promise<PublishedKeys> {
+    await this.ensureKeys(Date.now())
+    return { keys: this.rows().map((r) => JSON.parse(r.public_jwk) as JsonWebKey) }
+  }
+
+  /** The current signing key, sealed. */
+  async signingKey(): Promise<SigningKeyRecord> {
+    await this.ensureKeys(Date.now())
+    const row = this.rows().find((r) => r.state === 'current')
+    if (row === undefined) throw new Error('no current signing key')
+    return { kid: row.kid, alg: row.alg as SigningAlgorithm, sealed: row.sealed_private }
+  }
+
+  async status(): Promise<KeyStatus[]> {
+    await this.ensureKeys(Date.now())
+    return this.rows().map(toKeyRow)
+  }
+
+  /**
+   * Rotates now. Normal: promote the next key if it has been published long enough. Emergency:
+   * remove the current key from the JWKS at once and promote the next key regardless.
+   */
+  async rotate(emergency: boolean, now = Date.now()): Promise<RotationResult> {
+    await this.ensureKeys(now)
+    const before = this.rows()
+    const current = before.find((r) => r.state === 'current')
+    if (emergency && current !== undefined) {
+      this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', current.kid)
+      logLine('warn', 'signing_key_removed', { kid: current.kid, reason: 'emergency_rotation' })
+      await this.advance(now)
+      return { rotated: true, current: this.currentKid(), removed: current.kid, readyAt: null }
+    }
+    const plan = planLifecycle(before.map(toKeyRow), now, this.policy(), true)
+    if (plan.promote === null) {
+      return { rotated: false, current: this.currentKid(), removed: null, readyAt: plan.wakeAt }
+    }
+    await this.advance(now, true)
+    return { rotated: true, current: this.currentKid(), removed: null, readyAt: null }
+  }
+
+  /** Applies every transition due at `now` (alarm, cron, tests); returns the new status. */
+  async advance(now = Date.now(), force = false): Promise<KeyStatus[]> {
+    const config = this.config()
+    const plan = planLifecycle(this.rows().map(toKeyRow), now, this.policy(), force)
+    let changed = plan.delete.length > 0 || plan.promote !== null
+    for (const kid of plan.delete) this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', kid)
+    if (plan.promote !== null) {
+      this.sql.exec(
+        "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'current'",
+        now,
+      )
+      this.sql.exec(
+        "UPDATE signing_keys SET state = 'current', activated_at = ? WHERE kid = ?",
+        now,
+        plan.promote,
+      )
+    }
+    if (plan.bootstrapCurrent) await this.insertKey('current', now, config)
+    if (plan.generateNext) await this.insertKey('next', now, config)
+    changed ||= plan.bootstrapCurrent || plan.generateNext
+    await this.ctx.storage.setAlarm(plan.wakeAt)
+    if (changed) {
+      await this.publish(now, config)
+      logLine('info', 'signing_keys_changed', { current: this.currentKid(), published: this.rows().length })
+    }
+    return this.rows().map(toKeyRow)
+  }
+
+  async alarm(): Promise<void> {
+    await this.advance(Date.now())
+  }
+
+  private async ensureKeys(now: number): Promise<void> {
+    if (!this.rows().some((r) => r.state === 'current')) await this.advance(now)
+  }
+
+  private async insertKey(state: KeyState, now: number, config: Config): Promise<void> {
+    const key = await generateSigningKey(config.auth.signingAlgorithm)
+    const sealed = await sealPrivateKey(key.privateJwk, key.kid, config.auth.keyEncryptionSecret)
+    this.sql.exec(
+      `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed_private, created_at, activated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      key.kid,
+      key.alg,
+      state,
+      JSON.stringify(key.publicJwk),
+      sealed,
+      now,
+      state === 'current' ? now : null,
+    )
+  }
+
+  /** Writes the KV copy every verifier isolate reads, stamped as fresh from the source. */
+  private async publish(now: number, config: Config): Promise<void> {
+    const keys = this.rows().map((r) => JSON.parse(r.public_jwk) as unknown)
+    await writeStored(this.env.JWKS_CACHE, config.auth.issuer, { v: 1, fetched_at: now, keys }, config.jwks.maxStaleMs)
+  }
+
+  private rows(): StoredRow[] {
+    return this.sql.exec<StoredRow>('SELECT * FROM signing_keys ORDER BY created_at DESC').toArray()
+  }
+
+  private currentKid(): string {
+    return this.rows().find((r) => r.state === 'current')?.kid ?? ''
+  }
+
+  private config(): Config {
+    const config = loadConfig(this.env)
+    if (config instanceof ConfigError) throw config
+    if (!config.auth.enabled) throw new Error('KeyManager needs an issuer with self = true')
+    return config
+  }
+
+  private policy(): LifecyclePolicy {
+    return lifecyclePolicy(this.config())
+  }
+}
+
+function toKeyRow(r: StoredRow): KeyRow & KeyStatus {
+  return {
+    kid: r.kid,
+    state: r.state as KeyState,
+    createdAt: r.created_at,
+    activatedAt: r.activated_at,
+    retiredAt: r.retired_at,
+  }
+}
+
+/** The one KeyManager instance. */
+export function getKeyManager(env: Env): DurableObjectStub<KeyManager> {
+  return env.KEYS.get(env.KEYS.idFromName('signing-keys'))
+}

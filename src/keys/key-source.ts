@@ -1,0 +1,19 @@
+// Where an issuer's JWKS comes from when neither the isolate nor KV has it: a third-party
+// issuer's jwks_uri, or — for Gatehouse's own issuer — the KeyManager Durable Object.
+
+import type { Config, IssuerConfig } from '../config'
+import type { Env } from '../env'
+import { fetchJwksDocument } from './jwks-fetch'
+import { getKeyManager } from './key-manager'
+import type { KeySource } from './key-store'
+
+/** Returns the KeySource for this env; cheap, allocation only. */
+export function keySourceFor(env: Env, config: Config): KeySource {
+  return async (issuer: IssuerConfig) => {
+    if (issuer.self) return (await getKeyManager(env).publishedKeys()).keys
+    return fetchJwksDocument(issuer.jwksUri as string, {
+      fetch: (input, init) => fetch(input, init),
+      timeoutMs: config.jwks.fetchTimeoutMs,
+    })
+  }
+}

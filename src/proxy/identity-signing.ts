@@ -1,0 +1,81 @@
+// Sets the identity headers an origin trusts and signs them with the route's per-origin secret
+// (HMAC-SHA256 over origin/identity-headers.ts's canonical string). Imported HMAC keys are cached
+// per isolate; a fresh nonce per forward makes every signed request unique for replay checks.
+
+import {
+  HEADER,
+  SIGNATURE_VERSION,
+  SIGNED_HEADERS,
+  canonicalString,
+  encodeIdentityValue,
+  type SignedHeader,
+} from '../origin/identity-headers'
+import { encodeBase64Url } from '../verify/base64url'
+
+/** What the gateway asserts about the caller; null fields are sent as absent headers. */
+export interface ForwardIdentity {
+  readonly issuer: string
+  readonly subject: string
+  readonly tenant: string
+  readonly scope: string
+  readonly sessionId: string | null
+  readonly clientId: string | null
+}
+
+export interface SigningInput {
+  readonly method: string
+  readonly target: string
+  readonly secret: string
+  /** null on routes without a token: the request is signed as anonymous. */
+  readonly identity: ForwardIdentity | null
+  readonly revocation: string | null
+  readonly requestId: string
+  readonly nowSeconds: number
+}
+
+const NONCE_BYTES = 16
+const encoder = new TextEncoder()
+const hmacKeys = new Map<string, Promise<CryptoKey>>()
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret)
+  if (key === undefined) {
+    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+      'sign',
+    ])
+    hmacKeys.set(secret, key)
+  }
+  return key
+}
+
+/** Sets identity, request id, timestamp, nonce and signature headers on `headers`. */
+export async function signIdentityHeaders(headers: Headers, input: SigningInput): Promise<void> {
+  const values: Partial<Record<SignedHeader, string>> = { [HEADER.requestId]: input.requestId }
+  const id = input.identity
+  if (id !== null) {
+    values[HEADER.issuer] = encodeIdentityValue(id.issuer)
+    values[HEADER.subject] = encodeIdentityValue(id.subject)
+    if (id.tenant !== '') values[HEADER.tenant] = encodeIdentityValue(id.tenant)
+    if (id.scope !== '') values[HEADER.scopes] = id.scope
+    if (id.sessionId !== null) values[HEADER.session] = encodeIdentityValue(id.sessionId)
+    if (id.clientId !== null) values[HEADER.client] = encodeIdentityValue(id.clientId)
+  }
+  if (input.revocation !== null) values[HEADER.revocation] = input.revocation
+  for (const name of SIGNED_HEADERS) {
+    const value = values[name]
+    if (value !== undefined) headers.set(name, value)
+  }
+  const timestamp = String(Math.floor(input.nowSeconds))
+  const nonce = encodeBase64Url(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)))
+  const data = canonicalString({
+    method: input.method,
+    target: input.target,
+    timestamp,
+    nonce,
+    headers: values,
+  })
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey(input.secret), encoder.encode(data))
+  headers.set(HEADER.timestamp, timestamp)
+  headers.set(HEADER.nonce, nonce)
+  headers.set(HEADER.signature, `${SIGNATURE_VERSION}=${encodeBase64Url(new Uint8Array(mac))}`)
+}

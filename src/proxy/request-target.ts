@@ -1,0 +1,48 @@
+// The request target the gateway evaluates and forwards. The path is taken from the URL string
+// as the runtime handed it over — never decoded, never normalised by us — and anything that an
+// origin might decode or normalise into a different path is refused with 400 before routing:
+// dot segments, encoded dots/slashes/backslashes, double encoding, empty segments, NUL, control
+// characters and ';' path parameters. So the origin receives exactly the path policy evaluated.
+
+export interface RequestTarget {
+  /** Raw path, starting with '/'. */
+  readonly path: string
+  /** Raw query including its leading '?', or ''. */
+  readonly search: string
+}
+
+/** Splits an absolute URL string into its raw path and query (no decoding, no normalisation). */
+export function splitRequestTarget(url: string): RequestTarget {
+  const schemeEnd = url.indexOf('://')
+  const pathStart = url.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3)
+  if (pathStart < 0) return { path: '/', search: '' }
+  const hash = url.indexOf('#', pathStart)
+  const end = hash < 0 ? url.length : hash
+  const query = url.indexOf('?', pathStart)
+  if (query < 0 || query > end) return { path: url.slice(pathStart, end), search: '' }
+  return { path: url.slice(pathStart, query), search: url.slice(query, end) }
+}
+
+// %2e '.', %2f '/', %5c '\', %25 '%' (double encoding), %00 NUL, %3b ';' — any case.
+const ENCODED_HAZARD = /%(?:2e|2f|5c|25|00|3b)/i
+// Raw hazards: backslash, ';', controls, and characters a URL parser would have encoded.
+const RAW_HAZARD = /[\\;\u0000-\u0020\u007f"<>`{}]/
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/
+
+/** Returns why a raw path is refused, or null when it is safe to route and forward as is. */
+export function pathHazard(path: string): string | null {
+  if (!path.startsWith('/')) return 'not absolute'
+  if (path.includes('//')) return 'empty segment'
+  if (DOT_SEGMENT.test(path)) return 'dot segment'
+  if (RAW_HAZARD.test(path)) return 'forbidden character'
+  if (path.includes('%') && ENCODED_HAZARD.test(path)) return 'forbidden encoding'
+  if (path.includes('%') && !/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(path)) return 'broken encoding'
+  return null
+}
+
+/** Returns why a raw query is refused (controls or NUL, raw or encoded), or null. */
+export function queryHazard(search: string): string | null {
+  if (/[\u0000-\u001f\u007f]/.test(search)) return 'control character'
+  if (search.includes('%') && /%00/.test(search)) return 'encoded NUL'
+  return null
+}

@@ -1,0 +1,138 @@
+// RevocationShard: one SQLite-backed Durable Object per (issuer, tenant, subject), holding what
+// kills that subject's tokens before they expire — revoked jtis, revoked sessions (sid) and a
+// cut-off ("every token issued before T is dead"). A Durable Object is strongly consistent, so a
+// logout is seen by the very next check. Entries live only as long as the tokens they kill,
+// and the alarm deletes them. Keyed by identifiers, never by token bytes.
+
+import { DurableObject } from 'cloudflare:workers'
+import type { Env } from '../env'
+
+export interface RevocationQuery {
+  readonly jti: string | null
+  readonly sid: string | null
+  /** The token's iat (NumericDate seconds); null when the token has none. */
+  readonly iat: number | null
+}
+
+export type RevocationVerdict = { readonly revoked: false } | { readonly revoked: true; readonly by: 'jti' | 'sid' | 'subject' }
+
+interface ExpiryRow {
+  next: number | null
+  [column: string]: SqlStorageValue
+}
+
+export class RevocationShard extends DurableObject<Env> {
+  private readonly sql: SqlStorage
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    this.sql = ctx.storage.sql
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS revoked_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS revoked_sid (sid TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, reason TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS subject_cutoff (
+          id INTEGER PRIMARY KEY CHECK (id = 1), cutoff_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      `)
+    })
+  }
+
+  /** Answers "is this token revoked?" with one query; expired entries never match. */
+  check(query: RevocationQuery): RevocationVerdict {
+    const now = nowSeconds()
+    if (query.jti !== null && this.live('SELECT expires_at FROM revoked_jti WHERE jti = ?', query.jti, now)) {
+      return { revoked: true, by: 'jti' }
+    }
+    if (query.sid !== null && this.live('SELECT expires_at FROM revoked_sid WHERE sid = ?', query.sid, now)) {
+      return { revoked: true, by: 'sid' }
+    }
+    const cutoff = this.sql
+      .exec<{ cutoff_at: number; expires_at: number }>('SELECT cutoff_at, expires_at FROM subject_cutoff WHERE id = 1')
+      .toArray()[0]
+    // A token without iat cannot prove it was issued after the cut-off: it is dead too.
+    if (cutoff !== undefined && cutoff.expires_at > now && (query.iat === null || query.iat <= cutoff.cutoff_at)) {
+      return { revoked: true, by: 'subject' }
+    }
+    return { revoked: false }
+  }
+
+  /** Revokes one access token until `expiresAt` (its exp, seconds). */
+  async revokeJti(jti: string, expiresAt: number): Promise<void> {
+    this.sql.exec(
+      'INSERT INTO revoked_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)',
+      jti,
+      expiresAt,
+    )
+    await this.scheduleCleanup(expiresAt)
+  }
+
+  /** Revokes every token of a session until `expiresAt` (seconds; the longest token lifetime). */
+  async revokeSession(sid: string, expiresAt: number, reason: string): Promise<void> {
+    this.sql.exec(
+      'INSERT INTO revoked_sid (sid, expires_at, reason) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)',
+      sid,
+      expiresAt,
+      reason,
+    )
+    await this.scheduleCleanup(expiresAt)
+  }
+
+  /** Kills every token of the subject issued at or before `cutoffAt` (seconds). */
+  async revokeSubjectBefore(cutoffAt: number, expiresAt: number): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO subject_cutoff (id, cutoff_at, expires_at) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET cutoff_at = MAX(cutoff_at, excluded.cutoff_at), expires_at = MAX(expires_at, excluded.expires_at)`,
+      cutoffAt,
+      expiresAt,
+    )
+    await this.scheduleCleanup(expiresAt)
+  }
+
+  /** Counts live entries (admin views and tests). */
+  size(): { jti: number; sid: number; cutoff: number } {
+    const count = (table: string) =>
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n
+    return { jti: count('revoked_jti'), sid: count('revoked_sid'), cutoff: count('subject_cutoff') }
+  }
+
+  async alarm(): Promise<void> {
+    const now = nowSeconds()
+    this.sql.exec('DELETE FROM revoked_jti WHERE expires_at <= ?', now)
+    this.sql.exec('DELETE FROM revoked_sid WHERE expires_at <= ?', now)
+    this.sql.exec('DELETE FROM subject_cutoff WHERE expires_at <= ?', now)
+    const next = this.sql
+      .exec<ExpiryRow>(
+        `SELECT MIN(e) AS next FROM (
+           SELECT MIN(expires_at) AS e FROM revoked_jti UNION ALL
+           SELECT MIN(expires_at) FROM revoked_sid UNION ALL
+           SELECT MIN(expires_at) FROM subject_cutoff)`,
+      )
+      .one().next
+    if (next !== null) await this.ctx.storage.setAlarm(next * 1000)
+  }
+
+  private live(query: string, id: string, now: number): boolean {
+    const row = this.sql.exec<{ expires_at: number }>(query, id).toArray()[0]
+    return row !== undefined && row.expires_at > now
+  }
+
+  private async scheduleCleanup(expiresAt: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm()
+    if (current === null || current > expiresAt * 1000) await this.ctx.storage.setAlarm(expiresAt * 1000)
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000)
+}
+
+/** The shard for one subject; the name keeps issuers and tenants apart. */
+export function getRevocationShard(
+  env: Env,
+  issuer: string,
+  tenant: string,
+  subject: string,
+): DurableObjectStub<RevocationShard> {
+  const name = JSON.stringify([issuer, tenant, subject])
+  return env.REVOCATIONS.get(env.REVOCATIONS.idFromName(name))
+}

@@ -1,0 +1,61 @@
+// The bridge from a request to a VerifiedToken: extracts the bearer token, verifies it with the
+// isolate's key store, enforces the scopes the caller asks for, and records jti/sid/kid for the
+// log line. The only place in verify/ that touches bindings (KV, the key source).
+
+import type { AppContext } from '../app-context'
+import type { Config, IssuerConfig } from '../config'
+import { AuthError } from '../errors'
+import { keySourceFor } from '../keys/key-source'
+import { keyStore } from '../keys/key-store'
+import { extractBearerToken } from './bearer'
+import { verifyAccessToken, type VerifiedToken } from './verify-token'
+
+const issuerIndexes = new WeakMap<Config, ReadonlyMap<string, IssuerConfig>>()
+
+function issuerIndex(config: Config): ReadonlyMap<string, IssuerConfig> {
+  let index = issuerIndexes.get(config)
+  if (index === undefined) {
+    index = new Map(config.issuers.map((i) => [i.issuer, i]))
+    issuerIndexes.set(config, index)
+  }
+  return index
+}
+
+/**
+ * Verifies the request's bearer token and that it carries every scope in `scopes`.
+ * Throws AuthError (missing_token, invalid_request, any verification reason, insufficient_scope).
+ */
+export async function authenticate(
+  c: AppContext,
+  search: string,
+  scopes: readonly string[],
+): Promise<VerifiedToken> {
+  const config = c.var.config
+  const record = c.var.record
+  const token = extractBearerToken(c.req.header('authorization') ?? null, search)
+  const env = c.env
+  const verified = await verifyAccessToken(token, {
+    issuers: issuerIndex(config),
+    nowSeconds: Date.now() / 1000,
+    clockSkewSeconds: config.clockSkewSeconds,
+    maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+    resolveKey: (issuer, kid) =>
+      keyStore.getKey(issuer, kid, {
+        kv: env.JWKS_CACHE,
+        source: keySourceFor(env, config),
+        settings: config.jwks,
+        now: Date.now,
+        waitUntil: (p) => c.executionCtx.waitUntil(p),
+      }),
+  })
+  record.issuer = verified.issuer.issuer
+  record.kid = verified.kid
+  record.jti = verified.tokenId
+  record.sid = verified.sessionId
+  for (const scope of scopes) {
+    if (!verified.scopes.includes(scope)) {
+      throw new AuthError('insufficient_scope', { scope: scopes.join(' ') })
+    }
+  }
+  return verified
+}

@@ -1,0 +1,111 @@
+// Claim checks for an access token whose signature already verified (RFC 9068 §4, RFC 8725
+// §3.8–3.11): exp required, nbf/iat with bounded skew, a maximum lifetime, audience, and the
+// identity claims the gateway forwards — which therefore must be safe to put in a header.
+
+import type { IssuerConfig } from '../config'
+import { AuthError } from '../errors'
+
+export interface TokenClaims {
+  readonly subject: string
+  readonly tenant: string
+  readonly scope: string
+  readonly scopes: readonly string[]
+  readonly sessionId: string | null
+  readonly tokenId: string | null
+  readonly clientId: string | null
+  /** NumericDate seconds; null when the issuer did not send iat. */
+  readonly issuedAt: number | null
+  readonly expiresAt: number
+}
+
+export interface ClaimPolicy {
+  readonly nowSeconds: number
+  readonly clockSkewSeconds: number
+  readonly maxTokenLifetimeSeconds: number
+}
+
+const MAX_IDENTIFIER_LENGTH = 256
+const MAX_SCOPE_LENGTH = 2048
+// C0 controls, DEL and C1 controls: never inside a value that becomes a header or a log field.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+// RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*NQCHAR.
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/
+
+/** Checks time, audience and identity claims; throws AuthError with the failing reason. */
+export function checkClaims(
+  payload: Readonly<Record<string, unknown>>,
+  issuer: IssuerConfig,
+  policy: ClaimPolicy,
+): TokenClaims {
+  const { nowSeconds: now, clockSkewSeconds: skew } = policy
+  const exp = payload.exp
+  if (!isNumericDate(exp)) throw new AuthError('invalid_claims', { detail: 'exp missing' })
+  if (exp <= now - skew) throw new AuthError('expired')
+  const nbf = payload.nbf
+  if (nbf !== undefined) {
+    if (!isNumericDate(nbf)) throw new AuthError('invalid_claims', { detail: 'nbf' })
+    if (nbf > now + skew) throw new AuthError('not_yet_valid', { detail: 'nbf in the future' })
+  }
+  const iat = payload.iat
+  if (iat !== undefined) {
+    if (!isNumericDate(iat)) throw new AuthError('invalid_claims', { detail: 'iat' })
+    if (iat > now + skew) throw new AuthError('not_yet_valid', { detail: 'iat in the future' })
+  }
+  // Without iat the remaining lifetime is bounded instead, so an issuer cannot mint a token
+  // that outlives the policy by leaving iat out.
+  const start = isNumericDate(iat) ? iat : now
+  if (exp - start > policy.maxTokenLifetimeSeconds) {
+    throw new AuthError('lifetime_too_long', { detail: `lifetime ${Math.round(exp - start)} s` })
+  }
+  if (!audienceMatches(payload.aud, issuer.audiences)) throw new AuthError('wrong_audience')
+  const subject = identifier(payload.sub, 'sub')
+  if (subject === null) throw new AuthError('invalid_claims', { detail: 'sub missing' })
+  const scope = readScope(payload.scope)
+  return {
+    subject,
+    tenant: issuer.tenant ?? identifier(payload.tid, 'tid') ?? '',
+    scope,
+    scopes: scope === '' ? [] : scope.split(' '),
+    sessionId: identifier(payload.sid, 'sid'),
+    tokenId: identifier(payload.jti, 'jti'),
+    clientId: identifier(payload.client_id, 'client_id'),
+    issuedAt: isNumericDate(iat) ? iat : null,
+    expiresAt: exp,
+  }
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0
+}
+
+function audienceMatches(aud: unknown, accepted: readonly string[]): boolean {
+  if (typeof aud === 'string') return accepted.includes(aud)
+  if (!Array.isArray(aud)) return false
+  // RFC 7519 §4.1.3: an array of strings; one of them must be ours.
+  return aud.every((a) => typeof a === 'string') && aud.some((a) => accepted.includes(a))
+}
+
+/** A string claim that becomes a header: absent → null; present but unsafe → AuthError. */
+function identifier(value: unknown, claim: string): string | null {
+  if (value === undefined) return null
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > MAX_IDENTIFIER_LENGTH ||
+    CONTROL.test(value)
+  ) {
+    throw new AuthError('invalid_claims', { detail: `${claim} is not a safe string` })
+  }
+  return value
+}
+
+function readScope(value: unknown): string {
+  if (value === undefined) return ''
+  if (typeof value !== 'string' || value.length > MAX_SCOPE_LENGTH) {
+    throw new AuthError('invalid_claims', { detail: 'scope is not a string' })
+  }
+  if (value !== '' && !SCOPE.test(value)) {
+    throw new AuthError('invalid_claims', { detail: 'scope is not space-delimited scope-tokens' })
+  }
+  return value
+}

@@ -1,0 +1,87 @@
+// Strict JWS compact serialization (RFC 7515 §7.1) for access tokens: exactly three non-empty
+// canonical base64url segments, a JSON-object header and payload, and none of the header
+// parameters that let a token choose its own key or processing (RFC 8725 §3.1, §3.10).
+// Parsing is pure and synchronous; the signature is checked later against a key Gatehouse chose.
+
+import { AuthError } from '../errors'
+import { decodeBase64Url } from './base64url'
+
+/** RFC 6750 places no limit; 8 KiB is far above any honest access token and bounds the work. */
+export const MAX_TOKEN_LENGTH = 8192
+const MAX_KID_LENGTH = 256
+
+/**
+ * Header parameters that are rejected outright: remote or embedded keys (jku, x5u, jwk, x5c),
+ * extensions we do not implement (crit, b64 from RFC 7797), and JWE/compression/nesting
+ * markers (zip, enc, cty) that have no place in an access token.
+ */
+const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64', 'zip', 'enc', 'cty']
+
+export interface JwsHeader {
+  readonly alg: string
+  readonly kid: string
+  readonly typ: string | null
+}
+
+export interface ParsedJws {
+  readonly header: JwsHeader
+  readonly payload: Readonly<Record<string, unknown>>
+  /** ASCII bytes of `header.payload`, the JWS signing input. */
+  readonly signingInput: Uint8Array
+  readonly signature: Uint8Array
+}
+
+const ascii = new TextEncoder()
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** Parses a compact JWS; throws AuthError malformed | header_not_allowed | token_too_large. */
+export function parseCompactJws(token: string): ParsedJws {
+  if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('token_too_large')
+  const dot1 = token.indexOf('.')
+  const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1)
+  if (dot1 <= 0 || dot2 <= dot1 + 1 || dot2 === token.length - 1) {
+    throw new AuthError('malformed', { detail: 'not three non-empty segments' })
+  }
+  if (token.indexOf('.', dot2 + 1) !== -1) {
+    throw new AuthError('malformed', { detail: 'more than three segments' })
+  }
+  const header = readHeader(decodeJsonObject(token.slice(0, dot1), 'header'))
+  const payload = decodeJsonObject(token.slice(dot1 + 1, dot2), 'payload')
+  const signature = decodeBase64Url(token.slice(dot2 + 1))
+  if (signature === null) throw new AuthError('malformed', { detail: 'signature encoding' })
+  return { header, payload, signingInput: ascii.encode(token.slice(0, dot2)), signature }
+}
+
+function decodeJsonObject(segment: string, part: string): Record<string, unknown> {
+  const bytes = decodeBase64Url(segment)
+  if (bytes === null) throw new AuthError('malformed', { detail: `${part} encoding` })
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(bytes))
+  } catch {
+    throw new AuthError('malformed', { detail: `${part} is not UTF-8 JSON` })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AuthError('malformed', { detail: `${part} is not a JSON object` })
+  }
+  return value as Record<string, unknown>
+}
+
+function readHeader(raw: Record<string, unknown>): JwsHeader {
+  for (const name of FORBIDDEN_HEADER_PARAMS) {
+    if (Object.hasOwn(raw, name)) {
+      throw new AuthError('header_not_allowed', { detail: `header parameter ${name}` })
+    }
+  }
+  const { alg, kid, typ } = raw
+  if (typeof alg !== 'string' || alg.length === 0) {
+    throw new AuthError('malformed', { detail: 'alg missing' })
+  }
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) {
+    throw new AuthError('malformed', { detail: 'kid missing or too long' })
+  }
+  if (typ !== undefined && typeof typ !== 'string') {
+    throw new AuthError('malformed', { detail: 'typ is not a string' })
+  }
+  return { alg, kid, typ: typ ?? null }
+}
