@@ -101,18 +101,42 @@ export function installNetwork(): Network {
     if (url.pathname === '/jwks.json' && net.jwks.has(issuer)) {
       net.jwksFetches.set(issuer, (net.jwksFetches.get(issuer) ?? 0) + 1)
       if (net.down.has(issuer)) throw new TypeError('Network connection lost.')
-      const keys = [...(net.jwks.get(issuer) ?? []).map((k) => k.jwk), ...(net.extraJwks.get(issuer) ?? [])]
+      const keys = [
+        ...(net.jwks.get(issuer) ?? []).map((k) => k.jwk),
+        ...(net.extraJwks.get(issuer) ?? []),
+      ]
       return Response.json({ keys })
     }
     if (url.origin === ORIGIN) {
       const body = request.body === null ? '' : await request.text()
-      net.originCalls.push({ method: request.method, url: request.url, headers: request.headers, body })
-      if (net.origin) return net.origin(new Request(request.url, { method: request.method, headers: request.headers }))
+      net.originCalls.push({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body,
+      })
+      if (net.origin) {
+        const copy = new Request(request.url, { method: request.method, headers: request.headers })
+        return abortable(
+          Promise.resolve().then(() => net.origin!(copy)),
+          init?.signal ?? null,
+        )
+      }
       return Response.json({ method: request.method, path: url.pathname, query: url.search })
     }
     throw new TypeError(`unexpected fetch in test: ${url.origin}`)
   })
   return net
+}
+
+/** Like real fetch: an aborted signal rejects the pending answer with its reason. */
+function abortable(answer: Promise<Response>, signal: AbortSignal | null): Promise<Response> {
+  if (signal === null) return answer
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+    answer.then(resolve, reject)
+  })
 }
 
 /** Sends a request through the real app with a real ExecutionContext. */
@@ -124,7 +148,11 @@ export async function send(
   const headers = new Headers(init.headers)
   if (init.token !== undefined) headers.set('authorization', `Bearer ${init.token}`)
   const ctx = createExecutionContext()
-  const response = await app.fetch(new Request(`https://gatehouse.test${path}`, { ...init, headers }), gatewayEnv, ctx)
+  const response = await app.fetch(
+    new Request(`https://gatehouse.test${path}`, { ...init, headers }),
+    gatewayEnv,
+    ctx,
+  )
   await waitOnExecutionContext(ctx)
   return response
 }
@@ -140,4 +168,26 @@ export async function setupIssuer(
   net.jwks.set(issuer, keys)
   const config = testConfig({ issuers: [{ issuer, ...spec }], ...options })
   return { issuer, config, env: testEnv(config) }
+}
+
+export interface LogCapture {
+  readonly lines: Record<string, unknown>[]
+  /** The `reason` of the most recent request log line. */
+  lastReason(): unknown
+}
+
+/** Captures the gateway's JSON log lines (console.log/warn/error) for assertions. */
+export function captureLogs(): LogCapture {
+  const lines: Record<string, unknown>[] = []
+  const record = (...args: unknown[]) => {
+    const text = args.map(String).join(' ')
+    if (text.startsWith('{"ts":')) lines.push(JSON.parse(text) as Record<string, unknown>)
+  }
+  vi.spyOn(console, 'log').mockImplementation(record)
+  vi.spyOn(console, 'warn').mockImplementation(record)
+  vi.spyOn(console, 'error').mockImplementation(record)
+  return {
+    lines,
+    lastReason: () => [...lines].reverse().find((l) => l.event === 'request')?.reason,
+  }
 }

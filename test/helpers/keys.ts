@@ -1,6 +1,6 @@
 // Signing keys generated at run time for test issuers; no private key is ever committed.
 
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 
 export type TestAlg = 'EdDSA' | 'ES256' | 'RS256' | 'PS256'
 
@@ -10,7 +10,7 @@ export interface TestKey {
   readonly privateKey: CryptoKey
   readonly publicKey: CryptoKey
   /** The public JWK as an issuer would publish it (with kid, alg, use). */
-  readonly jwk: JsonWebKey & { kid: string }
+  readonly jwk: JWK & { kid: string }
 }
 
 export async function makeKey(alg: TestAlg = 'EdDSA', kid?: string): Promise<TestKey> {

@@ -32,7 +32,8 @@ export async function mint(key: TestKey, o: MintOptions): Promise<string> {
     scope: o.scope ?? 'echo:read echo:write',
     ...o.claims,
   }
-  for (const claim of ['exp', 'iat', 'sub', 'aud'] as const) if (omit.has(claim)) delete payload[claim]
+  for (const claim of ['exp', 'iat', 'sub', 'aud'] as const)
+    if (omit.has(claim)) delete payload[claim]
   const header: Record<string, unknown> = { alg: key.alg, kid: key.kid, typ: 'at+jwt', ...o.header }
   if (omit.has('typ')) delete header.typ
   if (omit.has('kid')) delete header.kid
