@@ -25,7 +25,12 @@ export interface GatewayIdentity {
   readonly requestId: string | null
 }
 
-export type IdentityFailure = 'missing_signature' | 'malformed' | 'stale' | 'bad_signature' | 'replayed'
+export type IdentityFailure =
+  | 'missing_signature'
+  | 'malformed'
+  | 'stale'
+  | 'bad_signature'
+  | 'replayed'
 
 export type IdentityResult =
   | { readonly ok: true; readonly identity: GatewayIdentity }
@@ -74,7 +79,11 @@ export function createIdentityVerifier(
     const prefix = `${SIGNATURE_VERSION}=`
     const timestamp = get(HEADER.timestamp) ?? ''
     const nonce = get(HEADER.nonce) ?? ''
-    if (!signatureHeader.startsWith(prefix) || !/^\d{1,12}$/.test(timestamp) || !NONCE.test(nonce)) {
+    if (
+      !signatureHeader.startsWith(prefix) ||
+      !/^\d{1,12}$/.test(timestamp) ||
+      !NONCE.test(nonce)
+    ) {
       return fail('malformed')
     }
     const signature = decodeBase64Url(signatureHeader.slice(prefix.length))
@@ -85,7 +94,13 @@ export function createIdentityVerifier(
     const headers: Partial<Record<SignedHeader, string>> = {}
     for (const name of SIGNED_HEADERS) headers[name] = get(name) ?? ''
     const data = encoder.encode(
-      canonicalString({ method: request.method, target: request.target, timestamp, nonce, headers }),
+      canonicalString({
+        method: request.method,
+        target: request.target,
+        timestamp,
+        nonce,
+        headers,
+      }),
     )
     let valid = false
     for (const key of await keys) {
@@ -140,9 +155,13 @@ function headerGetter(headers: HeaderSource): (name: string) => string | null {
 }
 
 function importHmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'verify',
-  ])
+  return crypto.subtle.importKey(
+    'raw',
+    encoder.encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['verify'],
+  )
 }
 
 function decodeBase64Url(text: string): Uint8Array | null {
@@ -150,6 +169,9 @@ function decodeBase64Url(text: string): Uint8Array | null {
   const base64 = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4)
   try {
     const binary = atob(base64)
+    // Canonical only: atob ignores unused trailing bits, so re-encode and compare.
+    if (btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') !== text)
+      return null
     const bytes = new Uint8Array(binary.length)
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
     return bytes

@@ -19,7 +19,10 @@ export interface ForwardInput {
 /** Sends the request; throws AuthError origin_timeout | origin_unreachable. */
 export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
   const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new DOMException('origin timeout', 'TimeoutError')), input.timeoutMs)
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('origin timeout', 'TimeoutError')),
+    input.timeoutMs,
+  )
   let response: Response
   try {
     response = await input.fetch(input.url, {
@@ -30,8 +33,11 @@ export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
       signal: controller.signal,
     })
   } catch (err) {
-    if (controller.signal.aborted) throw new AuthError('origin_timeout', { detail: `after ${input.timeoutMs} ms` })
-    throw new AuthError('origin_unreachable', { detail: err instanceof Error ? err.name : 'fetch failed' })
+    if (controller.signal.aborted)
+      throw new AuthError('origin_timeout', { detail: `after ${input.timeoutMs} ms` })
+    throw new AuthError('origin_unreachable', {
+      detail: err instanceof Error ? err.name : 'fetch failed',
+    })
   } finally {
     clearTimeout(timer)
   }

@@ -82,7 +82,10 @@ export interface ForwardHeaderOptions {
  * Copies the client's headers that may reach an origin. The caller then sets the identity,
  * forwarding and signature headers on the result (nothing client-sent survives in their names).
  */
-export function forwardableRequestHeaders(incoming: Headers, options: ForwardHeaderOptions): Headers {
+export function forwardableRequestHeaders(
+  incoming: Headers,
+  options: ForwardHeaderOptions,
+): Headers {
   const connectionListed = connectionTokens(incoming)
   const out = new Headers()
   for (const [name, value] of incoming) {
@@ -101,8 +104,9 @@ export function forwardableRequestHeaders(incoming: Headers, options: ForwardHea
 /** Removes the named cookies (compared case-insensitively) from a Cookie header value. */
 export function withoutCookies(cookieHeader: string, names: readonly string[]): string {
   if (names.length === 0) return cookieHeader
+  // Several Cookie fields arrive joined by ", "; cookie-octets never contain ',' (RFC 6265 §4.1.1).
   return cookieHeader
-    .split(';')
+    .split(/[;,]/)
     .map((pair) => pair.trim())
     .filter((pair) => pair !== '' && !isOwnedCookie(pair, names))
     .join('; ')
@@ -122,13 +126,19 @@ export function clientResponseHeaders(origin: Headers, gatewayCookies: readonly 
   const out = new Headers()
   const connectionListed = connectionTokens(origin)
   for (const [name, value] of origin) {
-    if (DROPPED_RESPONSE_HEADERS.has(name) || connectionListed.has(name) || name === 'set-cookie') {
+    const canonical = canonicalName(name)
+    if (
+      DROPPED_RESPONSE_HEADERS.has(canonical) ||
+      connectionListed.has(canonical) ||
+      name === 'set-cookie'
+    ) {
       continue
     }
     out.append(name, value)
   }
   for (const cookie of origin.getSetCookie()) {
-    if (!isOwnedCookie(cookie.split(';', 1)[0] ?? '', gatewayCookies)) out.append('set-cookie', cookie)
+    if (!isOwnedCookie(cookie.split(';', 1)[0] ?? '', gatewayCookies))
+      out.append('set-cookie', cookie)
   }
   return out
 }

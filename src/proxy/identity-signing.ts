@@ -40,9 +40,13 @@ const hmacKeys = new Map<string, Promise<CryptoKey>>()
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = hmacKeys.get(secret)
   if (key === undefined) {
-    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'sign',
-    ])
+    key = crypto.subtle.importKey(
+      'raw',
+      encoder.encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    )
     hmacKeys.set(secret, key)
   }
   return key
@@ -56,7 +60,7 @@ export async function signIdentityHeaders(headers: Headers, input: SigningInput)
     values[HEADER.issuer] = encodeIdentityValue(id.issuer)
     values[HEADER.subject] = encodeIdentityValue(id.subject)
     if (id.tenant !== '') values[HEADER.tenant] = encodeIdentityValue(id.tenant)
-    if (id.scope !== '') values[HEADER.scopes] = id.scope
+    if (id.scope !== '') values[HEADER.scopes] = encodeIdentityValue(id.scope)
     if (id.sessionId !== null) values[HEADER.session] = encodeIdentityValue(id.sessionId)
     if (id.clientId !== null) values[HEADER.client] = encodeIdentityValue(id.clientId)
   }

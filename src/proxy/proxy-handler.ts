@@ -29,7 +29,8 @@ export async function proxyRequest(c: AppContext): Promise<Response> {
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
   }
   let verified: VerifiedToken | null = null
-  if (route.auth === 'token') verified = await authenticate(c, search, requiredScopes(route, method))
+  if (route.auth === 'token')
+    verified = await authenticate(c, search, requiredScopes(route, method))
 
   const request = c.req.raw
   const headers = forwardableRequestHeaders(request.headers, {

@@ -14,19 +14,21 @@ export interface RequestTarget {
 /** Splits an absolute URL string into its raw path and query (no decoding, no normalisation). */
 export function splitRequestTarget(url: string): RequestTarget {
   const schemeEnd = url.indexOf('://')
-  const pathStart = url.indexOf('/', schemeEnd < 0 ? 0 : schemeEnd + 3)
-  if (pathStart < 0) return { path: '/', search: '' }
+  const authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3
+  let pathStart = authorityStart
+  while (pathStart < url.length && !'/?#'.includes(url.charAt(pathStart))) pathStart++
   const hash = url.indexOf('#', pathStart)
   const end = hash < 0 ? url.length : hash
   const query = url.indexOf('?', pathStart)
-  if (query < 0 || query > end) return { path: url.slice(pathStart, end), search: '' }
-  return { path: url.slice(pathStart, query), search: url.slice(query, end) }
+  const pathEnd = query < 0 || query > end ? end : query
+  const path = pathStart === pathEnd ? '/' : url.slice(pathStart, pathEnd)
+  return { path, search: pathEnd === end ? '' : url.slice(pathEnd, end) }
 }
 
 // %2e '.', %2f '/', %5c '\', %25 '%' (double encoding), %00 NUL, %3b ';' — any case.
 const ENCODED_HAZARD = /%(?:2e|2f|5c|25|00|3b)/i
 // Raw hazards: backslash, ';', controls, and characters a URL parser would have encoded.
-const RAW_HAZARD = /[\\;\u0000-\u0020\u007f"<>`{}]/
+const RAW_HAZARD = /[\\;\u0000-\u0020\u007f-\u009f"<>`{}]/
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/
 
 /** Returns why a raw path is refused, or null when it is safe to route and forward as is. */

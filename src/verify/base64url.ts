@@ -8,11 +8,11 @@ const INVALID = 255
 const DECODE = new Uint8Array(128).fill(INVALID)
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i
 
-/** Decodes canonical unpadded base64url; returns null for any other input. */
+/** Decodes canonical unpadded base64url ('' is zero bytes); returns null for any other input. */
 export function decodeBase64Url(input: string): Uint8Array | null {
   const len = input.length
   const tail = len % 4
-  if (len === 0 || tail === 1) return null
+  if (tail === 1) return null
   const out = new Uint8Array((len * 3) >> 2)
   let o = 0
   let i = 0
@@ -53,8 +53,10 @@ export function encodeBase64Url(bytes: Uint8Array): string {
   let out = ''
   let i = 0
   for (; i + 2 < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number)
-    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!
+    const n =
+      ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number)
+    out +=
+      ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!
   }
   const rest = bytes.length - i
   if (rest === 1) {
