@@ -71,7 +71,11 @@ export function loadAuthConfig(
     r.done()
     return DISABLED
   }
-  const signingAlgorithm = r.oneOf<SigningAlgorithm>('signing_algorithm', ['EdDSA', 'RS256'], 'EdDSA')
+  const signingAlgorithm = r.oneOf<SigningAlgorithm>(
+    'signing_algorithm',
+    ['EdDSA', 'RS256'],
+    'EdDSA',
+  )
   if (!issuer.algorithms.includes(signingAlgorithm)) {
     throw new ConfigError(
       r.field('signing_algorithm'),

@@ -20,7 +20,6 @@ export type ConfigSource = { readonly GATEHOUSE?: unknown } & Record<string, unk
 /** An HMAC-SHA256 key shorter than its output weakens it (RFC 2104 §3). */
 export const MIN_SECRET_LENGTH = 32
 
-
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -52,7 +51,10 @@ export class FieldReader {
     return this.value[name] !== undefined
   }
 
-  string(name: string, opts: { default?: string; pattern?: RegExp; maxLength?: number } = {}): string {
+  string(
+    name: string,
+    opts: { default?: string; pattern?: RegExp; maxLength?: number } = {},
+  ): string {
     const v = this.raw(name)
     if (v === undefined && opts.default !== undefined) return opts.default
     if (typeof v !== 'string' || v.length === 0) {
@@ -101,7 +103,12 @@ export class FieldReader {
 
   stringList(
     name: string,
-    opts: { default?: readonly string[]; pattern?: RegExp; allowed?: readonly string[]; min?: number },
+    opts: {
+      default?: readonly string[]
+      pattern?: RegExp
+      allowed?: readonly string[]
+      min?: number
+    },
   ): string[] {
     const v = this.raw(name)
     if (v === undefined && opts.default !== undefined) return [...opts.default]
@@ -114,7 +121,8 @@ export class FieldReader {
       if (typeof item !== 'string' || item.length === 0) {
         throw new ConfigError(at, 'must be a non-empty string')
       }
-      if (opts.pattern && !opts.pattern.test(item)) throw new ConfigError(at, `must match ${opts.pattern}`)
+      if (opts.pattern && !opts.pattern.test(item))
+        throw new ConfigError(at, `must match ${opts.pattern}`)
       if (opts.allowed && !opts.allowed.includes(item)) {
         throw new ConfigError(at, `must be one of ${opts.allowed.join(', ')}`)
       }
@@ -175,4 +183,3 @@ export function readSecret(env: ConfigSource, name: string, field: string): stri
   }
   return value
 }
-

@@ -103,13 +103,21 @@ export function parseConfig(env: ConfigSource): Config {
     max: 86_400,
   })
   const issuers = r.tableList('issuers', { min: 1 }).map(readIssuer)
-  assertUnique(issuers.map((i) => i.issuer), r.field('issuers'), 'issuer')
+  assertUnique(
+    issuers.map((i) => i.issuer),
+    r.field('issuers'),
+    'issuer',
+  )
   if (issuers.filter((i) => i.self).length > 1) {
     throw new ConfigError(r.field('issuers'), 'at most one issuer may set self = true')
   }
   const jwks = readJwks(r.table('jwks'))
   const routes = r.tableList('routes', { min: 1 }).map((route) => readRoute(route, env))
-  assertUnique(routes.map((x) => x.prefix), r.field('routes'), 'prefix')
+  assertUnique(
+    routes.map((x) => x.prefix),
+    r.field('routes'),
+    'prefix',
+  )
   const selfIssuer = issuers.find((i) => i.self) ?? null
   const auth = loadAuthConfig(r.table('auth'), env, {
     selfIssuer,
@@ -129,7 +137,8 @@ export function parseConfig(env: ConfigSource): Config {
 }
 
 function readRoot(value: unknown): unknown {
-  if (value === undefined) throw new ConfigError('GATEHOUSE', 'is not set (see README: Configuration)')
+  if (value === undefined)
+    throw new ConfigError('GATEHOUSE', 'is not set (see README: Configuration)')
   if (typeof value !== 'string') return value
   try {
     return JSON.parse(value)

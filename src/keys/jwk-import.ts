@@ -104,7 +104,10 @@ export async function importVerificationKey(
   try {
     for (const alg of algs) {
       const spec = ALGORITHM_SPECS[alg]
-      byAlg.set(alg, await crypto.subtle.importKey('jwk', publicPart(k), spec.importParams, false, ['verify']))
+      byAlg.set(
+        alg,
+        await crypto.subtle.importKey('jwk', publicPart(k), spec.importParams, false, ['verify']),
+      )
     }
   } catch {
     return 'import_failed'

@@ -34,7 +34,10 @@ const GENERATE: Record<SigningAlgorithm, SubtleCryptoGenerateKeyAlgorithm> = {
 
 /** Generates a signing key pair; the kid is the public key's SHA-256 JWK thumbprint. */
 export async function generateSigningKey(alg: SigningAlgorithm): Promise<GeneratedKey> {
-  const pair = (await crypto.subtle.generateKey(GENERATE[alg], true, ['sign', 'verify'])) as CryptoKeyPair
+  const pair = (await crypto.subtle.generateKey(GENERATE[alg], true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair
   const pub = (await crypto.subtle.exportKey('jwk', pair.publicKey)) as JsonWebKey
   const priv = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as JsonWebKey
   const kid = await calculateJwkThumbprint(publicMembers(pub), 'sha256')
@@ -53,7 +56,9 @@ function wrappingKey(secret: string): Promise<CryptoKey> {
   let key = wrappingKeys.get(secret)
   if (key === undefined) {
     key = (async () => {
-      const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey'])
+      const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
+        'deriveKey',
+      ])
       return crypto.subtle.deriveKey(
         { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(HKDF_SALT), info: new Uint8Array(0) },
         ikm,
@@ -68,7 +73,11 @@ function wrappingKey(secret: string): Promise<CryptoKey> {
 }
 
 /** Seals a private JWK: base64url(iv ‖ AES-GCM ciphertext), bound to the kid. */
-export async function sealPrivateKey(jwk: JsonWebKey, kid: string, secret: string): Promise<string> {
+export async function sealPrivateKey(
+  jwk: JsonWebKey,
+  kid: string,
+  secret: string,
+): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(GCM_IV_BYTES))
   const sealed = await crypto.subtle.encrypt(
     { name: 'AES-GCM', iv, additionalData: encoder.encode(kid) },
@@ -96,6 +105,7 @@ export async function unsealSigningKey(
     bytes.subarray(GCM_IV_BYTES),
   )
   const jwk = JSON.parse(decoder.decode(plain)) as JsonWebKey
-  const params = alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+  const params =
+    alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
   return crypto.subtle.importKey('jwk', jwk, params, false, ['sign'])
 }

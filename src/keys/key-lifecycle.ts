@@ -44,14 +44,16 @@ export function planLifecycle(
 ): LifecyclePlan {
   const current = rows.find((r) => r.state === 'current') ?? null
   const next = rows.find((r) => r.state === 'next') ?? null
-  const nextReadyAt = next === null ? now + policy.publishLeadMs : next.createdAt + policy.publishLeadMs
+  const nextReadyAt =
+    next === null ? now + policy.publishLeadMs : next.createdAt + policy.publishLeadMs
   const rotationDueAt =
     current === null ? now : (current.activatedAt ?? current.createdAt) + policy.rotationIntervalMs
   let promote: string | null = null
   if (next !== null) {
     // With no current key the next one signs at once: a missing signer is worse than a kid a
     // verifier may have to refetch (it will, on the unknown kid).
-    if (current === null || ((force || rotationDueAt <= now) && nextReadyAt <= now)) promote = next.kid
+    if (current === null || ((force || rotationDueAt <= now) && nextReadyAt <= now))
+      promote = next.kid
   }
   const deletions = rows
     .filter((r) => r.state === 'retired' && (r.retiredAt ?? 0) + policy.retireGraceMs <= now)

@@ -66,9 +66,14 @@ export function lifecyclePolicy(config: Config): LifecyclePolicy {
   return {
     rotationIntervalMs: config.auth.keyRotationIntervalSeconds * 1000,
     publishLeadMs:
-      config.jwks.isolateTtlMs + KV_PROPAGATION_MS + JWKS_HTTP_MAX_AGE_SECONDS * 1000 + SAFETY_MARGIN_MS,
+      config.jwks.isolateTtlMs +
+      KV_PROPAGATION_MS +
+      JWKS_HTTP_MAX_AGE_SECONDS * 1000 +
+      SAFETY_MARGIN_MS,
     retireGraceMs:
-      (config.maxTokenLifetimeSeconds + config.clockSkewSeconds) * 1000 + SIGNING_KEY_CACHE_MS + SAFETY_MARGIN_MS,
+      (config.maxTokenLifetimeSeconds + config.clockSkewSeconds) * 1000 +
+      SIGNING_KEY_CACHE_MS +
+      SAFETY_MARGIN_MS,
   }
 }
 
@@ -156,7 +161,10 @@ export class KeyManager extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(plan.wakeAt)
     if (changed) {
       await this.publish(now, config)
-      logLine('info', 'signing_keys_changed', { current: this.currentKid(), published: this.rows().length })
+      logLine('info', 'signing_keys_changed', {
+        current: this.currentKid(),
+        published: this.rows().length,
+      })
     }
     return this.rows().map(toKeyRow)
   }
@@ -188,7 +196,12 @@ export class KeyManager extends DurableObject<Env> {
   /** Writes the KV copy every verifier isolate reads, stamped as fresh from the source. */
   private async publish(now: number, config: Config): Promise<void> {
     const keys = this.rows().map((r) => JSON.parse(r.public_jwk) as unknown)
-    await writeStored(this.env.JWKS_CACHE, config.auth.issuer, { v: 1, fetched_at: now, keys }, config.jwks.maxStaleMs)
+    await writeStored(
+      this.env.JWKS_CACHE,
+      config.auth.issuer,
+      { v: 1, fetched_at: now, keys },
+      config.jwks.maxStaleMs,
+    )
   }
 
   private rows(): StoredRow[] {

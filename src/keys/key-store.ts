@@ -110,7 +110,14 @@ export class KeyStore {
   private stateOf(issuer: string): IssuerKeys {
     let state = this.issuers.get(issuer)
     if (state === undefined) {
-      state = { keys: new Map(), fetchedAt: 0, loadedAt: 0, attemptedAt: 0, sourceFailed: false, inflight: null }
+      state = {
+        keys: new Map(),
+        fetchedAt: 0,
+        loadedAt: 0,
+        attemptedAt: 0,
+        sourceFailed: false,
+        inflight: null,
+      }
       this.issuers.set(issuer, state)
     }
     return state
@@ -173,7 +180,9 @@ export class KeyStore {
     fetchedAt: number,
     now: number,
   ): Promise<void> {
-    const results = await Promise.all(jwks.map((jwk) => importVerificationKey(jwk, issuer.algorithms)))
+    const results = await Promise.all(
+      jwks.map((jwk) => importVerificationKey(jwk, issuer.algorithms)),
+    )
     const keys = new Map<string, VerificationKey>()
     let skipped = 0
     for (const result of results) {
@@ -184,14 +193,20 @@ export class KeyStore {
     state.keys = keys
     state.fetchedAt = fetchedAt
     state.loadedAt = now
-    if (skipped > 0) logLine('info', 'jwks_keys_skipped', { issuer: issuer.issuer, skipped, kept: keys.size })
+    if (skipped > 0)
+      logLine('info', 'jwks_keys_skipped', { issuer: issuer.issuer, skipped, kept: keys.size })
   }
 }
 
 async function readStored(kv: KVNamespace, issuer: string): Promise<StoredJwks | null> {
   try {
     const doc = await kv.get<StoredJwks>(jwksKvKey(issuer), 'json')
-    if (doc === null || doc.v !== 1 || !Array.isArray(doc.keys) || typeof doc.fetched_at !== 'number') {
+    if (
+      doc === null ||
+      doc.v !== 1 ||
+      !Array.isArray(doc.keys) ||
+      typeof doc.fetched_at !== 'number'
+    ) {
       return null
     }
     return doc

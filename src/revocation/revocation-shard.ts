@@ -14,7 +14,9 @@ export interface RevocationQuery {
   readonly iat: number | null
 }
 
-export type RevocationVerdict = { readonly revoked: false } | { readonly revoked: true; readonly by: 'jti' | 'sid' | 'subject' }
+export type RevocationVerdict =
+  | { readonly revoked: false }
+  | { readonly revoked: true; readonly by: 'jti' | 'sid' | 'subject' }
 
 interface ExpiryRow {
   next: number | null
@@ -40,17 +42,30 @@ export class RevocationShard extends DurableObject<Env> {
   /** Answers "is this token revoked?" with one query; expired entries never match. */
   check(query: RevocationQuery): RevocationVerdict {
     const now = nowSeconds()
-    if (query.jti !== null && this.live('SELECT expires_at FROM revoked_jti WHERE jti = ?', query.jti, now)) {
+    if (
+      query.jti !== null &&
+      this.live('SELECT expires_at FROM revoked_jti WHERE jti = ?', query.jti, now)
+    ) {
       return { revoked: true, by: 'jti' }
     }
-    if (query.sid !== null && this.live('SELECT expires_at FROM revoked_sid WHERE sid = ?', query.sid, now)) {
+    if (
+      query.sid !== null &&
+      this.live('SELECT expires_at FROM revoked_sid WHERE sid = ?', query.sid, now)
+    ) {
       return { revoked: true, by: 'sid' }
     }
     const cutoff = this.sql
-      .exec<{ cutoff_at: number; expires_at: number }>('SELECT cutoff_at, expires_at FROM subject_cutoff WHERE id = 1')
+      .exec<{
+        cutoff_at: number
+        expires_at: number
+      }>('SELECT cutoff_at, expires_at FROM subject_cutoff WHERE id = 1')
       .toArray()[0]
     // A token without iat cannot prove it was issued after the cut-off: it is dead too.
-    if (cutoff !== undefined && cutoff.expires_at > now && (query.iat === null || query.iat <= cutoff.cutoff_at)) {
+    if (
+      cutoff !== undefined &&
+      cutoff.expires_at > now &&
+      (query.iat === null || query.iat <= cutoff.cutoff_at)
+    ) {
       return { revoked: true, by: 'subject' }
     }
     return { revoked: false }
@@ -118,7 +133,8 @@ export class RevocationShard extends DurableObject<Env> {
 
   private async scheduleCleanup(expiresAt: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm()
-    if (current === null || current > expiresAt * 1000) await this.ctx.storage.setAlarm(expiresAt * 1000)
+    if (current === null || current > expiresAt * 1000)
+      await this.ctx.storage.setAlarm(expiresAt * 1000)
   }
 }
 

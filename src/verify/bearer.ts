@@ -22,7 +22,8 @@ export function extractBearerToken(authorization: string | null, search: string)
   if (authorization.length > MAX_TOKEN_LENGTH + 16) throw new AuthError('token_too_large')
   const match = BEARER.exec(authorization)
   // Duplicate Authorization headers arrive joined by ", ", which no b64token contains.
-  if (match === null) throw new AuthError('invalid_request', { detail: 'not a single Bearer credential' })
+  if (match === null)
+    throw new AuthError('invalid_request', { detail: 'not a single Bearer credential' })
   return match[1] as string
 }
 
