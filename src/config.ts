@@ -194,9 +194,22 @@ function readJwks(r: FieldReader): JwksSettings {
   return settings
 }
 
+/** Paths the gateway serves itself; no route may claim them. */
+export const RESERVED_PREFIXES = [
+  '/auth',
+  '/admin',
+  '/.well-known',
+  '/healthz',
+  '/metrics',
+  '/demo',
+]
+
 function readRoute(r: FieldReader, env: ConfigSource): RouteConfig {
   const rawPrefix = r.string('prefix', { pattern: PREFIX, maxLength: 200 })
   const prefix = rawPrefix.replace(/\/?\*$/, '').replace(/\/$/, '')
+  const clash = RESERVED_PREFIXES.find((p) => prefix === p || prefix.startsWith(`${p}/`))
+  if (clash !== undefined)
+    throw new ConfigError(r.field('prefix'), `${clash} is served by the gateway itself`)
   const origin = readUrl(r.string('origin'), r.field('origin'), { pathAllowed: false }).origin
   const auth = r.oneOf<AuthMode>('auth', ['none', 'token'])
   const readScopes = r.stringList('read_scopes', { default: [], pattern: SCOPE_TOKEN })

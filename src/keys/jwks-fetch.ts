@@ -2,6 +2,8 @@
 // and a shape check. It returns raw JWKs; importing (and refusing unusable keys) is
 // jwk-import.ts's job. Failures throw JwksFetchError with a short cause for logs and metrics.
 
+import { readCappedBytes } from '../capped-body'
+
 /** Real JWKS documents are a few KiB; a megabyte-sized answer is an attack or a mistake. */
 export const MAX_JWKS_BYTES = 256 * 1024
 /** Bounds the keys imported per issuer, so one issuer cannot make the isolate import thousands. */
@@ -41,8 +43,9 @@ export async function fetchJwksDocument(
     await response.body?.cancel()
     throw new JwksFetchError('too_large')
   }
-  const text = await readCapped(response, MAX_JWKS_BYTES)
-  return parseJwks(text)
+  const bytes = await readCappedBytes(response.body, MAX_JWKS_BYTES)
+  if (bytes === null) throw new JwksFetchError('too_large')
+  return parseJwks(new TextDecoder().decode(bytes))
 }
 
 /** Parses a JWKS JSON text; throws JwksFetchError('invalid'). */
@@ -57,28 +60,4 @@ export function parseJwks(text: string): unknown[] {
   const keys = (doc as { keys?: unknown }).keys
   if (!Array.isArray(keys)) throw new JwksFetchError('invalid')
   return keys.slice(0, MAX_KEYS_PER_ISSUER)
-}
-
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (response.body === null) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel()
-      throw new JwksFetchError('too_large')
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return new TextDecoder().decode(bytes)
 }

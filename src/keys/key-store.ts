@@ -12,6 +12,18 @@ import { logLine } from '../observability/log'
 import { importVerificationKey, type VerificationKey } from './jwk-import'
 import { JwksFetchError, MAX_KEYS_PER_ISSUER } from './jwks-fetch'
 
+/**
+ * How often an isolate re-reads our own issuer's keys in the background: this bounds how long
+ * an emergency-removed key keeps verifying in isolates that did not handle the rotation.
+ */
+export const SELF_ISSUER_REVALIDATE_MS = 30_000
+
+function revalidateAfterMs(issuer: IssuerConfig, settings: JwksSettings): number {
+  return issuer.self
+    ? Math.min(SELF_ISSUER_REVALIDATE_MS, settings.isolateTtlMs)
+    : settings.isolateTtlMs
+}
+
 /** KV key of an issuer's JWKS copy. The v1 prefix is part of the storage schema: never change it. */
 export function jwksKvKey(issuer: string): string {
   return `jwks:v1:${issuer}`
@@ -65,7 +77,10 @@ export class KeyStore {
     const now = deps.now()
     const known = state.keys.get(kid)
     if (known !== undefined && now - state.fetchedAt <= deps.settings.maxStaleMs) {
-      if (now - state.loadedAt > deps.settings.isolateTtlMs && this.mayRefresh(state, now, deps)) {
+      if (
+        now - state.loadedAt > revalidateAfterMs(issuer, deps.settings) &&
+        this.mayRefresh(state, now, deps)
+      ) {
         deps.waitUntil(this.refresh(state, issuer, deps, null))
       }
       deps.onLookup?.(issuer.issuer, 'isolate')
@@ -150,10 +165,16 @@ export class KeyStore {
     wantedKid: string | null,
   ): Promise<KeyLayer> {
     const stored = await readStored(deps.kv, issuer.issuer)
-    if (stored !== null && stored.fetched_at > state.fetchedAt) {
-      await this.install(state, issuer, stored.keys, stored.fetched_at, deps.now())
+    const now = deps.now()
+    if (stored !== null && issuer.self) {
+      // Our own KV copy is rewritten by the KeyManager on every key change: it is current as of
+      // this read, however old its timestamp, and a removed (compromised) key must go at once.
+      await this.install(state, issuer, stored.keys, now, now)
+    } else if (stored !== null && stored.fetched_at > state.fetchedAt) {
+      await this.install(state, issuer, stored.keys, stored.fetched_at, now)
     }
-    const kvFresh = stored !== null && deps.now() - stored.fetched_at < deps.settings.isolateTtlMs
+    const kvFresh =
+      stored !== null && (issuer.self || now - stored.fetched_at < deps.settings.isolateTtlMs)
     if (kvFresh && (wantedKid === null || state.keys.has(wantedKid))) {
       state.sourceFailed = false
       return 'kv'

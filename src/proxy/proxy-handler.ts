@@ -2,7 +2,7 @@
 // forward with only the headers an origin may see, plus the signed identity. On a `low` route
 // with a warm key cache this does no I/O except the origin fetch.
 
-import type { AppContext } from '../app-context'
+import type { RequestScope } from '../request-middleware'
 import { AuthError } from '../errors'
 import { formatTraceparent } from '../observability/trace'
 import { authenticate } from '../verify/authenticate'
@@ -14,25 +14,23 @@ import { pathHazard, queryHazard, splitRequestTarget } from './request-target'
 import { matchRoute, requiredScopes, routeTableFor } from './route-table'
 
 /** Handles every request no gateway endpoint claimed. */
-export async function proxyRequest(c: AppContext): Promise<Response> {
-  const config = c.var.config
-  const record = c.var.record
-  const { path, search } = splitRequestTarget(c.req.url)
+export async function proxyRequest(request: Request, scope: RequestScope): Promise<Response> {
+  const { config, record } = scope
+  const { path, search } = splitRequestTarget(request.url)
   const hazard = pathHazard(path) ?? queryHazard(search)
   if (hazard !== null) throw new AuthError('bad_path', { detail: hazard })
   const route = matchRoute(routeTableFor(config.routes), path)
   if (route === null) throw new AuthError('route_not_found')
   record.route = route.prefix
   record.tier = route.tier
-  const method = c.req.method
+  const method = request.method
   if (!route.methods.has(method)) {
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
   }
   let verified: VerifiedToken | null = null
-  if (route.auth === 'token')
-    verified = await authenticate(c, search, requiredScopes(route, method))
-
-  const request = c.req.raw
+  if (route.auth === 'token') {
+    verified = await authenticate(request, search, requiredScopes(route, method), scope)
+  }
   const headers = forwardableRequestHeaders(request.headers, {
     forwardAuthorization: route.forwardAuthorization,
     gatewayCookies: [config.auth.cookieName],
@@ -42,7 +40,7 @@ export async function proxyRequest(c: AppContext): Promise<Response> {
   if (clientIp !== null) headers.set('x-forwarded-for', clientIp)
   headers.set('x-forwarded-proto', url.protocol.slice(0, -1))
   headers.set('x-forwarded-host', url.host)
-  headers.set('traceparent', formatTraceparent(c.var.trace))
+  headers.set('traceparent', formatTraceparent(scope.trace))
   const target = path + search
   await signIdentityHeaders(headers, {
     method,
@@ -50,7 +48,7 @@ export async function proxyRequest(c: AppContext): Promise<Response> {
     secret: route.originSecret,
     identity: verified === null ? null : forwardIdentity(verified),
     revocation: verified === null ? null : `skipped; tier=${route.tier}`,
-    requestId: c.var.requestId,
+    requestId: scope.requestId,
     nowSeconds: Date.now() / 1000,
   })
   return forwardToOrigin({

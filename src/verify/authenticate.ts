@@ -1,8 +1,8 @@
 // The bridge from a request to a VerifiedToken: extracts the bearer token, verifies it with the
 // isolate's key store, enforces the scopes the caller asks for, and records jti/sid/kid for the
-// log line. The only place in verify/ that touches bindings (KV, the key source).
+// log line. The only place in verify/ that touches bindings (KV and the key source, via scope).
 
-import type { AppContext } from '../app-context'
+import type { RequestScope } from '../request-middleware'
 import type { Config, IssuerConfig } from '../config'
 import { AuthError } from '../errors'
 import { keySourceFor } from '../keys/key-source'
@@ -26,14 +26,13 @@ function issuerIndex(config: Config): ReadonlyMap<string, IssuerConfig> {
  * Throws AuthError (missing_token, invalid_request, any verification reason, insufficient_scope).
  */
 export async function authenticate(
-  c: AppContext,
+  request: Request,
   search: string,
   scopes: readonly string[],
+  scope: RequestScope,
 ): Promise<VerifiedToken> {
-  const config = c.var.config
-  const record = c.var.record
-  const token = extractBearerToken(c.req.header('authorization') ?? null, search)
-  const env = c.env
+  const { config, record, env } = scope
+  const token = extractBearerToken(request.headers.get('authorization'), search)
   const verified = await verifyAccessToken(token, {
     issuers: issuerIndex(config),
     nowSeconds: Date.now() / 1000,
@@ -45,7 +44,7 @@ export async function authenticate(
         source: keySourceFor(env, config),
         settings: config.jwks,
         now: Date.now,
-        waitUntil: (p) => c.executionCtx.waitUntil(p),
+        waitUntil: scope.waitUntil,
       }),
   })
   record.issuer = verified.issuer.issuer

@@ -1,8 +1,8 @@
-// The Hono context every handler shares: typed bindings and per-request variables, and the
-// first middleware, which loads the isolate's Config (a broken config answers 500 everywhere),
-// assigns the request id and trace, and writes exactly one log line when the request ends.
+// The first middleware: loads the isolate's Config (a broken config answers 500 everywhere),
+// assigns the request id and trace, hands every handler one RequestScope (the only way code
+// below app.ts reaches bindings), and writes exactly one log line when the request ends.
 
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { ConfigError, loadConfig, type Config } from './config'
 import type { Env } from './env'
 import { AuthError, errorResponse, type Reason } from './errors'
@@ -21,17 +21,20 @@ export interface RequestRecord {
   sid: string | null
 }
 
-export type AppEnv = {
-  Bindings: Env
-  Variables: {
-    config: Config
-    requestId: string
-    trace: TraceContext
-    record: RequestRecord
-  }
+/** What a handler needs of its request's environment, passed down explicitly. */
+export interface RequestScope {
+  readonly env: Env
+  readonly config: Config
+  readonly requestId: string
+  readonly trace: TraceContext
+  readonly record: RequestRecord
+  readonly waitUntil: (promise: Promise<unknown>) => void
 }
 
-export type AppContext = Context<AppEnv>
+export type AppEnv = {
+  Bindings: Env
+  Variables: { scope: RequestScope; record: RequestRecord; requestId: string }
+}
 
 const loggedConfigErrors = new WeakSet<ConfigError>()
 
@@ -51,7 +54,6 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     sid: null,
   }
   c.set('requestId', requestId)
-  c.set('trace', trace)
   c.set('record', record)
   const config = loadConfig(c.env)
   if (config instanceof ConfigError) {
@@ -62,7 +64,15 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     record.reason = 'config_invalid'
     c.res = errorResponse(new AuthError('config_invalid'))
   } else {
-    c.set('config', config)
+    const ctx = c.executionCtx
+    c.set('scope', {
+      env: c.env,
+      config,
+      requestId,
+      trace,
+      record,
+      waitUntil: (p) => ctx.waitUntil(p),
+    })
     await next()
   }
   c.res.headers.set('x-request-id', requestId)

@@ -1,0 +1,52 @@
+// npm start: the local demo profile in one command (DESIGN.md § local demo profile).
+//   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally,
+//   3. demo data seeded (idempotent), 4. demo origin on :8788, 5. the gateway on :8787.
+// Ctrl-C stops everything.
+
+import { spawn, spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startDemoOrigin } from './demo-origin.mjs'
+import { ensureDevVars } from './lib/dev-vars.mjs'
+import { seedDemo } from './seed-demo.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const wrangler = join(root, 'node_modules', '.bin', 'wrangler')
+const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787)
+const ORIGIN_PORT = Number(process.env.DEMO_ORIGIN_PORT ?? 8788)
+const persistTo = process.env.GATEHOUSE_STATE_DIR // e2e tests run against a throwaway state dir
+
+function step(label, args) {
+  const result = spawnSync(wrangler, args, {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, CI: '1' }, // no interactive confirmation prompts
+  })
+  if (result.status !== 0) {
+    console.error(`npm start: ${label} failed (exit ${result.status})`)
+    process.exit(1)
+  }
+}
+
+const secrets = ensureDevVars(join(root, '.dev.vars'))
+const persist = persistTo ? ['--persist-to', persistTo] : []
+step('applying D1 migrations', ['d1', 'migrations', 'apply', 'DB', '--local', ...persist])
+await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, persist })
+const origin = await startDemoOrigin({ port: ORIGIN_PORT, secret: secrets.ORIGIN_SECRET_DEMO })
+console.log(`demo origin   http://127.0.0.1:${ORIGIN_PORT}`)
+
+const gateway = spawn(
+  wrangler,
+  ['dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--local', ...persist],
+  { cwd: root, stdio: 'inherit', env: process.env },
+)
+const stop = () => {
+  gateway.kill('SIGTERM')
+  origin.close()
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
+gateway.on('exit', (code) => {
+  origin.close()
+  process.exit(code ?? 0)
+})

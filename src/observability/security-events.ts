@@ -1,0 +1,59 @@
+// Security and audit events: one log line each, and a message on the AUTH_EVENTS queue whose
+// consumer writes the audit table off the request path. Emitting never blocks or fails the
+// request: the queue send runs in waitUntil and its failure is only logged.
+
+import { logLine, type LogFields } from './log'
+
+export type SecurityEventType =
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'refresh_reuse_detected'
+  | 'refresh_suspicious'
+  | 'session_revoked'
+  | 'signing_key_rotated'
+  | 'signing_key_emergency_rotation'
+
+export interface SecurityEvent extends LogFields {
+  readonly type: SecurityEventType
+  readonly tenant?: string | null
+  /** The user id (the token's sub), never a username or password. */
+  readonly user_id?: string | null
+  readonly sid?: string | null
+  readonly reason?: string | null
+}
+
+export interface EventSink {
+  readonly queue: Queue | undefined
+  readonly waitUntil: (promise: Promise<unknown>) => void
+  readonly requestId: string | null
+}
+
+const WARN_EVENTS = new Set<SecurityEventType>([
+  'login_throttled',
+  'refresh_reuse_detected',
+  'refresh_suspicious',
+  'signing_key_emergency_rotation',
+])
+
+/** Logs the event and queues it for the audit table; never throws. */
+export function emitSecurityEvent(sink: EventSink, event: SecurityEvent): void {
+  const at = Math.floor(Date.now() / 1000)
+  const { type, ...fields } = event
+  logLine(WARN_EVENTS.has(type) ? 'warn' : 'info', 'security_event', {
+    ...fields,
+    type,
+    request_id: sink.requestId,
+  })
+  const queue = sink.queue
+  if (queue === undefined) return
+  try {
+    sink.waitUntil(
+      queue.send({ ...event, at, request_id: sink.requestId }).catch(() => {
+        logLine('warn', 'security_event_queue_failed', { type })
+      }),
+    )
+  } catch {
+    logLine('warn', 'security_event_queue_failed', { type })
+  }
+}

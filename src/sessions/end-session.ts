@@ -1,0 +1,39 @@
+// Ending a session everywhere at once: the D1 row stops every refresh, and the subject's
+// RevocationShard kills the session's access tokens on every route that checks revocation.
+// Both writes are idempotent, so a caller that sees an error can simply try again.
+
+import type { Config } from '../config'
+import type { Env } from '../env'
+import { emitSecurityEvent, type EventSink } from '../observability/security-events'
+import { getRevocationShard } from '../revocation/revocation-shard'
+import { revokeSessionRow, type Session } from './session-store'
+
+/** Revokes the session's refresh tokens (D1) and its access tokens (RevocationShard). */
+export async function endSession(
+  env: Env,
+  config: Config,
+  session: Pick<Session, 'sid' | 'userId' | 'tenant'>,
+  reason: string,
+  sink: EventSink,
+  actor: string | null = null,
+): Promise<void> {
+  const now = Math.floor(Date.now() / 1000)
+  const changed = await revokeSessionRow(env.DB, session.sid, reason, now)
+  // Entries live as long as any access token of the session can: max lifetime plus skew.
+  const until = now + config.maxTokenLifetimeSeconds + config.clockSkewSeconds
+  await getRevocationShard(env, config.auth.issuer, session.tenant, session.userId).revokeSession(
+    session.sid,
+    until,
+    reason,
+  )
+  if (changed) {
+    emitSecurityEvent(sink, {
+      type: 'session_revoked',
+      tenant: session.tenant,
+      user_id: session.userId,
+      sid: session.sid,
+      reason,
+      actor,
+    })
+  }
+}

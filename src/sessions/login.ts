@@ -1,0 +1,132 @@
+// POST /auth/login: throttle → look up → verify (a dummy hash for unknown users) → session →
+// tokens. Unknown user, wrong password and disabled account give the same status, body and
+// (one Argon2 run each) time; the throttle answers 429 before any hash runs.
+
+import { AuthError } from '../errors'
+import { currentSigner, mintAccessToken } from '../keys/signer'
+import { emitSecurityEvent } from '../observability/security-events'
+import type { RequestScope } from '../request-middleware'
+import { assertBrowserOrigin } from './browser-policy'
+import { DEVICE_ID, clientContext } from './client-context'
+import {
+  recordLoginFailure,
+  recordLoginSuccess,
+  throttleDelay,
+  throttleKeys,
+} from './login-throttle'
+import { DUMMY_PASSWORD, hashPassword, verifyPassword } from './password-hash'
+import { newRefreshToken, newSessionId, hashRefreshToken } from './refresh-token'
+import { readJsonObject, optionalStringField, stringField } from './request-body'
+import { createSession, type ClientType } from './session-store'
+import { tokenResponse } from './token-response'
+import { findUserByName, normalizeUsername, upgradePasswordHash } from './user-store'
+
+/** Passwords are taken exactly as typed; 1 024 characters is far above any passphrase. */
+export const MAX_PASSWORD_LENGTH = 1024
+const MAX_USERNAME_LENGTH = 128
+const TENANT = /^[A-Za-z0-9._-]{1,64}$/
+
+export async function login(request: Request, scope: RequestScope): Promise<Response> {
+  const { config, env } = scope
+  const auth = config.auth
+  const body = await readJsonObject(request)
+  const tenant = stringField(body, 'tenant', 64)
+  const username = stringField(body, 'username', MAX_USERNAME_LENGTH)
+  const password = stringField(body, 'password', MAX_PASSWORD_LENGTH)
+  const client = readClientType(body.client)
+  const deviceId = optionalStringField(body, 'device_id', 128)
+  if (!TENANT.test(tenant)) throw new AuthError('bad_request', { detail: 'tenant' })
+  if (deviceId !== null && !DEVICE_ID.test(deviceId))
+    throw new AuthError('bad_request', { detail: 'device_id' })
+  if (client === 'mobile' && deviceId === null) {
+    throw new AuthError('bad_request', { detail: 'device_id is required for mobile clients' })
+  }
+  // A browser login from a foreign page would plant the attacker's session (login CSRF).
+  if (client === 'web') assertBrowserOrigin(request.headers, auth, false)
+
+  const now = Math.floor(Date.now() / 1000)
+  const ctx = await clientContext(request)
+  const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
+  const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
+  const delay = await throttleDelay(env.DB, keys, now)
+  if (delay > 0) {
+    emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
+    throw new AuthError('rate_limited', { retryAfterSeconds: delay })
+  }
+
+  const user = await findUserByName(env.DB, tenant, username)
+  const check = await verifyPassword(
+    user?.password ?? DUMMY_PASSWORD,
+    password,
+    auth.passwordPepper,
+  )
+  if (user === null || !check.ok || user.status !== 'active') {
+    await recordLoginFailure(env.DB, keys, now)
+    emitSecurityEvent(sink, {
+      type: 'login_failed',
+      tenant,
+      user_id: user?.id ?? null,
+      reason: user === null ? 'unknown_user' : check.ok ? 'disabled' : 'wrong_password',
+      ip: ctx.ip,
+    })
+    throw new AuthError('invalid_grant', { detail: 'login' })
+  }
+  scope.waitUntil(recordLoginSuccess(env.DB, keys).catch(() => undefined))
+  if (check.needsRehash) {
+    scope.waitUntil(
+      hashPassword(password, auth.passwordPepper)
+        .then((stored) => upgradePasswordHash(env.DB, user.id, stored))
+        .catch(() => undefined),
+    )
+  }
+
+  const sid = newSessionId()
+  const refreshToken = newRefreshToken(sid)
+  const absoluteExpiresAt = now + auth.refresh.absoluteLifetimeSeconds
+  const idleExpiresAt = Math.min(now + auth.refresh.idleLifetimeSeconds, absoluteExpiresAt)
+  const scopeGranted = user.scopes.join(' ')
+  await createSession(
+    env.DB,
+    {
+      sid,
+      userId: user.id,
+      tenant,
+      clientType: client,
+      deviceId,
+      scope: scopeGranted,
+      createdAt: now,
+      lastUsedAt: now,
+      absoluteExpiresAt,
+      idleExpiresAt,
+      revokedAt: null,
+      revokedReason: null,
+      createdCountry: ctx.country,
+      lastCountry: ctx.country,
+      userAgentHash: ctx.userAgentHash,
+    },
+    await hashRefreshToken(refreshToken),
+    idleExpiresAt,
+  )
+  const access = await mintAccessToken(
+    await currentSigner(env, config),
+    config,
+    { sub: user.id, sid, tid: tenant, scope: scopeGranted, clientId: `gatehouse-${client}` },
+    now,
+  )
+  scope.record.sid = sid
+  scope.record.jti = access.jti
+  emitSecurityEvent(sink, { type: 'login_succeeded', tenant, user_id: user.id, sid, client })
+  return tokenResponse(request, auth, {
+    access,
+    scope: scopeGranted,
+    refreshToken,
+    refreshMaxAge: absoluteExpiresAt - now,
+    client,
+  })
+}
+
+function readClientType(value: unknown): ClientType {
+  if (value === undefined || value === 'web') return 'web'
+  if (value === 'mobile') return 'mobile'
+  throw new AuthError('bad_request', { detail: 'client must be "web" or "mobile"' })
+}
