@@ -4,7 +4,7 @@
 
 import { ConfigError, loadConfig } from './config'
 import type { Env } from './env'
-import { getKeyManager } from './keys/key-manager'
+import { getKeyManager, keyManagerSettings } from './keys/key-manager'
 import { logLine } from './observability/log'
 import { pruneThrottle } from './sessions/login-throttle'
 import { deleteExpired } from './sessions/session-store'
@@ -18,7 +18,7 @@ export async function runCron(env: Env): Promise<void> {
   if (!config.auth.enabled) return
   const now = Math.floor(Date.now() / 1000)
   const [keys, removed] = await Promise.allSettled([
-    getKeyManager(env).advance(),
+    getKeyManager(env).advance(keyManagerSettings(config)),
     deleteExpired(env.DB, now),
     pruneThrottle(env.DB, now),
   ])

@@ -2,10 +2,11 @@
 // instance). It is the only writer of key state, so rotation needs no locks: it generates keys,
 // seals private keys at rest, applies the lifecycle plan on its alarm and on the cron tick, and
 // republishes the KV copy of our JWKS after every change. Requests never call it per token:
-// verifiers read the JWKS from the isolate/KV, and the signer caches the current key.
+// verifiers read the JWKS from the isolate/KV, and the signer caches the current key. Callers
+// pass the configuration slice it needs; the last one is kept for the alarm.
 
 import { DurableObject } from 'cloudflare:workers'
-import { ConfigError, loadConfig, type Config } from '../config'
+import type { Config } from '../config'
 import type { Env } from '../env'
 import { logLine } from '../observability/log'
 import { generateSigningKey, sealPrivateKey } from './key-crypto'
@@ -61,6 +62,24 @@ interface StoredRow {
   [column: string]: SqlStorageValue
 }
 
+/** What the KeyManager needs to know of the configuration. */
+export interface KeyManagerSettings {
+  readonly issuer: string
+  readonly algorithm: SigningAlgorithm
+  readonly policy: LifecyclePolicy
+  readonly maxStaleMs: number
+}
+
+/** The KeyManager's slice of the configuration. */
+export function keyManagerSettings(config: Config): KeyManagerSettings {
+  return {
+    issuer: config.auth.issuer,
+    algorithm: config.auth.signingAlgorithm,
+    policy: lifecyclePolicy(config),
+    maxStaleMs: config.jwks.maxStaleMs,
+  }
+}
+
 /** The lifecycle timings implied by the configuration. */
 export function lifecyclePolicy(config: Config): LifecyclePolicy {
   return {
@@ -94,25 +113,26 @@ export class KeyManager extends DurableObject<Env> {
         activated_at INTEGER,
         retired_at INTEGER
       )`)
+      this.sql.exec('CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)')
     })
   }
 
   /** Public JWKs of every published key (next, current, retired). */
-  async publishedKeys(): Promise<PublishedKeys> {
-    await this.ensureKeys(Date.now())
+  async publishedKeys(settings: KeyManagerSettings): Promise<PublishedKeys> {
+    await this.ensureKeys(settings, Date.now())
     return { keys: this.rows().map((r) => JSON.parse(r.public_jwk) as JsonWebKey) }
   }
 
   /** The current signing key, sealed. */
-  async signingKey(): Promise<SigningKeyRecord> {
-    await this.ensureKeys(Date.now())
+  async signingKey(settings: KeyManagerSettings): Promise<SigningKeyRecord> {
+    await this.ensureKeys(settings, Date.now())
     const row = this.rows().find((r) => r.state === 'current')
     if (row === undefined) throw new Error('no current signing key')
     return { kid: row.kid, alg: row.alg as SigningAlgorithm, sealed: row.sealed_private }
   }
 
-  async status(): Promise<KeyStatus[]> {
-    await this.ensureKeys(Date.now())
+  async status(settings: KeyManagerSettings): Promise<KeyStatus[]> {
+    await this.ensureKeys(settings, Date.now())
     return this.rows().map(toKeyRow)
   }
 
@@ -120,66 +140,59 @@ export class KeyManager extends DurableObject<Env> {
    * Rotates now. Normal: promote the next key if it has been published long enough. Emergency:
    * remove the current key from the JWKS at once and promote the next key regardless.
    */
-  async rotate(emergency: boolean, now = Date.now()): Promise<RotationResult> {
-    await this.ensureKeys(now)
-    const before = this.rows()
-    const current = before.find((r) => r.state === 'current')
+  async rotate(settings: KeyManagerSettings, emergency: boolean, now = Date.now()): Promise<RotationResult> {
+    await this.ensureKeys(settings, now)
+    const current = this.rows().find((r) => r.state === 'current')
     if (emergency && current !== undefined) {
       this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', current.kid)
       logLine('warn', 'signing_key_removed', { kid: current.kid, reason: 'emergency_rotation' })
-      await this.advance(now)
+      await this.advance(settings, now)
       return { rotated: true, current: this.currentKid(), removed: current.kid, readyAt: null }
     }
-    const plan = planLifecycle(before.map(toKeyRow), now, this.policy(), true)
+    const plan = planLifecycle(this.rows().map(toKeyRow), now, settings.policy, true)
     if (plan.promote === null) {
       return { rotated: false, current: this.currentKid(), removed: null, readyAt: plan.wakeAt }
     }
-    await this.advance(now, true)
+    await this.advance(settings, now, true)
     return { rotated: true, current: this.currentKid(), removed: null, readyAt: null }
   }
 
   /** Applies every transition due at `now` (alarm, cron, tests); returns the new status. */
-  async advance(now = Date.now(), force = false): Promise<KeyStatus[]> {
-    const config = this.config()
-    const plan = planLifecycle(this.rows().map(toKeyRow), now, this.policy(), force)
+  async advance(settings: KeyManagerSettings, now = Date.now(), force = false): Promise<KeyStatus[]> {
+    this.sql.exec(
+      'INSERT INTO settings (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json',
+      JSON.stringify(settings),
+    )
+    const plan = planLifecycle(this.rows().map(toKeyRow), now, settings.policy, force)
     let changed = plan.delete.length > 0 || plan.promote !== null
     for (const kid of plan.delete) this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', kid)
     if (plan.promote !== null) {
-      this.sql.exec(
-        "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'current'",
-        now,
-      )
-      this.sql.exec(
-        "UPDATE signing_keys SET state = 'current', activated_at = ? WHERE kid = ?",
-        now,
-        plan.promote,
-      )
+      this.sql.exec("UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'current'", now)
+      this.sql.exec("UPDATE signing_keys SET state = 'current', activated_at = ? WHERE kid = ?", now, plan.promote)
     }
-    if (plan.bootstrapCurrent) await this.insertKey('current', now, config)
-    if (plan.generateNext) await this.insertKey('next', now, config)
+    if (plan.bootstrapCurrent) await this.insertKey('current', now, settings)
+    if (plan.generateNext) await this.insertKey('next', now, settings)
     changed ||= plan.bootstrapCurrent || plan.generateNext
     await this.ctx.storage.setAlarm(plan.wakeAt)
     if (changed) {
-      await this.publish(now, config)
-      logLine('info', 'signing_keys_changed', {
-        current: this.currentKid(),
-        published: this.rows().length,
-      })
+      await this.publish(now, settings)
+      logLine('info', 'signing_keys_changed', { current: this.currentKid(), published: this.rows().length })
     }
     return this.rows().map(toKeyRow)
   }
 
   async alarm(): Promise<void> {
-    await this.advance(Date.now())
+    const row = this.sql.exec<{ json: string }>('SELECT json FROM settings WHERE id = 1').toArray()[0]
+    if (row !== undefined) await this.advance(JSON.parse(row.json) as KeyManagerSettings, Date.now())
   }
 
-  private async ensureKeys(now: number): Promise<void> {
-    if (!this.rows().some((r) => r.state === 'current')) await this.advance(now)
+  private async ensureKeys(settings: KeyManagerSettings, now: number): Promise<void> {
+    if (!this.rows().some((r) => r.state === 'current')) await this.advance(settings, now)
   }
 
-  private async insertKey(state: KeyState, now: number, config: Config): Promise<void> {
-    const key = await generateSigningKey(config.auth.signingAlgorithm)
-    const sealed = await sealPrivateKey(key.privateJwk, key.kid, config.auth.keyEncryptionSecret)
+  private async insertKey(state: KeyState, now: number, settings: KeyManagerSettings): Promise<void> {
+    const key = await generateSigningKey(settings.algorithm)
+    const sealed = await sealPrivateKey(key.privateJwk, key.kid, this.encryptionSecret())
     this.sql.exec(
       `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed_private, created_at, activated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -194,14 +207,9 @@ export class KeyManager extends DurableObject<Env> {
   }
 
   /** Writes the KV copy every verifier isolate reads, stamped as fresh from the source. */
-  private async publish(now: number, config: Config): Promise<void> {
+  private async publish(now: number, settings: KeyManagerSettings): Promise<void> {
     const keys = this.rows().map((r) => JSON.parse(r.public_jwk) as unknown)
-    await writeStored(
-      this.env.JWKS_CACHE,
-      config.auth.issuer,
-      { v: 1, fetched_at: now, keys },
-      config.jwks.maxStaleMs,
-    )
+    await writeStored(this.env.JWKS_CACHE, settings.issuer, { v: 1, fetched_at: now, keys }, settings.maxStaleMs)
   }
 
   private rows(): StoredRow[] {
@@ -212,15 +220,11 @@ export class KeyManager extends DurableObject<Env> {
     return this.rows().find((r) => r.state === 'current')?.kid ?? ''
   }
 
-  private config(): Config {
-    const config = loadConfig(this.env)
-    if (config instanceof ConfigError) throw config
-    if (!config.auth.enabled) throw new Error('KeyManager needs an issuer with self = true')
-    return config
-  }
-
-  private policy(): LifecyclePolicy {
-    return lifecyclePolicy(this.config())
+  /** The secret sealing private keys; the Worker's config validation guarantees it is set. */
+  private encryptionSecret(): string {
+    const secret = this.env.KEY_ENCRYPTION_SECRET
+    if (typeof secret !== 'string' || secret.length === 0) throw new Error('KEY_ENCRYPTION_SECRET is not set')
+    return secret
   }
 }
 

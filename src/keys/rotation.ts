@@ -6,7 +6,7 @@
 import type { Config } from '../config'
 import type { Env } from '../env'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
-import { getKeyManager, type RotationResult } from './key-manager'
+import { getKeyManager, keyManagerSettings, type RotationResult } from './key-manager'
 import { keyStore } from './key-store'
 import { forgetSigner } from './signer'
 
@@ -16,7 +16,7 @@ export async function rotateSigningKeys(
   emergency: boolean,
   sink: EventSink,
 ): Promise<RotationResult> {
-  const result = await getKeyManager(env).rotate(emergency)
+  const result = await getKeyManager(env).rotate(keyManagerSettings(config), emergency)
   if (result.removed !== null) keyStore.evict(config.auth.issuer, result.removed)
   keyStore.forget(config.auth.issuer)
   forgetSigner()

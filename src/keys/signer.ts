@@ -7,7 +7,7 @@ import type { Config } from '../config'
 import type { SigningAlgorithm } from '../config-auth'
 import type { Env } from '../env'
 import { unsealSigningKey } from './key-crypto'
-import { SIGNING_KEY_CACHE_MS, getKeyManager } from './key-manager'
+import { SIGNING_KEY_CACHE_MS, getKeyManager, keyManagerSettings } from './key-manager'
 
 export interface Signer {
   readonly kid: string
@@ -40,7 +40,7 @@ export function forgetSigner(): void {
 }
 
 async function loadSigner(env: Env, config: Config, now: number): Promise<Signer> {
-  const record = await getKeyManager(env).signingKey()
+  const record = await getKeyManager(env).signingKey(keyManagerSettings(config))
   const key = await unsealSigningKey(
     record.sealed,
     record.kid,

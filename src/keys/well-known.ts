@@ -4,7 +4,7 @@
 
 import type { Config } from '../config'
 import type { Env } from '../env'
-import { JWKS_HTTP_MAX_AGE_SECONDS, getKeyManager } from './key-manager'
+import { JWKS_HTTP_MAX_AGE_SECONDS, getKeyManager, keyManagerSettings } from './key-manager'
 import { jwksKvKey, type StoredJwks } from './key-store'
 
 /** GET /.well-known/jwks.json */
@@ -16,7 +16,7 @@ export async function jwksResponse(env: Env, config: Config): Promise<Response> 
   } catch {
     keys = null // KV unavailable: the KeyManager is the source of truth
   }
-  keys ??= (await getKeyManager(env).publishedKeys()).keys
+  keys ??= (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys
   return new Response(JSON.stringify({ keys }), {
     headers: {
       'content-type': 'application/jwk-set+json',

@@ -1,0 +1,125 @@
+// Helpers for the auth-server tests: a config where Gatehouse is its own issuer, users created
+// with the real password hashing in the real local D1, and login/refresh calls through the app.
+
+import { env } from 'cloudflare:test'
+import { hashPassword } from '../../src/sessions/password-hash'
+import { createUser } from '../../src/sessions/user-store'
+import { ORIGIN, send, testEnv } from './gateway'
+
+export const PUBLIC_URL = 'https://gatehouse.test'
+export const APP_ORIGIN = 'https://app.test'
+export const AUDIENCE = 'gatehouse-test'
+export const REFRESH_COOKIE = '__Secure-gatehouse_refresh'
+
+export function authConfig(auth: Record<string, unknown> = {}): Record<string, unknown> {
+  const route = (prefix: string, extra: Record<string, unknown>) => ({
+    prefix,
+    origin: ORIGIN,
+    origin_secret: 'ORIGIN_SECRET_TEST',
+    ...extra,
+  })
+  return {
+    public_url: PUBLIC_URL,
+    issuers: [{ issuer: PUBLIC_URL, self: true, audiences: [AUDIENCE], algorithms: ['EdDSA'] }],
+    auth: { allowed_origins: [APP_ORIGIN, PUBLIC_URL], ...auth },
+    routes: [
+      route('/api/public', { auth: 'none' }),
+      route('/api/echo', {
+        auth: 'token',
+        tier: 'low',
+        read_scopes: ['echo:read'],
+        write_scopes: ['echo:write'],
+      }),
+      route('/api/secure', { auth: 'token', tier: 'critical', read_scopes: ['echo:read'] }),
+      route('/api/standard', { auth: 'token', tier: 'standard', read_scopes: ['echo:read'] }),
+    ],
+  }
+}
+
+export function authEnv(auth: Record<string, unknown> = {}) {
+  return testEnv(authConfig(auth))
+}
+
+export interface TestUser {
+  readonly id: string
+  readonly tenant: string
+  readonly username: string
+  readonly password: string
+}
+
+/** Creates an active user with a fresh name through the real hashing code. */
+export async function createTestUser(
+  o: { password?: string; scopes?: string[]; tenant?: string; username?: string } = {},
+): Promise<TestUser> {
+  const user = {
+    id: `usr_${crypto.randomUUID().replace(/-/g, '')}`,
+    tenant: o.tenant ?? 'acme',
+    username: o.username ?? `user-${crypto.randomUUID().slice(0, 8)}`,
+    password: o.password ?? `pw-${crypto.randomUUID()}`,
+  }
+  await createUser(
+    env.DB,
+    {
+      ...user,
+      password: await hashPassword(user.password, env.PASSWORD_PEPPER as string),
+      scopes: o.scopes ?? ['echo:read', 'echo:write'],
+    },
+    Math.floor(Date.now() / 1000) - 10,
+  )
+  return user
+}
+
+/** A fresh client IP per caller, so throttle counters of one test never touch another. */
+export function testIp(): string {
+  return `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`
+}
+
+export function json(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  }
+}
+
+export async function login(
+  gw: ReturnType<typeof authEnv>,
+  user: TestUser,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = { origin: APP_ORIGIN },
+): Promise<Response> {
+  return send(
+    gw,
+    '/auth/login',
+    json(
+      { tenant: user.tenant, username: user.username, password: user.password, ...extra },
+      headers,
+    ),
+  )
+}
+
+/** The refresh token set by a web answer, read from its Set-Cookie. */
+export function cookieToken(res: Response): string {
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith(`${REFRESH_COOKIE}=`))
+  if (cookie === undefined) throw new Error('no refresh cookie set')
+  return cookie.slice(REFRESH_COOKIE.length + 1).split(';')[0] as string
+}
+
+export function refreshWeb(
+  gw: ReturnType<typeof authEnv>,
+  token: string,
+  headers: Record<string, string> = { origin: APP_ORIGIN },
+): Promise<Response> {
+  return send(gw, '/auth/refresh', {
+    method: 'POST',
+    headers: { cookie: `${REFRESH_COOKIE}=${token}`, ...headers },
+  })
+}
+
+export function refreshMobile(
+  gw: ReturnType<typeof authEnv>,
+  token: string,
+  deviceId: string,
+): Promise<Response> {
+  return send(gw, '/auth/refresh', json({ refresh_token: token, device_id: deviceId }))
+}

@@ -1,0 +1,292 @@
+// Refresh rotation against the real D1 (and the real RevocationShard for the session kill):
+// rotation, reuse detection, exactly-once under parallel refreshes and lost responses,
+// lifetimes, CSRF without consuming, device binding, scope never widening.
+
+import { env } from 'cloudflare:test'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { getRevocationShard } from '../../src/revocation/revocation-shard'
+import { setUserStatus } from '../../src/sessions/user-store'
+import {
+  APP_ORIGIN,
+  PUBLIC_URL,
+  REFRESH_COOKIE,
+  authEnv,
+  cookieToken,
+  createTestUser,
+  login,
+  refreshMobile,
+  refreshWeb,
+} from '../helpers/auth'
+import { captureLogs, installNetwork, send } from '../helpers/gateway'
+
+const gw = authEnv()
+beforeEach(() => {
+  installNetwork()
+})
+afterEach(() => vi.restoreAllMocks())
+
+async function webSession() {
+  const user = await createTestUser()
+  const res = await login(gw, user)
+  expect(res.status).toBe(200)
+  return { user, token: cookieToken(res), sid: cookieToken(res).split('.')[1] as string }
+}
+
+async function liveTokens(sid: string): Promise<number> {
+  const row = await env.DB.prepare(
+    'SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND used_at IS NULL',
+  )
+    .bind(sid)
+    .first<{ n: number }>()
+  return row?.n ?? -1
+}
+
+async function sessionRevoked(sid: string): Promise<string | null> {
+  const row = await env.DB.prepare('SELECT revoked_reason FROM sessions WHERE sid = ?1')
+    .bind(sid)
+    .first<{ revoked_reason: string | null }>()
+  return row?.revoked_reason ?? null
+}
+
+/** Moves a session's clock back, as if `seconds` had passed since its tokens were used. */
+async function age(sid: string, seconds: number): Promise<void> {
+  await env.DB.prepare(
+    'UPDATE refresh_tokens SET used_at = used_at - ?2 WHERE sid = ?1 AND used_at IS NOT NULL',
+  )
+    .bind(sid, seconds)
+    .run()
+}
+
+describe('rotation', () => {
+  it('rotates on every use: a new token each time, the old one consumed', async () => {
+    const { token, sid } = await webSession()
+    const first = await refreshWeb(gw, token)
+    expect(first.status).toBe(200)
+    expect(first.headers.get('cache-control')).toBe('no-store')
+    const second = cookieToken(first)
+    expect(second).not.toBe(token)
+    expect(second.split('.')[1]).toBe(sid)
+    expect(await liveTokens(sid)).toBe(1)
+    const third = await refreshWeb(gw, second)
+    expect(third.status).toBe(200)
+    expect(cookieToken(third)).not.toBe(second)
+  })
+
+  it('never puts the refresh token in a browser JSON body', async () => {
+    const { token } = await webSession()
+    const res = await refreshWeb(gw, token)
+    const body = (await res.json()) as Record<string, unknown>
+    expect(body.refresh_token).toBeUndefined()
+    expect(JSON.stringify(body)).not.toContain('ghr1.')
+  })
+
+  it('revokes the whole session when a rotated token is reused outside the window', async () => {
+    const logs = captureLogs()
+    const { user, token, sid } = await webSession()
+    const successor = cookieToken(await refreshWeb(gw, token))
+    await age(sid, 60)
+    const reuse = await refreshWeb(gw, token)
+    expect(reuse.status).toBe(401)
+    expect(await reuse.json()).toEqual({
+      error: 'invalid_grant',
+      error_description: 'The credentials are invalid',
+    })
+    expect(await sessionRevoked(sid)).toBe('refresh_reuse')
+    expect((await refreshWeb(gw, successor)).status).toBe(401)
+    const verdict = await getRevocationShard(env, PUBLIC_URL, user.tenant, user.id).check({
+      jti: null,
+      sid,
+      iat: null,
+    })
+    expect(verdict).toEqual({ revoked: true, by: 'sid' })
+    expect(
+      logs.lines.some((l) => l.event === 'security_event' && l.type === 'refresh_reuse_detected'),
+    ).toBe(true)
+  })
+
+  it('treats a grandparent token as reuse even inside the window', async () => {
+    const { token, sid } = await webSession()
+    const second = cookieToken(await refreshWeb(gw, token))
+    expect((await refreshWeb(gw, second)).status).toBe(200)
+    expect((await refreshWeb(gw, token)).status).toBe(401)
+    expect(await sessionRevoked(sid)).toBe('refresh_reuse')
+  })
+})
+
+describe('exactly once', () => {
+  it.each([2, 10])(
+    'gives %i parallel refreshes of one token the same successor and leaves one live token',
+    async (n) => {
+      const { token, sid } = await webSession()
+      const answers = await Promise.all(Array.from({ length: n }, () => refreshWeb(gw, token)))
+      expect(answers.map((a) => a.status)).toEqual(Array(n).fill(200))
+      const successors = new Set(answers.map(cookieToken))
+      expect(successors.size).toBe(1)
+      expect(await liveTokens(sid)).toBe(1)
+      expect(await sessionRevoked(sid)).toBeNull()
+      expect((await refreshWeb(gw, [...successors][0] as string)).status).toBe(200)
+    },
+  )
+
+  it('answers a retry after a lost response with the same successor inside the window', async () => {
+    const { token, sid } = await webSession()
+    const lost = cookieToken(await refreshWeb(gw, token))
+    await age(sid, 5)
+    const retry = await refreshWeb(gw, token)
+    expect(retry.status).toBe(200)
+    expect(cookieToken(retry)).toBe(lost)
+    expect(await liveTokens(sid)).toBe(1)
+  })
+
+  it('treats the same retry outside the window as reuse', async () => {
+    const { token, sid } = await webSession()
+    await refreshWeb(gw, token)
+    await age(sid, 11)
+    expect((await refreshWeb(gw, token)).status).toBe(401)
+    expect(await sessionRevoked(sid)).toBe('refresh_reuse')
+  })
+
+  it('treats a retry from another browser inside the window as theft', async () => {
+    const web = await webSession()
+    expect(
+      (await refreshWeb(gw, web.token, { origin: APP_ORIGIN, 'user-agent': 'tab-one' })).status,
+    ).toBe(200)
+    const other = await refreshWeb(gw, web.token, {
+      origin: APP_ORIGIN,
+      'user-agent': 'other-machine',
+    })
+    expect(other.status).toBe(401)
+    expect(await sessionRevoked(web.sid)).toBe('refresh_reuse')
+  })
+})
+
+describe('lifetimes and standing', () => {
+  it('refuses a session past its absolute or idle expiry', async () => {
+    for (const column of ['absolute_expires_at', 'idle_expires_at']) {
+      const { token, sid } = await webSession()
+      await env.DB.prepare(`UPDATE sessions SET ${column} = ?2 WHERE sid = ?1`)
+        .bind(sid, Math.floor(Date.now() / 1000) - 1)
+        .run()
+      expect((await refreshWeb(gw, token)).status).toBe(401)
+    }
+  })
+
+  it('never extends a session past its absolute lifetime', async () => {
+    const { token, sid } = await webSession()
+    const soon = Math.floor(Date.now() / 1000) + 120
+    await env.DB.prepare('UPDATE sessions SET absolute_expires_at = ?2 WHERE sid = ?1')
+      .bind(sid, soon)
+      .run()
+    const res = await refreshWeb(gw, token)
+    expect(res.status).toBe(200)
+    expect(
+      Number(/Max-Age=(\d+)/.exec(res.headers.getSetCookie()[0] ?? '')?.[1]),
+    ).toBeLessThanOrEqual(120)
+    const row = await env.DB.prepare('SELECT idle_expires_at FROM sessions WHERE sid = ?1')
+      .bind(sid)
+      .first<{ idle_expires_at: number }>()
+    expect(row?.idle_expires_at).toBeLessThanOrEqual(soon)
+  })
+
+  it('stops refreshing for a disabled user and after a password change', async () => {
+    const a = await webSession()
+    await setUserStatus(env.DB, a.user.id, 'disabled')
+    expect((await refreshWeb(gw, a.token)).status).toBe(401)
+    expect(await sessionRevoked(a.sid)).toBe('user_disabled')
+    const b = await webSession()
+    await env.DB.prepare('UPDATE users SET password_changed_at = ?2 WHERE id = ?1')
+      .bind(b.user.id, Math.floor(Date.now() / 1000) + 1)
+      .run()
+    expect((await refreshWeb(gw, b.token)).status).toBe(401)
+    expect(await sessionRevoked(b.sid)).toBe('password_changed')
+  })
+
+  it('never widens scope, and narrows it when the user loses one', async () => {
+    const user = await createTestUser({ scopes: ['echo:read'] })
+    const token = cookieToken(await login(gw, user))
+    await env.DB.prepare(
+      "UPDATE users SET scopes = 'echo:read echo:write gatehouse:admin' WHERE id = ?1",
+    )
+      .bind(user.id)
+      .run()
+    const widened = await refreshWeb(gw, token)
+    expect(((await widened.json()) as Record<string, string>).scope).toBe('echo:read')
+    await env.DB.prepare("UPDATE users SET scopes = '' WHERE id = ?1").bind(user.id).run()
+    const narrowed = await refreshWeb(gw, cookieToken(widened))
+    expect(((await narrowed.json()) as Record<string, string>).scope).toBe('')
+  })
+})
+
+describe('browser and device binding', () => {
+  it('refuses a foreign Origin, a cross-site fetch and a missing Origin without consuming the token', async () => {
+    const { token, sid } = await webSession()
+    for (const headers of [
+      { origin: 'https://evil.test' },
+      { origin: APP_ORIGIN, 'sec-fetch-site': 'cross-site' },
+      {},
+    ]) {
+      const res = await refreshWeb(gw, token, headers as Record<string, string>)
+      expect(res.status).toBe(403)
+    }
+    expect(await liveTokens(sid)).toBe(1)
+    const unused = await env.DB.prepare('SELECT used_at FROM refresh_tokens WHERE sid = ?1')
+      .bind(sid)
+      .first()
+    expect(unused?.used_at).toBeNull()
+    expect((await refreshWeb(gw, token)).status).toBe(200)
+  })
+
+  it('refuses two refresh cookies at once', async () => {
+    const { token } = await webSession()
+    const res = await send(gw, '/auth/refresh', {
+      method: 'POST',
+      headers: {
+        origin: APP_ORIGIN,
+        cookie: `${REFRESH_COOKIE}=${token}; ${REFRESH_COOKIE}=ghr1.x.y`,
+      },
+    })
+    expect(res.status).toBe(400)
+  })
+
+  it('binds a mobile session to its device and its token to the body', async () => {
+    const user = await createTestUser()
+    const res = await login(gw, user, { client: 'mobile', device_id: 'phone-1' }, {})
+    const token = ((await res.json()) as Record<string, string>).refresh_token as string
+    expect((await refreshMobile(gw, token, 'phone-2')).status).toBe(401)
+    // A mobile token smuggled into the browser cookie is refused too.
+    expect((await refreshWeb(gw, token)).status).toBe(401)
+    const ok = await refreshMobile(gw, token, 'phone-1')
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as Record<string, string>).refresh_token).toMatch(/^ghr1\./)
+  })
+
+  it('answers garbage refresh tokens with invalid_grant', async () => {
+    for (const token of ['', 'x', 'ghr1.a.b', `ghr1.${'A'.repeat(22)}.${'B'.repeat(43)}`]) {
+      const res = await refreshWeb(gw, token)
+      expect(res.status).toBe(401)
+    }
+  })
+})
+
+describe('logout', () => {
+  it('ends the session with the access token or the refresh cookie, and clears the cookie', async () => {
+    const user = await createTestUser()
+    const res = await login(gw, user)
+    const access = ((await res.json()) as Record<string, string>).access_token as string
+    const token = cookieToken(res)
+    const out = await send(gw, '/auth/logout', { method: 'POST', token: access })
+    expect(out.status).toBe(204)
+    expect(out.headers.getSetCookie()[0]).toContain('Max-Age=0')
+    expect((await refreshWeb(gw, token)).status).toBe(401)
+    const b = await webSession()
+    expect(
+      (
+        await send(gw, '/auth/logout', {
+          method: 'POST',
+          headers: { origin: APP_ORIGIN, cookie: `${REFRESH_COOKIE}=${b.token}` },
+        })
+      ).status,
+    ).toBe(204)
+    expect(await sessionRevoked(b.sid)).toBe('logout')
+  })
+})
