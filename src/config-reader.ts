@@ -47,6 +47,11 @@ export class FieldReader {
     return this.value[name]
   }
 
+  /** The table's own field names (for tables keyed by data, like sensitive_scopes). */
+  keys(): string[] {
+    return Object.keys(this.value)
+  }
+
   has(name: string): boolean {
     return this.value[name] !== undefined
   }

@@ -62,6 +62,10 @@ export interface RouteConfig {
   readonly tier: Tier
   readonly timeoutMs: number
   readonly forwardAuthorization: boolean
+  /** Extra attempts for idempotent, body-less requests that fail before any response byte. */
+  readonly retries: number
+  /** Bulkhead: concurrent forwards to this route's origin per isolate. */
+  readonly maxInFlight: number
   readonly originSecretName: string
   /** The resolved per-origin HMAC secret; never logged. */
   readonly originSecret: string
@@ -74,6 +78,9 @@ export interface Config {
   readonly issuers: readonly IssuerConfig[]
   readonly jwks: JwksSettings
   readonly routes: readonly RouteConfig[]
+  /** Scopes whose holders' requests are checked at least at this tier. */
+  readonly sensitiveScopes: Readonly<Record<string, Tier>>
+  readonly revocationTimeoutMs: number
   readonly auth: AuthConfig
 }
 
@@ -81,6 +88,7 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60
 export const MAX_CLOCK_SKEW_SECONDS = 300
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 3600
 export const DEFAULT_ROUTE_TIMEOUT_MS = 10_000
+export const DEFAULT_REVOCATION_TIMEOUT_MS = 150
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/ // RFC 6749 §3.3 scope-token
 const ENV_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
@@ -118,6 +126,12 @@ export function parseConfig(env: ConfigSource): Config {
     r.field('routes'),
     'prefix',
   )
+  const sensitiveScopes = readSensitiveScopes(r.table('sensitive_scopes'))
+  const revocationTimeoutMs = r.integer('revocation_timeout_ms', {
+    default: DEFAULT_REVOCATION_TIMEOUT_MS,
+    min: 10,
+    max: 5000,
+  })
   const selfIssuer = issuers.find((i) => i.self) ?? null
   const auth = loadAuthConfig(r.table('auth'), env, {
     selfIssuer,
@@ -132,8 +146,20 @@ export function parseConfig(env: ConfigSource): Config {
     issuers,
     jwks,
     routes,
+    sensitiveScopes,
+    revocationTimeoutMs,
     auth,
   })
+}
+
+function readSensitiveScopes(r: FieldReader): Record<string, Tier> {
+  const out: Record<string, Tier> = {}
+  for (const scope of r.keys()) {
+    if (!SCOPE_TOKEN.test(scope)) throw new ConfigError(r.field(scope), 'is not a valid scope')
+    out[scope] = r.oneOf<Tier>(scope, TIERS)
+  }
+  r.done()
+  return out
 }
 
 function readRoot(value: unknown): unknown {
@@ -225,6 +251,8 @@ function readRoute(r: FieldReader, env: ConfigSource): RouteConfig {
     max: 120_000,
   })
   const forwardAuthorization = r.boolean('forward_authorization', false)
+  const retries = r.integer('retries', { default: 2, min: 0, max: 5 })
+  const maxInFlight = r.integer('max_in_flight', { default: 256, min: 1, max: 10_000 })
   const originSecretName = r.string('origin_secret', { pattern: ENV_NAME })
   const originSecret = readSecret(env, originSecretName, r.field('origin_secret'))
   r.done()
@@ -238,6 +266,8 @@ function readRoute(r: FieldReader, env: ConfigSource): RouteConfig {
     tier,
     timeoutMs,
     forwardAuthorization,
+    retries,
+    maxInFlight,
     originSecretName,
     originSecret,
   }

@@ -113,7 +113,9 @@ export class KeyManager extends DurableObject<Env> {
         activated_at INTEGER,
         retired_at INTEGER
       )`)
-      this.sql.exec('CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)')
+      this.sql.exec(
+        'CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)',
+      )
     })
   }
 
@@ -140,7 +142,11 @@ export class KeyManager extends DurableObject<Env> {
    * Rotates now. Normal: promote the next key if it has been published long enough. Emergency:
    * remove the current key from the JWKS at once and promote the next key regardless.
    */
-  async rotate(settings: KeyManagerSettings, emergency: boolean, now = Date.now()): Promise<RotationResult> {
+  async rotate(
+    settings: KeyManagerSettings,
+    emergency: boolean,
+    now = Date.now(),
+  ): Promise<RotationResult> {
     await this.ensureKeys(settings, now)
     const current = this.rows().find((r) => r.state === 'current')
     if (emergency && current !== undefined) {
@@ -158,7 +164,11 @@ export class KeyManager extends DurableObject<Env> {
   }
 
   /** Applies every transition due at `now` (alarm, cron, tests); returns the new status. */
-  async advance(settings: KeyManagerSettings, now = Date.now(), force = false): Promise<KeyStatus[]> {
+  async advance(
+    settings: KeyManagerSettings,
+    now = Date.now(),
+    force = false,
+  ): Promise<KeyStatus[]> {
     this.sql.exec(
       'INSERT INTO settings (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json',
       JSON.stringify(settings),
@@ -167,8 +177,15 @@ export class KeyManager extends DurableObject<Env> {
     let changed = plan.delete.length > 0 || plan.promote !== null
     for (const kid of plan.delete) this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', kid)
     if (plan.promote !== null) {
-      this.sql.exec("UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'current'", now)
-      this.sql.exec("UPDATE signing_keys SET state = 'current', activated_at = ? WHERE kid = ?", now, plan.promote)
+      this.sql.exec(
+        "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'current'",
+        now,
+      )
+      this.sql.exec(
+        "UPDATE signing_keys SET state = 'current', activated_at = ? WHERE kid = ?",
+        now,
+        plan.promote,
+      )
     }
     if (plan.bootstrapCurrent) await this.insertKey('current', now, settings)
     if (plan.generateNext) await this.insertKey('next', now, settings)
@@ -176,21 +193,31 @@ export class KeyManager extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(plan.wakeAt)
     if (changed) {
       await this.publish(now, settings)
-      logLine('info', 'signing_keys_changed', { current: this.currentKid(), published: this.rows().length })
+      logLine('info', 'signing_keys_changed', {
+        current: this.currentKid(),
+        published: this.rows().length,
+      })
     }
     return this.rows().map(toKeyRow)
   }
 
   async alarm(): Promise<void> {
-    const row = this.sql.exec<{ json: string }>('SELECT json FROM settings WHERE id = 1').toArray()[0]
-    if (row !== undefined) await this.advance(JSON.parse(row.json) as KeyManagerSettings, Date.now())
+    const row = this.sql
+      .exec<{ json: string }>('SELECT json FROM settings WHERE id = 1')
+      .toArray()[0]
+    if (row !== undefined)
+      await this.advance(JSON.parse(row.json) as KeyManagerSettings, Date.now())
   }
 
   private async ensureKeys(settings: KeyManagerSettings, now: number): Promise<void> {
     if (!this.rows().some((r) => r.state === 'current')) await this.advance(settings, now)
   }
 
-  private async insertKey(state: KeyState, now: number, settings: KeyManagerSettings): Promise<void> {
+  private async insertKey(
+    state: KeyState,
+    now: number,
+    settings: KeyManagerSettings,
+  ): Promise<void> {
     const key = await generateSigningKey(settings.algorithm)
     const sealed = await sealPrivateKey(key.privateJwk, key.kid, this.encryptionSecret())
     this.sql.exec(
@@ -209,7 +236,12 @@ export class KeyManager extends DurableObject<Env> {
   /** Writes the KV copy every verifier isolate reads, stamped as fresh from the source. */
   private async publish(now: number, settings: KeyManagerSettings): Promise<void> {
     const keys = this.rows().map((r) => JSON.parse(r.public_jwk) as unknown)
-    await writeStored(this.env.JWKS_CACHE, settings.issuer, { v: 1, fetched_at: now, keys }, settings.maxStaleMs)
+    await writeStored(
+      this.env.JWKS_CACHE,
+      settings.issuer,
+      { v: 1, fetched_at: now, keys },
+      settings.maxStaleMs,
+    )
   }
 
   private rows(): StoredRow[] {
@@ -223,7 +255,8 @@ export class KeyManager extends DurableObject<Env> {
   /** The secret sealing private keys; the Worker's config validation guarantees it is set. */
   private encryptionSecret(): string {
     const secret = this.env.KEY_ENCRYPTION_SECRET
-    if (typeof secret !== 'string' || secret.length === 0) throw new Error('KEY_ENCRYPTION_SECRET is not set')
+    if (typeof secret !== 'string' || secret.length === 0)
+      throw new Error('KEY_ENCRYPTION_SECRET is not set')
     return secret
   }
 }

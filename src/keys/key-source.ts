@@ -10,7 +10,8 @@ import type { KeySource } from './key-store'
 /** Returns the KeySource for this env; cheap, allocation only. */
 export function keySourceFor(env: Env, config: Config): KeySource {
   return async (issuer: IssuerConfig) => {
-    if (issuer.self) return (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys
+    if (issuer.self)
+      return (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys
     return fetchJwksDocument(issuer.jwksUri as string, {
       fetch: (input, init) => fetch(input, init),
       timeoutMs: config.jwks.fetchTimeoutMs,

@@ -1,33 +1,158 @@
-// One forward to an origin: the body streams through untouched, redirects pass back to the
-// client, the route's timeout bounds the wait for response headers (not the body download),
-// and the proxy's own failures are distinct reasons — 504 timeout, 502 unreachable — while an
+// Forwarding to an origin, resilient by construction: the body streams through untouched; the
+// route's timeout bounds the wait for response headers (504); a connection failure is 502;
+// idempotent body-less requests are retried only when no response byte arrived, with
+// exponential backoff and full jitter, bounded attempts and a per-origin retry budget; a
+// per-origin circuit breaker answers 503 at once while open; and a per-origin bulkhead caps
+// in-flight requests so one slow origin cannot hold every connection of the isolate. An
 // origin's own answers, errors included, pass through unchanged.
 
 import { AuthError } from '../errors'
+import { logLine } from '../observability/log'
+import { countMetric, observeMetric } from '../observability/metrics'
+import { CircuitBreaker } from '../resilience/circuit-breaker'
 import { clientResponseHeaders } from './header-rules'
 
-export interface ForwardInput {
-  readonly url: string
-  readonly method: string
-  readonly headers: Headers
-  readonly body: ReadableStream | null
-  readonly timeoutMs: number
-  readonly gatewayCookies: readonly string[]
-  readonly fetch: typeof fetch
+const BREAKER_FAILURES = 5
+const BREAKER_OPEN_MS = 10_000
+const RETRY_BASE_MS = 50
+const RETRY_CAP_MS = 1_000
+/** Retry budget per origin: at most ~10 % extra load, with a small burst allowance. */
+const RETRY_BUDGET_MAX = 10
+const RETRY_BUDGET_PER_REQUEST = 0.1
+/** Origin statuses that count as the origin being unavailable (they still pass through). */
+const UNAVAILABLE_STATUSES = new Set([502, 503, 504])
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT'])
+
+interface OriginState {
+  readonly breaker: CircuitBreaker
+  inFlight: number
+  retryBudget: number
 }
 
-/** Sends the request; throws AuthError origin_timeout | origin_unreachable. */
+const origins = new Map<string, OriginState>()
+
+function originState(origin: string): OriginState {
+  let state = origins.get(origin)
+  if (state === undefined) {
+    state = {
+      breaker: new CircuitBreaker({
+        failureThreshold: BREAKER_FAILURES,
+        openMs: BREAKER_OPEN_MS,
+        onChange: (to) => {
+          countMetric('gatehouse_breaker_transitions_total', { breaker: 'origin', state: to })
+          logLine(to === 'open' ? 'warn' : 'info', 'breaker_state', {
+            breaker: 'origin',
+            origin,
+            state: to,
+          })
+        },
+      }),
+      inFlight: 0,
+      retryBudget: RETRY_BUDGET_MAX,
+    }
+    origins.set(origin, state)
+  }
+  return state
+}
+
+/** Full-jitter backoff (AWS Architecture Blog, 2015): uniform in [0, min(cap, base·2^attempt)). */
+export function backoffDelayMs(attempt: number, random: number): number {
+  return Math.floor(random * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempt))
+}
+
+export interface ForwardInput {
+  readonly origin: string
+  readonly target: string
+  readonly method: string
+  readonly body: ReadableStream | null
+  readonly timeoutMs: number
+  readonly retries: number
+  readonly maxInFlight: number
+  readonly gatewayCookies: readonly string[]
+  /** Route label for metrics. */
+  readonly route: string
+  /** Builds the headers of one attempt (each attempt is signed with a fresh nonce). */
+  readonly headersForAttempt: () => Promise<Headers>
+  readonly fetch: typeof fetch
+  readonly random?: () => number
+}
+
+/** Sends the request; throws AuthError origin_timeout | origin_unreachable | origin_circuit_open. */
 export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
+  const state = originState(input.origin)
+  if (state.inFlight >= input.maxInFlight) {
+    countMetric('gatehouse_origin_requests_total', { route: input.route, result: 'bulkhead_full' })
+    throw new AuthError('origin_circuit_open', { detail: 'bulkhead full', retryAfterSeconds: 1 })
+  }
+  if (!state.breaker.allow()) {
+    countMetric('gatehouse_origin_requests_total', { route: input.route, result: 'circuit_open' })
+    throw new AuthError('origin_circuit_open', {
+      retryAfterSeconds: Math.max(1, state.breaker.retryAfterMs() / 1000),
+    })
+  }
+  state.inFlight++
+  state.retryBudget = Math.min(RETRY_BUDGET_MAX, state.retryBudget + RETRY_BUDGET_PER_REQUEST)
+  const started = Date.now()
+  try {
+    const response = await attempts(input, state)
+    observeMetric('gatehouse_origin_duration_ms', { route: input.route }, Date.now() - started)
+    if (UNAVAILABLE_STATUSES.has(response.status)) state.breaker.failure()
+    else state.breaker.success()
+    countMetric('gatehouse_origin_requests_total', {
+      route: input.route,
+      result: String(response.status)[0] + 'xx',
+    })
+    return new Response(response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: clientResponseHeaders(response.headers, input.gatewayCookies),
+    })
+  } catch (err) {
+    state.breaker.failure()
+    const result =
+      err instanceof AuthError && err.reason === 'origin_timeout' ? 'timeout' : 'unreachable'
+    countMetric('gatehouse_origin_requests_total', { route: input.route, result })
+    throw err
+  } finally {
+    state.inFlight--
+  }
+}
+
+async function attempts(input: ForwardInput, state: OriginState): Promise<Response> {
+  const deadline = Date.now() + input.timeoutMs
+  // A body can be sent once: a request with one is never retried.
+  const retryable = input.body === null && RETRYABLE_METHODS.has(input.method)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await sendOnce(input, deadline)
+    } catch (err) {
+      if (err instanceof AuthError) throw err // a timeout is not retried: the origin may be working
+      const canRetry = retryable && attempt < input.retries && state.retryBudget >= 1
+      if (!canRetry)
+        throw new AuthError('origin_unreachable', {
+          detail: err instanceof Error ? err.name : 'fetch failed',
+        })
+      state.retryBudget -= 1
+      countMetric('gatehouse_origin_retries_total', { route: input.route })
+      const delay = backoffDelayMs(attempt, (input.random ?? Math.random)())
+      if (Date.now() + delay >= deadline)
+        throw new AuthError('origin_timeout', { detail: 'no time left to retry' })
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
+  }
+}
+
+async function sendOnce(input: ForwardInput, deadline: number): Promise<Response> {
   const controller = new AbortController()
+  const remaining = Math.max(1, deadline - Date.now())
   const timer = setTimeout(
     () => controller.abort(new DOMException('origin timeout', 'TimeoutError')),
-    input.timeoutMs,
+    remaining,
   )
-  let response: Response
   try {
-    response = await input.fetch(input.url, {
+    return await input.fetch(input.origin + input.target, {
       method: input.method,
-      headers: input.headers,
+      headers: await input.headersForAttempt(),
       body: input.method === 'GET' || input.method === 'HEAD' ? null : input.body,
       redirect: 'manual',
       signal: controller.signal,
@@ -35,15 +160,8 @@ export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
   } catch (err) {
     if (controller.signal.aborted)
       throw new AuthError('origin_timeout', { detail: `after ${input.timeoutMs} ms` })
-    throw new AuthError('origin_unreachable', {
-      detail: err instanceof Error ? err.name : 'fetch failed',
-    })
+    throw err
   } finally {
     clearTimeout(timer)
   }
-  return new Response(response.body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: clientResponseHeaders(response.headers, input.gatewayCookies),
-  })
 }

@@ -1,10 +1,11 @@
-// The catch-all handler: vet the raw path, match a route, check method, token and scopes, then
-// forward with only the headers an origin may see, plus the signed identity. On a `low` route
-// with a warm key cache this does no I/O except the origin fetch.
+// The catch-all handler: vet the raw path, match a route, check method, token, scopes and (by
+// tier) revocation, then forward with only the headers an origin may see, plus the signed
+// identity. On a `low` route with a warm key cache this does no I/O except the origin fetch.
 
 import type { RequestScope } from '../request-middleware'
 import { AuthError } from '../errors'
 import { formatTraceparent } from '../observability/trace'
+import { checkRevocation, effectiveTier } from '../revocation/revocation-check'
 import { authenticate } from '../verify/authenticate'
 import type { VerifiedToken } from '../verify/verify-token'
 import { forwardToOrigin } from './forward'
@@ -28,36 +29,49 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
   }
   let verified: VerifiedToken | null = null
+  let revocation: string | null = null
   if (route.auth === 'token') {
     verified = await authenticate(request, search, requiredScopes(route, method), scope)
+    const tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
+    record.tier = tier
+    revocation = await checkRevocation(verified, tier, scope.env, config.revocationTimeoutMs)
   }
-  const headers = forwardableRequestHeaders(request.headers, {
+
+  const base = forwardableRequestHeaders(request.headers, {
     forwardAuthorization: route.forwardAuthorization,
     gatewayCookies: [config.auth.cookieName],
   })
-  const url = new URL(request.url)
   const clientIp = request.headers.get('cf-connecting-ip')
-  if (clientIp !== null) headers.set('x-forwarded-for', clientIp)
-  headers.set('x-forwarded-proto', url.protocol.slice(0, -1))
-  headers.set('x-forwarded-host', url.host)
-  headers.set('traceparent', formatTraceparent(scope.trace))
+  if (clientIp !== null) base.set('x-forwarded-for', clientIp)
+  const url = new URL(request.url)
+  base.set('x-forwarded-proto', url.protocol.slice(0, -1))
+  base.set('x-forwarded-host', url.host)
+  base.set('traceparent', formatTraceparent(scope.trace))
   const target = path + search
-  await signIdentityHeaders(headers, {
-    method,
-    target,
-    secret: route.originSecret,
-    identity: verified === null ? null : forwardIdentity(verified),
-    revocation: verified === null ? null : `skipped; tier=${route.tier}`,
-    requestId: scope.requestId,
-    nowSeconds: Date.now() / 1000,
-  })
+  const identity = verified === null ? null : forwardIdentity(verified)
   return forwardToOrigin({
-    url: route.origin + target,
+    origin: route.origin,
+    target,
     method,
-    headers,
     body: request.body,
     timeoutMs: route.timeoutMs,
+    retries: route.retries,
+    maxInFlight: route.maxInFlight,
     gatewayCookies: [config.auth.cookieName],
+    route: route.prefix,
+    headersForAttempt: async () => {
+      const headers = new Headers(base)
+      await signIdentityHeaders(headers, {
+        method,
+        target,
+        secret: route.originSecret,
+        identity,
+        revocation,
+        requestId: scope.requestId,
+        nowSeconds: Date.now() / 1000,
+      })
+      return headers
+    },
     fetch: (input, init) => fetch(input, init),
   })
 }

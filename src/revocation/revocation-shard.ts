@@ -14,9 +14,11 @@ export interface RevocationQuery {
   readonly iat: number | null
 }
 
-export type RevocationVerdict =
-  | { readonly revoked: false }
-  | { readonly revoked: true; readonly by: 'jti' | 'sid' | 'subject' }
+export interface RevocationVerdict {
+  readonly revoked: boolean
+  /** What revoked it: a jti entry, a session entry, or the subject's cut-off. */
+  readonly by: 'jti' | 'sid' | 'subject' | null
+}
 
 interface ExpiryRow {
   next: number | null
@@ -68,7 +70,7 @@ export class RevocationShard extends DurableObject<Env> {
     ) {
       return { revoked: true, by: 'subject' }
     }
-    return { revoked: false }
+    return { revoked: false, by: null }
   }
 
   /** Revokes one access token until `expiresAt` (its exp, seconds). */
