@@ -28,6 +28,21 @@ function step(label, args) {
   }
 }
 
+/**
+ * The demo profile's URLs name ports 8787 and 8788. On other ports (GATEHOUSE_PORT,
+ * DEMO_ORIGIN_PORT — the e2e tests use free ones) the same configuration is passed with the
+ * ports rewritten, as a --var override of GATEHOUSE.
+ */
+async function portOverrides() {
+  if (GATEWAY_PORT === 8787 && ORIGIN_PORT === 8788) return []
+  const { unstable_readConfig } = await import('wrangler')
+  const config = unstable_readConfig({ config: join(root, 'wrangler.toml') })
+  const json = JSON.stringify(config.vars.GATEHOUSE)
+    .replaceAll(':8787', `:${GATEWAY_PORT}`)
+    .replaceAll(':8788', `:${ORIGIN_PORT}`)
+  return ['--var', `GATEHOUSE:${json}`, '--inspector-port', String(GATEWAY_PORT + 1000)]
+}
+
 const secrets = ensureDevVars(join(root, '.dev.vars'))
 const persist = persistTo ? ['--persist-to', persistTo] : []
 step('applying D1 migrations', ['d1', 'migrations', 'apply', 'DB', '--local', ...persist])
@@ -37,7 +52,16 @@ console.log(`demo origin   http://127.0.0.1:${ORIGIN_PORT}`)
 
 const gateway = spawn(
   wrangler,
-  ['dev', '--ip', '127.0.0.1', '--port', String(GATEWAY_PORT), '--local', ...persist],
+  [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(GATEWAY_PORT),
+    '--local',
+    ...persist,
+    ...(await portOverrides()),
+  ],
   { cwd: root, stdio: 'inherit', env: process.env },
 )
 const stop = () => {

@@ -81,6 +81,10 @@ export interface Config {
   /** Scopes whose holders' requests are checked at least at this tier. */
   readonly sensitiveScopes: Readonly<Record<string, Tier>>
   readonly revocationTimeoutMs: number
+  /** The bearer secret a Prometheus scraper presents on GET /metrics; null: admins only. */
+  readonly metricsScrapeSecret: string | null
+  /** Serve the browser demo page at GET /demo (local demo profile only). */
+  readonly demoPage: boolean
   readonly auth: AuthConfig
 }
 
@@ -132,6 +136,12 @@ export function parseConfig(env: ConfigSource): Config {
     min: 10,
     max: 5000,
   })
+  const demoPage = r.boolean('demo_page', false)
+  const scrapeSecretName = r.optionalString('metrics_scrape_secret', { pattern: ENV_NAME })
+  const metricsScrapeSecret =
+    scrapeSecretName === null
+      ? null
+      : readSecret(env, scrapeSecretName, r.field('metrics_scrape_secret'))
   const selfIssuer = issuers.find((i) => i.self) ?? null
   const auth = loadAuthConfig(r.table('auth'), env, {
     selfIssuer,
@@ -148,6 +158,8 @@ export function parseConfig(env: ConfigSource): Config {
     routes,
     sensitiveScopes,
     revocationTimeoutMs,
+    metricsScrapeSecret,
+    demoPage,
     auth,
   })
 }
@@ -289,6 +301,11 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+/** Epoch seconds by which every access token accepted now has expired, skew included. */
+export function tokenHorizon(config: Config, nowSeconds: number): number {
+  return nowSeconds + config.maxTokenLifetimeSeconds + config.clockSkewSeconds
 }
 
 const cache = new WeakMap<object, Config | ConfigError>()

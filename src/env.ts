@@ -3,6 +3,7 @@
 
 import type { KeyManager } from './keys/key-manager'
 import type { RevocationShard } from './revocation/revocation-shard'
+import type { MetricsAggregator } from './observability/metrics-aggregator'
 
 export interface Env {
   /** The configuration table ([vars.GATEHOUSE]) or the same document as a JSON string. */
@@ -11,6 +12,7 @@ export interface Env {
   readonly DB: D1Database
   readonly KEYS: DurableObjectNamespace<KeyManager>
   readonly REVOCATIONS: DurableObjectNamespace<RevocationShard>
+  readonly METRICS_AGGREGATOR: DurableObjectNamespace<MetricsAggregator>
   readonly AUTH_EVENTS: Queue
   readonly METRICS?: AnalyticsEngineDataset
   readonly [secret: string]: unknown

@@ -2,12 +2,15 @@
 
 import { app } from './app'
 import { runCron } from './cron'
+import { consumeAuthEvents } from './observability/audit-consumer'
 import type { Env } from './env'
 
 export { KeyManager } from './keys/key-manager'
 export { RevocationShard } from './revocation/revocation-shard'
+export { MetricsAggregator } from './observability/metrics-aggregator'
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   scheduled: (_controller, env, ctx) => ctx.waitUntil(runCron(env)),
+  queue: (batch, env) => consumeAuthEvents(batch, env),
 } satisfies ExportedHandler<Env>

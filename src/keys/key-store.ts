@@ -9,6 +9,7 @@
 import type { IssuerConfig, JwksSettings } from '../config'
 import { AuthError } from '../errors'
 import { logLine } from '../observability/log'
+import { countMetric } from '../observability/metrics'
 import { importVerificationKey, type VerificationKey } from './jwk-import'
 import { JwksFetchError, MAX_KEYS_PER_ISSUER } from './jwks-fetch'
 
@@ -48,8 +49,6 @@ export interface KeyStoreDeps {
   /** Epoch milliseconds. */
   readonly now: () => number
   readonly waitUntil: (promise: Promise<unknown>) => void
-  /** Called once per lookup with the layer that answered (for metrics). */
-  readonly onLookup?: (issuer: string, layer: KeyLayer) => void
 }
 
 interface IssuerKeys {
@@ -83,13 +82,13 @@ export class KeyStore {
       ) {
         deps.waitUntil(this.refresh(state, issuer, deps, null))
       }
-      deps.onLookup?.(issuer.issuer, 'isolate')
+      countMetric('gatehouse_jwks_lookups_total', { layer: 'isolate' })
       return known
     }
     let layer: KeyLayer = 'isolate'
     if (state.inflight !== null) layer = await state.inflight
     else if (this.mayRefresh(state, now, deps)) layer = await this.refresh(state, issuer, deps, kid)
-    deps.onLookup?.(issuer.issuer, layer)
+    countMetric('gatehouse_jwks_lookups_total', { layer })
     return this.settle(state, kid, deps)
   }
 
@@ -184,11 +183,13 @@ export class KeyStore {
       const fetchedAt = deps.now()
       await this.install(state, issuer, keys, fetchedAt, fetchedAt)
       state.sourceFailed = false
+      countMetric('gatehouse_jwks_fetches_total', { issuer: issuer.issuer, result: 'ok' })
       const doc: StoredJwks = { v: 1, fetched_at: fetchedAt, keys }
       deps.waitUntil(writeStored(deps.kv, issuer.issuer, doc, deps.settings.maxStaleMs))
     } catch (err) {
       state.sourceFailed = true
       const cause = err instanceof JwksFetchError ? err.cause : 'error'
+      countMetric('gatehouse_jwks_fetches_total', { issuer: issuer.issuer, result: cause })
       logLine('warn', 'jwks_source_failed', { issuer: issuer.issuer, cause })
     }
     return 'source'

@@ -77,7 +77,9 @@ export async function mintAccessToken(
 ): Promise<MintedAccessToken> {
   const iat = Math.floor(nowSeconds)
   const expiresIn = config.auth.accessTokenTtlSeconds
-  const jti = crypto.randomUUID()
+  // The jti names its session, so an administrator can revoke a token by jti alone: the
+  // session row says which subject's RevocationShard holds it.
+  const jti = `${claims.sid}.${crypto.randomUUID()}`
   const token = await new SignJWT({
     sid: claims.sid,
     tid: claims.tid,

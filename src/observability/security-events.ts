@@ -3,6 +3,7 @@
 // request: the queue send runs in waitUntil and its failure is only logged.
 
 import { logLine, type LogFields } from './log'
+import { countMetric } from './metrics'
 
 export type SecurityEventType =
   | 'login_succeeded'
@@ -38,6 +39,7 @@ const WARN_EVENTS = new Set<SecurityEventType>([
 
 /** Logs the event and queues it for the audit table; never throws. */
 export function emitSecurityEvent(sink: EventSink, event: SecurityEvent): void {
+  countMetric('gatehouse_security_events_total', { type: event.type })
   const at = Math.floor(Date.now() / 1000)
   const { type, ...fields } = event
   logLine(WARN_EVENTS.has(type) ? 'warn' : 'info', 'security_event', {

@@ -35,6 +35,7 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
     const tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier
     revocation = await checkRevocation(verified, tier, scope.env, config.revocationTimeoutMs)
+    record.revocation = revocation
   }
 
   const base = forwardableRequestHeaders(request.headers, {

@@ -2,7 +2,7 @@
 // RevocationShard kills the session's access tokens on every route that checks revocation.
 // Both writes are idempotent, so a caller that sees an error can simply try again.
 
-import type { Config } from '../config'
+import { tokenHorizon, type Config } from '../config'
 import type { Env } from '../env'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
 import { getRevocationShard } from '../revocation/revocation-shard'
@@ -19,11 +19,10 @@ export async function endSession(
 ): Promise<void> {
   const now = Math.floor(Date.now() / 1000)
   const changed = await revokeSessionRow(env.DB, session.sid, reason, now)
-  // Entries live as long as any access token of the session can: max lifetime plus skew.
-  const until = now + config.maxTokenLifetimeSeconds + config.clockSkewSeconds
+  // The entry lives as long as any access token of the session can.
   await getRevocationShard(env, config.auth.issuer, session.tenant, session.userId).revokeSession(
     session.sid,
-    until,
+    tokenHorizon(config, now),
     reason,
   )
   if (changed) {

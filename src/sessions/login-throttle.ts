@@ -6,7 +6,8 @@
 
 const WINDOW_SECONDS = 15 * 60
 const MAX_BLOCK_SECONDS = 15 * 60
-const BASE_BLOCK_SECONDS = 1
+/** The first block after the free attempts; each further failure doubles it. */
+const BASE_BLOCK_SECONDS = 30
 export const USER_FAILURES_ALLOWED = 5
 export const IP_FAILURES_ALLOWED = 20
 

@@ -4,6 +4,7 @@
 
 import { AuthError } from '../errors'
 import { currentSigner, mintAccessToken } from '../keys/signer'
+import { countMetric } from '../observability/metrics'
 import { emitSecurityEvent } from '../observability/security-events'
 import type { RequestScope } from '../request-middleware'
 import { assertBrowserOrigin } from './browser-policy'
@@ -50,6 +51,7 @@ export async function login(request: Request, scope: RequestScope): Promise<Resp
   const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
   const delay = await throttleDelay(env.DB, keys, now)
   if (delay > 0) {
+    countMetric('gatehouse_login_total', { result: 'throttled' })
     emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
     throw new AuthError('rate_limited', { retryAfterSeconds: delay })
   }
@@ -62,6 +64,7 @@ export async function login(request: Request, scope: RequestScope): Promise<Resp
   )
   if (user === null || !check.ok || user.status !== 'active') {
     await recordLoginFailure(env.DB, keys, now)
+    countMetric('gatehouse_login_total', { result: 'invalid_grant' })
     emitSecurityEvent(sink, {
       type: 'login_failed',
       tenant,
@@ -115,6 +118,7 @@ export async function login(request: Request, scope: RequestScope): Promise<Resp
   )
   scope.record.sid = sid
   scope.record.jti = access.jti
+  countMetric('gatehouse_login_total', { result: 'ok' })
   emitSecurityEvent(sink, { type: 'login_succeeded', tenant, user_id: user.id, sid, client })
   return tokenResponse(request, auth, {
     access,

@@ -6,6 +6,7 @@
 
 import { AuthError } from '../errors'
 import { currentSigner, mintAccessToken } from '../keys/signer'
+import { countMetric } from '../observability/metrics'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
 import type { RequestScope } from '../request-middleware'
 import { clientContext, deviceFingerprint, type ClientContext } from './client-context'
@@ -21,7 +22,26 @@ import { readPresentedToken, type Presented } from './presented-token'
 import { findRefreshContext, rotateRefreshToken, type RefreshContext } from './session-store'
 import { grantedScope, tokenResponse } from './token-response'
 
+/** POST /auth/refresh; counts every outcome in gatehouse_refresh_total. */
 export async function refresh(request: Request, scope: RequestScope): Promise<Response> {
+  try {
+    const { response, result } = await rotate(request, scope)
+    countMetric('gatehouse_refresh_total', { result })
+    return response
+  } catch (err) {
+    countMetric('gatehouse_refresh_total', {
+      result: err instanceof AuthError ? err.reason : 'internal',
+    })
+    throw err
+  }
+}
+
+type RefreshResult = 'rotated' | 'same_successor'
+
+async function rotate(
+  request: Request,
+  scope: RequestScope,
+): Promise<{ response: Response; result: RefreshResult }> {
   const { config, env } = scope
   const presented = await readPresentedToken(request, config.auth)
   const sid = refreshTokenSessionId(presented.token)
@@ -63,7 +83,7 @@ export async function refresh(request: Request, scope: RequestScope): Promise<Re
     })
     if (won) {
       noteSuspicious(context, ctx, sink)
-      return issue(request, scope, context, successor, now)
+      return { response: await issue(request, scope, context, successor, now), result: 'rotated' }
     }
     // Another request consumed it first: decide as for any used token, on fresh state.
     context = await findRefreshContext(env.DB, hash)
@@ -81,7 +101,12 @@ export async function refresh(request: Request, scope: RequestScope): Promise<Re
     token.usedFingerprint === fingerprint
   ) {
     const successor = await unsealSuccessor(token.successorSealed, presented.token)
-    if (successor !== null) return issue(request, scope, context, successor, now)
+    if (successor !== null) {
+      return {
+        response: await issue(request, scope, context, successor, now),
+        result: 'same_successor',
+      }
+    }
   }
   emitSecurityEvent(sink, {
     type: 'refresh_reuse_detected',
@@ -95,6 +120,7 @@ export async function refresh(request: Request, scope: RequestScope): Promise<Re
     session_country: context.session.lastCountry,
   })
   await endSession(env, config, context.session, 'refresh_reuse', sink)
+  countMetric('gatehouse_refresh_total', { result: 'reuse_detected' })
   throw new AuthError('invalid_grant', { detail: 'refresh token reuse' })
 }
 

@@ -22,6 +22,10 @@ export function authConfig(auth: Record<string, unknown> = {}): Record<string, u
     public_url: PUBLIC_URL,
     issuers: [{ issuer: PUBLIC_URL, self: true, audiences: [AUDIENCE], algorithms: ['EdDSA'] }],
     auth: { allowed_origins: [APP_ORIGIN, PUBLIC_URL], ...auth },
+    metrics_scrape_secret: 'METRICS_SCRAPE_SECRET',
+    // Generous: a loaded CI machine must not trip the breaker; resilience tests set their own.
+    revocation_timeout_ms: 2000,
+    sensitive_scopes: { 'gatehouse:admin': 'critical' },
     routes: [
       route('/api/public', { auth: 'none' }),
       route('/api/echo', {

@@ -107,7 +107,7 @@ export function installNetwork(): Network {
       ]
       return Response.json({ keys })
     }
-    if (url.origin === ORIGIN) {
+    if (url.origin === ORIGIN || url.hostname.endsWith('.origin.test')) {
       const body = request.body === null ? '' : await request.text()
       net.originCalls.push({
         method: request.method,

@@ -1,0 +1,57 @@
+// The README walkthrough, against the real `npm start` stack: login (web and mobile), an API
+// call the origin sees with a verified identity, refresh, logout.
+
+import { describe, expect, it } from 'vitest'
+import { GATEWAY, loginAs, originCount } from './stack'
+
+describe('the demo profile from npm start', () => {
+  it('logs alice in, proxies with a signed identity, refreshes and logs out', async () => {
+    const web = await loginAs('alice')
+    const cookie = web.setCookie[0]?.split(';')[0] as string
+    expect(cookie).toMatch(/^__Secure-gatehouse_refresh=ghr1\./)
+
+    const before = await originCount()
+    const api = await fetch(`${GATEWAY}/api/echo/hello?x=1`, {
+      headers: { authorization: `Bearer ${web.accessToken}` },
+    })
+    expect(api.status).toBe(200)
+    const echo = (await api.json()) as {
+      path: string
+      headers: Record<string, string>
+      gateway: { ok: boolean }
+    }
+    expect(echo.path).toBe('/api/echo/hello')
+    expect(echo.headers['x-auth-subject']).toBe('usr_demo_alice')
+    expect(echo.gateway.ok).toBe(true)
+    expect(await originCount()).toBe(before + 1)
+
+    const refreshed = await fetch(`${GATEWAY}/auth/refresh`, {
+      method: 'POST',
+      headers: { cookie, origin: GATEWAY },
+    })
+    expect(refreshed.status).toBe(200)
+
+    const mobile = await loginAs('alice', { client: 'mobile', device_id: 'e2e-phone' })
+    expect(mobile.refreshToken).toMatch(/^ghr1\./)
+
+    const out = await fetch(`${GATEWAY}/auth/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${web.accessToken}` },
+    })
+    expect(out.status).toBe(204)
+    const secure = await fetch(`${GATEWAY}/api/secure/x`, {
+      headers: { authorization: `Bearer ${web.accessToken}` },
+    })
+    expect(secure.status).toBe(401)
+    expect(await originCount()).toBe(before + 1)
+  })
+
+  it('denies unknown paths and missing tokens without reaching the origin', async () => {
+    const before = await originCount()
+    expect((await fetch(`${GATEWAY}/nowhere`)).status).toBe(404)
+    const res = await fetch(`${GATEWAY}/api/echo/x`)
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="gatehouse"')
+    expect(await originCount()).toBe(before)
+  })
+})

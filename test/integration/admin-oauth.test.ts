@@ -1,0 +1,210 @@
+// The admin API (gatehouse:admin, tier critical) and the RFC 7009 / RFC 7662 endpoints,
+// including garbage input: revocation answers 200 and reveals nothing; introspection says
+// {"active": false} and nothing more for anything not active.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { authEnv, cookieToken, createTestUser, json, login, refreshWeb } from '../helpers/auth'
+import { installNetwork, send } from '../helpers/gateway'
+import { split } from '../helpers/tokens'
+
+const gw = authEnv()
+beforeEach(() => {
+  installNetwork()
+})
+afterEach(() => vi.restoreAllMocks())
+
+async function session(scopes = ['echo:read', 'echo:write']) {
+  const user = await createTestUser({ scopes })
+  const res = await login(gw, user)
+  const body = (await res.json()) as Record<string, string>
+  return { user, access: body.access_token as string, refresh: cookieToken(res) }
+}
+
+const admin = () => session(['echo:read', 'gatehouse:admin']).then((s) => s.access)
+
+function form(fields: Record<string, string>, token?: string): RequestInit & { token?: string } {
+  return {
+    method: 'POST',
+    body: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    ...(token === undefined ? {} : { token }),
+  }
+}
+
+describe('admin API', () => {
+  it('requires an access token with gatehouse:admin', async () => {
+    expect((await send(gw, '/admin/keys')).status).toBe(401)
+    const { access } = await session()
+    const res = await send(gw, '/admin/keys', { token: access })
+    expect(res.status).toBe(403)
+    expect(res.headers.get('www-authenticate')).toContain('scope="gatehouse:admin"')
+  })
+
+  it('stops honouring a revoked admin token on the next request', async () => {
+    const token = await admin()
+    expect((await send(gw, '/admin/keys', { token })).status).toBe(200)
+    expect(
+      (await send(gw, '/admin/revocations', { ...json({ jti: split(token).payload.jti }), token }))
+        .status,
+    ).toBe(200)
+    expect((await send(gw, '/admin/keys', { token })).status).toBe(401)
+  })
+
+  it('creates users who can log in, refuses duplicates and weak passwords', async () => {
+    const token = await admin()
+    const user = {
+      tenant: 'acme',
+      username: `new-${crypto.randomUUID().slice(0, 6)}`,
+      password: 'correct horse battery',
+    }
+    const created = await send(gw, '/admin/users', {
+      ...json({ ...user, scopes: ['echo:read'] }),
+      token,
+    })
+    expect(created.status).toBe(201)
+    const { id } = (await created.json()) as { id: string }
+    expect((await login(gw, { id, ...user })).status).toBe(200)
+    expect(
+      (await send(gw, '/admin/users', { ...json({ ...user, scopes: [] }), token })).status,
+    ).toBe(409)
+    expect(
+      (
+        await send(gw, '/admin/users', {
+          ...json({ ...user, username: 'weak', password: 'short' }),
+          token,
+        })
+      ).status,
+    ).toBe(400)
+    expect(
+      (
+        await send(gw, '/admin/users', {
+          ...json({ ...user, username: 'bad', scopes: ['a b'] }),
+          token,
+        })
+      ).status,
+    ).toBe(400)
+  })
+
+  it('lists a user’s sessions without token material and ends one', async () => {
+    const token = await admin()
+    const s = await session()
+    const list = await send(gw, `/admin/sessions?sub=${s.user.id}&tenant=acme`, { token })
+    const body = (await list.json()) as { sessions: Record<string, unknown>[] }
+    expect(body.sessions).toHaveLength(1)
+    expect(JSON.stringify(body)).not.toContain('ghr1.')
+    const sid = body.sessions[0]?.sid as string
+    expect((await send(gw, `/admin/sessions/${sid}`, { method: 'DELETE', token })).status).toBe(204)
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+    expect((await send(gw, `/admin/sessions/${sid}x`, { method: 'DELETE', token })).status).toBe(
+      404,
+    )
+  })
+
+  it('rotates keys in an emergency and reports the removed kid', async () => {
+    const token = await admin()
+    const res = await send(gw, '/admin/keys/rotate', { ...json({ emergency: true }), token })
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as Record<string, unknown>
+    expect(body.removed_kid).toBe(split(token).header.kid)
+    // The admin token was signed by the removed key: refused at once.
+    expect((await send(gw, '/admin/keys', { token })).status).toBe(401)
+  })
+
+  it('answers garbage bodies with 400, not 500', async () => {
+    const token = await admin()
+    for (const body of ['{}', '[]', '{"jti":5}', 'not json']) {
+      const res = await send(gw, '/admin/revocations', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        token,
+      })
+      expect(res.status).toBe(400)
+    }
+  })
+})
+
+describe('RFC 7009 token revocation', () => {
+  it('revoking a refresh token ends its session, access tokens included', async () => {
+    const s = await session()
+    const res = await send(
+      gw,
+      '/auth/revoke',
+      form({ token: s.refresh, token_type_hint: 'refresh_token' }),
+    )
+    expect(res.status).toBe(200)
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+    expect((await send(gw, '/api/secure/x', { token: s.access })).status).toBe(401)
+  })
+
+  it('revoking an access token kills that token only', async () => {
+    const s = await session()
+    expect((await send(gw, '/auth/revoke', form({ token: s.access }))).status).toBe(200)
+    expect((await send(gw, '/api/secure/x', { token: s.access })).status).toBe(401)
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(200)
+  })
+
+  it('answers 200 for unknown, garbage and foreign tokens, and 400 without a token', async () => {
+    for (const token of [
+      'garbage',
+      'ghr1.x.y',
+      `ghr1.${'A'.repeat(22)}.${'B'.repeat(43)}`,
+      'a.b.c',
+      'x'.repeat(5000),
+    ]) {
+      expect((await send(gw, '/auth/revoke', form({ token }))).status).toBe(200)
+    }
+    expect((await send(gw, '/auth/revoke', form({}))).status).toBe(400)
+    expect(
+      (
+        await send(gw, '/auth/revoke', {
+          method: 'POST',
+          body: 'token=x',
+          headers: { 'content-type': 'text/plain' },
+        })
+      ).status,
+    ).toBe(400)
+  })
+})
+
+describe('RFC 7662 token introspection', () => {
+  it('is for administrators only', async () => {
+    const s = await session()
+    expect((await send(gw, '/auth/introspect', form({ token: s.access }))).status).toBe(401)
+    expect((await send(gw, '/auth/introspect', form({ token: s.access }, s.access))).status).toBe(
+      403,
+    )
+  })
+
+  it('describes an active access token and an active refresh token', async () => {
+    const token = await admin()
+    const s = await session()
+    const access = (await (
+      await send(gw, '/auth/introspect', form({ token: s.access }, token))
+    ).json()) as Record<string, unknown>
+    expect(access).toMatchObject({
+      active: true,
+      sub: s.user.id,
+      scope: 'echo:read echo:write',
+      token_type: 'Bearer',
+    })
+    const refresh = (await (
+      await send(gw, '/auth/introspect', form({ token: s.refresh }, token))
+    ).json()) as Record<string, unknown>
+    expect(refresh).toMatchObject({ active: true, token_type: 'refresh_token', sub: s.user.id })
+  })
+
+  it('says only {"active": false} for revoked, rotated, tampered and garbage tokens', async () => {
+    const token = await admin()
+    const s = await session()
+    await refreshWeb(gw, s.refresh) // rotates: the old refresh token is no longer active
+    await send(gw, '/auth/revoke', form({ token: s.access }))
+    const { header, payload } = split(s.access)
+    const tampered = `${s.access.split('.')[0]}.${btoa(JSON.stringify({ ...payload, exp: 1 })).replace(/=+$/, '')}.${s.access.split('.')[2]}`
+    for (const candidate of [s.access, s.refresh, tampered, 'garbage', `${header.kid}`]) {
+      const res = await send(gw, '/auth/introspect', form({ token: candidate }, token))
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ active: false })
+    }
+  })
+})

@@ -1,0 +1,237 @@
+// Observability end to end inside workerd: counters move for each outcome class and /metrics
+// shows them as valid Prometheus text; security events reach the D1 audit table through the
+// real local Queue; every log line is free of every secret the flow used; explain says why.
+
+import { env } from 'cloudflare:test'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  APP_ORIGIN,
+  REFRESH_COOKIE,
+  authEnv,
+  cookieToken,
+  createTestUser,
+  json,
+  login,
+  refreshWeb,
+} from '../helpers/auth'
+import { captureLogs, installNetwork, send } from '../helpers/gateway'
+import { split } from '../helpers/tokens'
+
+const gw = authEnv()
+const SCRAPE = { authorization: `Bearer ${env.METRICS_SCRAPE_SECRET as string}` }
+beforeEach(() => {
+  installNetwork()
+})
+afterEach(() => vi.restoreAllMocks())
+
+type Series = Map<string, number>
+
+/** Parses Prometheus text strictly; throws on any line that is not HELP, TYPE or a sample. */
+function parsePrometheus(text: string): Series {
+  const series: Series = new Map()
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$/
+  for (const line of text.split('\n')) {
+    if (line === '' || /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue
+    const m = sample.exec(line)
+    if (m === null) throw new Error(`not Prometheus text: ${line}`)
+    series.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]))
+  }
+  return series
+}
+
+async function scrape(): Promise<Series> {
+  const res = await send(gw, '/metrics', { headers: SCRAPE })
+  expect(res.status).toBe(200)
+  expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4')
+  return parsePrometheus(await res.text())
+}
+
+function delta(before: Series, after: Series, key: string): number {
+  return (after.get(key) ?? 0) - (before.get(key) ?? 0)
+}
+
+async function session(scopes = ['echo:read', 'echo:write']) {
+  const user = await createTestUser({ scopes })
+  const res = await login(gw, user)
+  const body = (await res.json()) as Record<string, string>
+  return { user, access: body.access_token as string, refresh: cookieToken(res) }
+}
+
+describe('metrics', () => {
+  it('move for every outcome class and render as Prometheus text', async () => {
+    const before = await scrape()
+    const s = await session(['echo:read'])
+    await send(gw, '/api/echo/x', { token: s.access }) // verify ok
+    await send(gw, '/api/echo/x', { token: s.access, method: 'POST', body: '{}' }) // insufficient_scope
+    await send(gw, '/api/echo/x', { token: `${s.access.slice(0, -2)}AA` }) // bad signature
+    await send(gw, '/api/echo/x') // missing token
+    const rotated = cookieToken(await refreshWeb(gw, s.refresh))
+    await env.DB.prepare(
+      'UPDATE refresh_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL',
+    ).run()
+    await refreshWeb(gw, s.refresh) // reuse of the rotated parent
+    await send(gw, '/api/secure/x', { token: s.access }) // revocation hit (the session died)
+    await login(gw, { ...s.user, password: 'wrong' })
+    expect(rotated).not.toBe(s.refresh)
+    const after = await scrape()
+    const moved = (key: string) => delta(before, after, key)
+    expect(moved('gatehouse_verify_total{outcome="ok"}')).toBeGreaterThanOrEqual(2)
+    expect(moved('gatehouse_verify_total{outcome="bad_signature"}')).toBe(1)
+    expect(
+      moved(
+        'gatehouse_requests_total{outcome="rejected",reason="insufficient_scope",route="/api/echo"}',
+      ),
+    ).toBe(1)
+    expect(
+      moved(
+        'gatehouse_requests_total{outcome="rejected",reason="missing_token",route="/api/echo"}',
+      ),
+    ).toBe(1)
+    expect(moved('gatehouse_refresh_total{result="rotated"}')).toBe(1)
+    expect(moved('gatehouse_refresh_total{result="reuse_detected"}')).toBe(1)
+    expect(moved('gatehouse_revocation_checks_total{result="revoked",tier="critical"}')).toBe(1)
+    expect(moved('gatehouse_login_total{result="ok"}')).toBe(1)
+    expect(moved('gatehouse_login_total{result="invalid_grant"}')).toBe(1)
+    expect(moved('gatehouse_security_events_total{type="refresh_reuse_detected"}')).toBe(1)
+    expect(moved('gatehouse_jwks_lookups_total{layer="isolate"}')).toBeGreaterThanOrEqual(1)
+    expect(moved('gatehouse_origin_requests_total{result="2xx",route="/api/echo"}')).toBe(1)
+    expect(moved('gatehouse_request_duration_ms_count{route="/api/echo"}')).toBe(4)
+    expect(
+      [...after.keys()].some((k) => k.startsWith('gatehouse_clock_offset_seconds_bucket{issuer=')),
+    ).toBe(true)
+  })
+
+  it('counts a fail-open fallback by tier', async () => {
+    const s = await session()
+    const before = await scrape()
+    const failing = {
+      idFromName: () => ({}),
+      get: () => ({ check: () => Promise.reject(new Error('down')) }),
+    }
+    const broken = { ...gw, REVOCATIONS: failing } as typeof gw
+    expect((await send(broken, '/api/standard/x', { token: s.access })).status).toBe(200)
+    const after = await scrape()
+    expect(
+      delta(before, after, 'gatehouse_revocation_checks_total{result="fail_open",tier="standard"}'),
+    ).toBe(1)
+  })
+
+  it('serves /metrics only to the scrape secret or an administrator', async () => {
+    expect((await send(gw, '/metrics')).status).toBe(401)
+    expect(
+      (await send(gw, '/metrics', { headers: { authorization: 'Bearer wrong-secret' } })).status,
+    ).toBe(401)
+    const { access } = await session(['echo:read', 'gatehouse:admin'])
+    expect((await send(gw, '/metrics', { token: access })).status).toBe(200)
+  })
+})
+
+describe('audit trail', () => {
+  it('delivers security events through the real Queue into D1, listed per user', async () => {
+    const s = await session(['echo:read', 'gatehouse:admin'])
+    await send(gw, '/auth/logout', { method: 'POST', token: s.access })
+    let rows: Record<string, unknown>[] = []
+    for (let i = 0; i < 60 && rows.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 250))
+      rows = (
+        await env.DB.prepare('SELECT type, sid FROM audit_events WHERE user_id = ?1')
+          .bind(s.user.id)
+          .all()
+      ).results
+    }
+    expect(rows.map((r) => r.type).sort()).toEqual(['login_succeeded', 'session_revoked'])
+    const admin = await session(['echo:read', 'gatehouse:admin'])
+    const listed = await send(gw, `/admin/audit-events?sub=${s.user.id}`, { token: admin.access })
+    const body = (await listed.json()) as { events: { type: string }[] }
+    expect(body.events.map((e) => e.type)).toContain('session_revoked')
+  })
+})
+
+describe('logs', () => {
+  it('carry no token, cookie, password or secret anywhere in the whole flow', async () => {
+    const logs = captureLogs()
+    const user = await createTestUser({ scopes: ['echo:read', 'gatehouse:admin'] })
+    const web = await login(gw, user)
+    const access = ((await web.json()) as Record<string, string>).access_token as string
+    const refresh = cookieToken(web)
+    const mobile = (await (
+      await login(gw, user, { client: 'mobile', device_id: 'p1' }, {})
+    ).json()) as Record<string, string>
+    await send(gw, '/api/echo/x?x=1', {
+      token: access,
+      headers: { cookie: `${REFRESH_COOKIE}=${refresh}; other=1` },
+    })
+    await send(gw, '/api/secure/x', { token: access })
+    const rotated = cookieToken(await refreshWeb(gw, refresh))
+    await login(gw, { ...user, password: `${user.password}-wrong` })
+    await send(gw, '/auth/introspect', { ...json({ token: access }), token: access })
+    await send(gw, '/admin/explain', { ...json({ token: access }), token: access })
+    await send(gw, '/auth/revoke', json({ token: mobile.refresh_token }))
+    await send(gw, '/auth/logout', {
+      method: 'POST',
+      headers: { origin: APP_ORIGIN, cookie: `${REFRESH_COOKIE}=${rotated}` },
+    })
+    const secrets = [
+      user.password,
+      access,
+      split(access).s,
+      refresh,
+      refresh.split('.')[2] as string,
+      rotated.split('.')[2] as string,
+      mobile.access_token as string,
+      (mobile.refresh_token as string).split('.')[2] as string,
+      env.ORIGIN_SECRET_TEST,
+      env.PASSWORD_PEPPER as string,
+      env.KEY_ENCRYPTION_SECRET as string,
+      env.METRICS_SCRAPE_SECRET as string,
+    ]
+    expect(logs.lines.length).toBeGreaterThan(10)
+    const text = logs.lines.map((l) => JSON.stringify(l)).join('\n')
+    for (const secret of secrets)
+      expect(text.includes(secret), `a secret leaked into the logs`).toBe(false)
+    expect(text).not.toMatch(/Bearer /)
+  })
+
+  it('put the caller trace id and a hashed subject on the request line', async () => {
+    const logs = captureLogs()
+    const s = await session()
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    await send(gw, '/api/echo/x', {
+      token: s.access,
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    })
+    const line = logs.lines.find((l) => l.event === 'request' && l.trace_id === traceId)
+    expect(line).toMatchObject({ route: '/api/echo', status: 200, outcome: 'ok', tenant: 'acme' })
+    expect(line?.subject_hash).toMatch(/^[0-9a-f]{16}$/)
+    expect(JSON.stringify(line)).not.toContain(s.user.id)
+  })
+})
+
+describe('explain', () => {
+  it('says which check a token fails, without echoing it', async () => {
+    const admin = await session(['echo:read', 'gatehouse:admin'])
+    const victim = await session()
+    await send(gw, '/auth/logout', { method: 'POST', token: victim.access })
+    for (const [token, reason] of [
+      [victim.access, 'revoked'],
+      [`${victim.access.slice(0, -2)}AA`, 'bad_signature'],
+      ['not-a-token', 'malformed'],
+    ] as const) {
+      const res = await send(gw, '/admin/explain', { ...json({ token }), token: admin.access })
+      const text = await res.text()
+      expect(res.status).toBe(200)
+      expect(JSON.parse(text)).toMatchObject({ valid: false, reason })
+      expect(text).not.toContain(split(victim.access).s)
+    }
+    const ok = (await (
+      await send(gw, '/admin/explain', { ...json({ token: admin.access }), token: admin.access })
+    ).json()) as Record<string, unknown>
+    expect(ok).toMatchObject({
+      valid: true,
+      revocation: 'checked',
+      header: { alg: 'EdDSA', typ: 'at+jwt' },
+    })
+    expect((ok.claims as Record<string, unknown>).sub).toBe(admin.user.id)
+  })
+})

@@ -1,0 +1,179 @@
+// Fault injection without touching the code under test: the REVOCATIONS binding is replaced by
+// a namespace whose stubs fail or hang, and the origin fetch fails, hangs or recovers. Each case
+// asserts the degraded behaviour DESIGN.md states for it.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { drainMetrics } from '../../src/observability/metrics'
+import { backoffDelayMs } from '../../src/proxy/forward'
+import { authConfig, createTestUser, login } from '../helpers/auth'
+import { installNetwork, send, testEnv, type Network } from '../helpers/gateway'
+
+let net: Network
+beforeEach(() => {
+  net = installNetwork()
+})
+afterEach(() => {
+  vi.useRealTimers()
+  vi.restoreAllMocks()
+})
+
+/** A REVOCATIONS namespace whose shards answer with `behaviour` (reject, hang, or succeed). */
+function fakeRevocations(behaviour: () => Promise<unknown>) {
+  const counter = { calls: 0 }
+  const namespace = {
+    idFromName: () => ({}),
+    get: () => ({
+      check: () => {
+        counter.calls++
+        return behaviour()
+      },
+    }),
+  }
+  return { namespace, counter }
+}
+
+async function tokenFor(gwEnv: ReturnType<typeof testEnv>): Promise<string> {
+  const res = await login(gwEnv, await createTestUser())
+  return ((await res.json()) as Record<string, string>).access_token as string
+}
+
+function envWith(overrides: Record<string, unknown>, routes?: Record<string, unknown>[]) {
+  const config = authConfig()
+  if (routes) config.routes = routes
+  return testEnv(config, overrides)
+}
+
+function revocationCounts(): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const d of drainMetrics()) {
+    if (d.name === 'gatehouse_revocation_checks_total')
+      out[`${d.labels.tier}:${d.labels.result}`] = d.value
+  }
+  return out
+}
+
+describe('revocation store down', () => {
+  it('fails closed on critical routes (503 + Retry-After) and open on standard ones, counted', async () => {
+    const { namespace } = fakeRevocations(() => Promise.reject(new Error('shard unreachable')))
+    const gw = envWith({ REVOCATIONS: namespace })
+    const token = await tokenFor(gw)
+    drainMetrics()
+    const critical = await send(gw, '/api/secure/x', { token })
+    expect(critical.status).toBe(503)
+    expect(Number(critical.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(net.originCalls).toHaveLength(0)
+    const standard = await send(gw, '/api/standard/x', { token })
+    expect(standard.status).toBe(200)
+    expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe(
+      'unavailable; policy=fail-open',
+    )
+    expect(revocationCounts()).toEqual({ 'critical:fail_closed': 1, 'standard:fail_open': 1 })
+  })
+
+  it('treats a shard slower than the timeout as down', async () => {
+    const { namespace } = fakeRevocations(() => new Promise(() => undefined))
+    const config = { ...authConfig(), revocation_timeout_ms: 150 }
+    const gw = testEnv(config, { REVOCATIONS: namespace })
+    const token = await tokenFor(gw)
+    expect((await send(gw, '/api/secure/x', { token })).status).toBe(503)
+  })
+
+  it('opens the breaker after consecutive failures, then recovers through one probe', async () => {
+    let down = true
+    const { namespace, counter } = fakeRevocations(() =>
+      down ? Promise.reject(new Error('down')) : Promise.resolve({ revoked: false, by: null }),
+    )
+    const gw = envWith({ REVOCATIONS: namespace })
+    const token = await tokenFor(gw)
+    for (let i = 0; i < 3; i++)
+      expect((await send(gw, '/api/secure/x', { token })).status).toBe(503)
+    expect(counter.calls).toBe(3)
+    // Open: answered at once, the store is not asked.
+    expect((await send(gw, '/api/secure/x', { token })).status).toBe(503)
+    expect(counter.calls).toBe(3)
+    down = false
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 6_000 })
+    expect((await send(gw, '/api/secure/x', { token })).status).toBe(200)
+    expect(counter.calls).toBe(4)
+    expect((await send(gw, '/api/secure/x', { token })).status).toBe(200)
+    expect(counter.calls).toBe(5)
+  })
+})
+
+describe('origin failures', () => {
+  const route = (prefix: string, origin: string, extra: Record<string, unknown> = {}) => ({
+    prefix,
+    origin,
+    auth: 'none',
+    origin_secret: 'ORIGIN_SECRET_TEST',
+    ...extra,
+  })
+  const uniqueOrigin = () => `https://${crypto.randomUUID().slice(0, 8)}.origin.test`
+
+  it('answers 504 when the origin does not answer in time', async () => {
+    const gw = envWith({}, [route('/api/slow', uniqueOrigin(), { timeout_ms: 100 })])
+    net.origin = () => new Promise(() => undefined)
+    expect((await send(gw, '/api/slow/x')).status).toBe(504)
+    expect(net.originCalls).toHaveLength(1) // a timeout is not retried
+  })
+
+  it('never retries a POST, and answers 502 when the origin refuses', async () => {
+    const gw = envWith({}, [route('/api/flaky', uniqueOrigin())])
+    net.origin = () => {
+      throw new TypeError('connection refused')
+    }
+    expect((await send(gw, '/api/flaky/x', { method: 'POST', body: 'once' })).status).toBe(502)
+    expect(net.originCalls).toHaveLength(1)
+  })
+
+  it('retries a GET that failed before any response byte, then succeeds', async () => {
+    const gw = envWith({}, [route('/api/flaky', uniqueOrigin())])
+    let failures = 1
+    net.origin = () => {
+      if (failures-- > 0) throw new TypeError('connection reset')
+      return new Response('ok')
+    }
+    const res = await send(gw, '/api/flaky/x')
+    expect(res.status).toBe(200)
+    expect(net.originCalls).toHaveLength(2)
+    // Each attempt carries its own signature nonce, so a replay-checking origin accepts the retry.
+    const nonces = net.originCalls.map((c) => c.headers.get('x-auth-nonce'))
+    expect(new Set(nonces).size).toBe(2)
+  })
+
+  it('spreads retries with full jitter, capped', () => {
+    expect(backoffDelayMs(0, 0)).toBe(0)
+    expect(backoffDelayMs(0, 0.999)).toBeLessThan(50)
+    expect(backoffDelayMs(3, 0.5)).toBe(200)
+    expect(backoffDelayMs(10, 0.999)).toBeLessThan(1000)
+  })
+
+  it('opens the origin breaker after repeated failures and answers 503 without calling it', async () => {
+    const gw = envWith({}, [route('/api/down', uniqueOrigin(), { retries: 0 })])
+    net.origin = () => {
+      throw new TypeError('connection refused')
+    }
+    for (let i = 0; i < 5; i++) expect((await send(gw, '/api/down/x')).status).toBe(502)
+    const open = await send(gw, '/api/down/x')
+    expect(open.status).toBe(503)
+    expect(Number(open.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(net.originCalls).toHaveLength(5)
+  })
+
+  it('caps in-flight requests per origin (bulkhead) so one slow origin cannot take them all', async () => {
+    const slowOrigin = uniqueOrigin()
+    const gw = envWith({}, [
+      route('/api/slow', slowOrigin, { max_in_flight: 1, timeout_ms: 500 }),
+      route('/api/fast', uniqueOrigin()),
+    ])
+    net.origin = (req) =>
+      new URL(req.url).origin === slowOrigin
+        ? new Promise((resolve) => setTimeout(() => resolve(new Response('late')), 200))
+        : new Response('fast')
+    const first = send(gw, '/api/slow/a')
+    const second = await send(gw, '/api/slow/b')
+    expect(second.status).toBe(503)
+    expect((await send(gw, '/api/fast/c')).status).toBe(200)
+    expect((await first).status).toBe(200)
+  })
+})

@@ -1,0 +1,174 @@
+// Revocation with the real RevocationShard Durable Object: logout and admin revocations are seen
+// by the very next request on standard and critical routes, low routes keep accepting a token
+// until it expires (by design), account changes kill older tokens, and expired entries go.
+
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { getRevocationShard } from '../../src/revocation/revocation-shard'
+import {
+  PUBLIC_URL,
+  authEnv,
+  cookieToken,
+  createTestUser,
+  json,
+  login,
+  refreshWeb,
+  type TestUser,
+} from '../helpers/auth'
+import { installNetwork, send, type Network } from '../helpers/gateway'
+import { split } from '../helpers/tokens'
+
+const gw = authEnv()
+let net: Network
+beforeEach(() => {
+  net = installNetwork()
+})
+afterEach(() => vi.restoreAllMocks())
+
+async function session(scopes = ['echo:read', 'echo:write']) {
+  const user = await createTestUser({ scopes })
+  const res = await login(gw, user)
+  const body = (await res.json()) as Record<string, string>
+  return { user, access: body.access_token as string, refresh: cookieToken(res) }
+}
+
+async function adminToken(): Promise<string> {
+  return (await session(['echo:read', 'gatehouse:admin'])).access
+}
+
+async function statuses(token: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const route of ['echo', 'standard', 'secure']) {
+    out[route] = (await send(gw, `/api/${route}/x`, { token })).status
+  }
+  return out
+}
+
+async function adminPost(path: string, body: unknown): Promise<Response> {
+  const token = await adminToken()
+  return send(gw, path, { ...json(body), token })
+}
+
+describe('logout and revocation are seen on the very next request', () => {
+  it('refuses the session access token on critical and standard routes after logout; low keeps it', async () => {
+    const { access } = await session()
+    expect(await statuses(access)).toEqual({ echo: 200, standard: 200, secure: 200 })
+    expect((await send(gw, '/auth/logout', { method: 'POST', token: access })).status).toBe(204)
+    const calls = net.originCalls.length
+    const after = await statuses(access)
+    // Low routes do not check revocation: the token lives until its exp (≤ 15 min). Documented.
+    expect(after).toEqual({ echo: 200, standard: 401, secure: 401 })
+    expect(net.originCalls.length).toBe(calls + 1)
+  })
+
+  it('tells the origin what it did about revocation, inside the signed headers', async () => {
+    const { access } = await session()
+    await statuses(access)
+    const seen = net.originCalls.slice(-3).map((c) => c.headers.get('x-auth-revocation'))
+    expect(seen).toEqual(['skipped; tier=low', 'checked', 'checked'])
+  })
+
+  it('revokes one token by jti alone, leaving the session’s other tokens alive', async () => {
+    const s = await session()
+    const other = ((await (await refreshWeb(gw, s.refresh)).json()) as Record<string, string>)
+      .access_token as string
+    const res = await adminPost('/admin/revocations', { jti: split(s.access).payload.jti })
+    expect(res.status).toBe(200)
+    expect((await statuses(s.access)).secure).toBe(401)
+    expect((await statuses(other)).secure).toBe(200)
+  })
+
+  it('revokes a session by sid: every access token of it and its refresh token', async () => {
+    const s = await session()
+    const res = await adminPost('/admin/revocations', { sid: split(s.access).payload.sid })
+    expect(res.status).toBe(200)
+    expect(await statuses(s.access)).toMatchObject({ standard: 401, secure: 401 })
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+  })
+
+  it('revokes a subject: all sessions and every token issued so far', async () => {
+    const user = await createTestUser()
+    const tokens: string[] = []
+    for (let i = 0; i < 2; i++) {
+      tokens.push(
+        ((await (await login(gw, user)).json()) as Record<string, string>).access_token as string,
+      )
+    }
+    const res = await adminPost('/admin/revocations', { sub: user.id, tenant: user.tenant })
+    expect(await res.json()).toMatchObject({ revoked: 'subject', sessions_ended: 2 })
+    for (const t of tokens) expect((await statuses(t)).secure).toBe(401)
+  })
+
+  it('refuses a revoked token presented with a padded or re-encoded signature', async () => {
+    const s = await session()
+    await adminPost('/admin/revocations', { jti: split(s.access).payload.jti })
+    const calls = net.originCalls.length
+    for (const variant of [
+      `${s.access}=`,
+      `${s.access}==`,
+      `${s.access.slice(0, -1)}${s.access.endsWith('A') ? 'B' : 'A'}`,
+    ]) {
+      expect((await send(gw, '/api/secure/x', { token: variant })).status).toBe(401)
+    }
+    expect(net.originCalls.length).toBe(calls)
+  })
+})
+
+describe('account changes kill older tokens', () => {
+  async function expectDead(user: TestUser, s: { access: string; refresh: string }) {
+    expect((await statuses(s.access)).secure).toBe(401)
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+    return user
+  }
+
+  it('disabling a user kills their tokens and sessions', async () => {
+    const s = await session()
+    const res = await adminPost(`/admin/users/${s.user.id}/disable`, {})
+    expect(res.status).toBe(200)
+    await expectDead(s.user, s)
+    expect((await login(gw, s.user)).status).toBe(401)
+  })
+
+  it('changing a password kills older tokens; the new password logs in', async () => {
+    const s = await session()
+    const res = await adminPost(`/admin/users/${s.user.id}/password`, {
+      password: 'a brand new passphrase',
+    })
+    expect(res.status).toBe(200)
+    await expectDead(s.user, s)
+    expect((await login(gw, s.user)).status).toBe(401)
+    expect((await login(gw, { ...s.user, password: 'a brand new passphrase' })).status).toBe(200)
+  })
+})
+
+describe('RevocationShard storage', () => {
+  it('answers by jti, sid and subject cut-off, and the alarm deletes expired entries', async () => {
+    const shard = getRevocationShard(env, PUBLIC_URL, 'acme', `cleanup-${crypto.randomUUID()}`)
+    const now = Math.floor(Date.now() / 1000)
+    await shard.revokeJti('gone-jti', now - 1)
+    await shard.revokeSession('gone-sid', now - 1, 'test')
+    await shard.revokeJti('live-jti', now + 600)
+    await shard.revokeSubjectBefore(now - 100, now + 600)
+    expect(await shard.check({ jti: 'live-jti', sid: null, iat: now })).toEqual({
+      revoked: true,
+      by: 'jti',
+    })
+    expect(await shard.check({ jti: 'gone-jti', sid: 'gone-sid', iat: now })).toEqual({
+      revoked: false,
+      by: null,
+    })
+    expect(await shard.check({ jti: null, sid: null, iat: now - 200 })).toEqual({
+      revoked: true,
+      by: 'subject',
+    })
+    expect(await shard.check({ jti: null, sid: null, iat: null })).toEqual({
+      revoked: true,
+      by: 'subject',
+    })
+    // Entries that are already expired schedule an alarm that is due at once.
+    await runDurableObjectAlarm(shard)
+    expect(await shard.size()).toMatchObject({ jti: 1, sid: 0, cutoff: 1 })
+    const alarm = await runInDurableObject(shard, (_instance, state) => state.storage.getAlarm())
+    expect(alarm).toBe((now + 600) * 1000)
+  })
+})
