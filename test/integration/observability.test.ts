@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   APP_ORIGIN,
   REFRESH_COOKIE,
+  authConfig,
   authEnv,
   cookieToken,
   createTestUser,
@@ -14,7 +15,7 @@ import {
   login,
   refreshWeb,
 } from '../helpers/auth'
-import { captureLogs, installNetwork, send } from '../helpers/gateway'
+import { captureLogs, installNetwork, send, testEnv } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 const gw = authEnv()
@@ -109,7 +110,7 @@ describe('metrics', () => {
       idFromName: () => ({}),
       get: () => ({ check: () => Promise.reject(new Error('down')) }),
     }
-    const broken = { ...gw, REVOCATIONS: failing } as typeof gw
+    const broken = testEnv(authConfig(), { REVOCATIONS: failing })
     expect((await send(broken, '/api/standard/x', { token: s.access })).status).toBe(200)
     const after = await scrape()
     expect(
