@@ -6,7 +6,7 @@
 
 import { calculateJwkThumbprint } from 'jose'
 import type { SigningAlgorithm } from '../config-auth'
-import { decodeBase64Url, encodeBase64Url } from '../verify/base64url'
+import { deriveSealingKey, openSealedText, sealText } from './symmetric'
 
 export interface GeneratedKey {
   readonly kid: string
@@ -17,10 +17,7 @@ export interface GeneratedKey {
 }
 
 const RSA_MODULUS_BITS = 2048
-const GCM_IV_BYTES = 12
 const HKDF_SALT = 'gatehouse/signing-key-encryption/v1'
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 const GENERATE: Record<SigningAlgorithm, SubtleCryptoGenerateKeyAlgorithm> = {
   EdDSA: { name: 'Ed25519' },
@@ -55,18 +52,7 @@ const wrappingKeys = new Map<string, Promise<CryptoKey>>()
 function wrappingKey(secret: string): Promise<CryptoKey> {
   let key = wrappingKeys.get(secret)
   if (key === undefined) {
-    key = (async () => {
-      const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
-        'deriveKey',
-      ])
-      return crypto.subtle.deriveKey(
-        { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(HKDF_SALT), info: new Uint8Array(0) },
-        ikm,
-        { name: 'AES-GCM', length: 256 },
-        false,
-        ['encrypt', 'decrypt'],
-      )
-    })()
+    key = deriveSealingKey(secret, HKDF_SALT)
     wrappingKeys.set(secret, key)
   }
   return key
@@ -78,16 +64,7 @@ export async function sealPrivateKey(
   kid: string,
   secret: string,
 ): Promise<string> {
-  const iv = crypto.getRandomValues(new Uint8Array(GCM_IV_BYTES))
-  const sealed = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv, additionalData: encoder.encode(kid) },
-    await wrappingKey(secret),
-    encoder.encode(JSON.stringify(jwk)),
-  )
-  const out = new Uint8Array(GCM_IV_BYTES + sealed.byteLength)
-  out.set(iv)
-  out.set(new Uint8Array(sealed), GCM_IV_BYTES)
-  return encodeBase64Url(out)
+  return sealText(await wrappingKey(secret), JSON.stringify(jwk), kid)
 }
 
 /** Unseals and imports a private signing key; throws if the secret or kid does not match. */
@@ -97,14 +74,9 @@ export async function unsealSigningKey(
   alg: SigningAlgorithm,
   secret: string,
 ): Promise<CryptoKey> {
-  const bytes = decodeBase64Url(sealed)
-  if (bytes === null || bytes.length <= GCM_IV_BYTES) throw new Error('sealed key is corrupt')
-  const plain = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: bytes.subarray(0, GCM_IV_BYTES), additionalData: encoder.encode(kid) },
-    await wrappingKey(secret),
-    bytes.subarray(GCM_IV_BYTES),
-  )
-  const jwk = JSON.parse(decoder.decode(plain)) as JsonWebKey
+  const plain = await openSealedText(await wrappingKey(secret), sealed, kid)
+  if (plain === null) throw new Error('sealed key does not open (wrong KEY_ENCRYPTION_SECRET?)')
+  const jwk = JSON.parse(plain) as JsonWebKey
   const params =
     alg === 'EdDSA' ? { name: 'Ed25519' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
   return crypto.subtle.importKey('jwk', jwk, params, false, ['sign'])

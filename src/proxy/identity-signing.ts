@@ -10,6 +10,7 @@ import {
   encodeIdentityValue,
   type SignedHeader,
 } from '../origin/identity-headers'
+import { hmacSigningKey } from '../keys/symmetric'
 import { encodeBase64Url } from '../verify/base64url'
 
 /** What the gateway asserts about the caller; null fields are sent as absent headers. */
@@ -35,23 +36,6 @@ export interface SigningInput {
 
 const NONCE_BYTES = 16
 const encoder = new TextEncoder()
-const hmacKeys = new Map<string, Promise<CryptoKey>>()
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret)
-  if (key === undefined) {
-    key = crypto.subtle.importKey(
-      'raw',
-      encoder.encode(secret),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign'],
-    )
-    hmacKeys.set(secret, key)
-  }
-  return key
-}
-
 /** Sets identity, request id, timestamp, nonce and signature headers on `headers`. */
 export async function signIdentityHeaders(headers: Headers, input: SigningInput): Promise<void> {
   const values: Partial<Record<SignedHeader, string>> = { [HEADER.requestId]: input.requestId }
@@ -78,7 +62,11 @@ export async function signIdentityHeaders(headers: Headers, input: SigningInput)
     nonce,
     headers: values,
   })
-  const mac = await crypto.subtle.sign('HMAC', await hmacKey(input.secret), encoder.encode(data))
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    await hmacSigningKey(input.secret),
+    encoder.encode(data),
+  )
   headers.set(HEADER.timestamp, timestamp)
   headers.set(HEADER.nonce, nonce)
   headers.set(HEADER.signature, `${SIGNATURE_VERSION}=${encodeBase64Url(new Uint8Array(mac))}`)

@@ -7,6 +7,7 @@
 // without the pepper is useless, and Argon2 always hashes 43 ASCII characters.
 
 import { decodeBase64Url, encodeBase64Url } from '../verify/base64url'
+import { hmacSigningKey } from '../keys/symmetric'
 import { argon2 } from './argon2'
 
 export type PasswordScheme = 'argon2id' | 'pbkdf2-sha256'
@@ -26,25 +27,12 @@ const SALT_BYTES = 16
 const HASH_BYTES = 32
 
 const encoder = new TextEncoder()
-const peppers = new Map<string, Promise<CryptoKey>>()
-
-async function pepperKey(pepper: string): Promise<CryptoKey> {
-  let key = peppers.get(pepper)
-  if (key === undefined) {
-    key = crypto.subtle.importKey(
-      'raw',
-      encoder.encode(pepper),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['sign'],
-    )
-    peppers.set(pepper, key)
-  }
-  return key
-}
-
 async function peppered(password: string, pepper: string): Promise<string> {
-  const mac = await crypto.subtle.sign('HMAC', await pepperKey(pepper), encoder.encode(password))
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    await hmacSigningKey(pepper),
+    encoder.encode(password),
+  )
   return encodeBase64Url(new Uint8Array(mac))
 }
 
