@@ -1,0 +1,180 @@
+// Sessions across tabs and origins in real Chromium, against the real `npm start` stack: two
+// tabs refreshing at the same moment both stay logged in; a page on another origin can neither
+// refresh nor log in and leaves the victim's refresh token unconsumed; logout makes a `critical`
+// route refuse the old access token at once (DESIGN.md § Tokens, § Risk tiers).
+
+import { describe, expect, it } from 'vitest'
+import type { BrowserContext, Route } from 'playwright-core'
+import {
+  REFRESH_COOKIE,
+  act,
+  answeredCalls,
+  gatewayCalls,
+  logInOnDemoPage,
+  recordWire,
+  sentRefreshToken,
+  serveHtml,
+  useChromium,
+} from './browser'
+import { GATEWAY, originCount } from './stack'
+
+const newContext = useChromium()
+
+async function refreshCookieOf(context: BrowserContext): Promise<string | undefined> {
+  return (await context.cookies(`${GATEWAY}/auth`)).find((c) => c.name === REFRESH_COOKIE)?.value
+}
+
+/**
+ * A foreign page that tries, with the visitor's credentials, a cookie refresh, a JSON login
+ * (preflighted) and a text/plain login (a "simple" request, no preflight), and records whether
+ * script could read any answer. The login would plant the attacker's session (login CSRF).
+ */
+function attackerPage(gateway: string): string {
+  return `<!doctype html><meta charset="utf-8"><title>elsewhere</title><script>
+window.attack = (async () => {
+  const gateway = ${JSON.stringify(gateway)}
+  const login = JSON.stringify({ tenant: 'demo', username: 'admin', password: 'admin-demo-password' })
+  const attempts = {
+    refresh: ['/auth/refresh', {}],
+    loginJson: ['/auth/login?attempt=json', { headers: { 'content-type': 'application/json' }, body: login }],
+    loginSimple: ['/auth/login?attempt=simple', { headers: { 'content-type': 'text/plain' }, body: login }],
+  }
+  const seen = {}
+  for (const [name, [path, init]] of Object.entries(attempts)) {
+    try {
+      const res = await fetch(gateway + path, { method: 'POST', credentials: 'include', ...init })
+      seen[name] = { readable: true, status: res.status }
+    } catch {
+      seen[name] = { readable: false }
+    }
+  }
+  return seen
+})()
+</script>`
+}
+
+describe('browser sessions across tabs and origins', () => {
+  it('keeps two tabs logged in when both refresh with the same cookie at the same moment', async () => {
+    const context = await newContext()
+    const [tabA, tabB] = [await context.newPage(), await context.newPage()]
+    const [wireA, wireB] = [await recordWire(tabA), await recordWire(tabB)]
+    await logInOnDemoPage(tabA)
+    await tabB.goto(`${GATEWAY}/demo`)
+    // Tab B holds no access token yet: its first call restores the session from the cookie.
+    expect(await act(tabB, '#call-api')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+
+    // Hold each tab's refresh until both have been issued, so that neither answer (and its new
+    // cookie) can arrive before the other request leaves: both present the same refresh token.
+    const held: Route[] = []
+    let releaseBoth: () => void = () => undefined
+    const bothIssued = new Promise<void>((resolve) => (releaseBoth = resolve))
+    const hold = async (route: Route) => {
+      held.push(route)
+      if (held.length === 2) releaseBoth()
+      await bothIssued
+      await route.continue()
+    }
+    await tabA.route('**/auth/refresh', hold)
+    await tabB.route('**/auth/refresh', hold)
+    const [a, b] = await Promise.all([act(tabA, '#refresh'), act(tabB, '#refresh')])
+    expect([a.httpStatus, b.httpStatus]).toEqual(['200', '200'])
+    await tabA.unrouteAll()
+    await tabB.unrouteAll()
+
+    // Tab A's first refresh and tab B's second (its first restored the session) raced.
+    const raceA = (await answeredCalls(wireA, '/auth/refresh', 1))[0]!
+    const raceB = (await answeredCalls(wireB, '/auth/refresh', 2))[1]!
+    expect([raceA.status, raceB.status]).toEqual([200, 200])
+    const presented = sentRefreshToken(raceA)
+    expect(presented).not.toBeNull()
+    expect(sentRefreshToken(raceB)).toBe(presented)
+
+    // Both tabs keep working, and the session was not taken for a stolen-token reuse.
+    expect(await act(tabA, '#call-critical')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+    expect(await act(tabB, '#call-critical')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+    expect(await act(tabB, '#refresh')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+    expect(await act(tabA, '#refresh')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+  })
+
+  it.each([
+    // 127.0.0.1 on another port is cross-origin but same-site: SameSite=Strict lets the cookie
+    // travel, so the gateway's Origin check alone must refuse.
+    { site: 'same-site', host: '127.0.0.1', cookieTravels: true },
+    // localhost is another site: Chromium withholds the cookie and sends Sec-Fetch-Site cross-site.
+    { site: 'cross-site', host: 'localhost', cookieTravels: false },
+  ])(
+    'refuses refresh and login from a $site page without consuming the victim token',
+    async ({ host, cookieTravels }) => {
+      const context = await newContext()
+      const victim = await context.newPage()
+      await logInOnDemoPage(victim)
+      const before = await refreshCookieOf(context)
+      expect(before).toBeDefined()
+      const { port, server } = await serveHtml(attackerPage(GATEWAY))
+      try {
+        const evil = await context.newPage()
+        // Within its 10 s reuse window the gateway hands the successor of a just-used token to
+        // the same device again, so the victim's later refresh would pass even had the attack
+        // consumed the token. With its own user agent (the device fingerprint of web clients),
+        // a consumed token would make that refresh a reuse from another device: 401.
+        const wire = await recordWire(evil, { userAgent: 'gatehouse-e2e-attacker' })
+        await evil.goto(`http://${host}:${port}/`)
+        const seen = await evil.evaluate(() => (window as unknown as { attack: unknown }).attack)
+        expect(seen).toEqual({
+          refresh: { readable: false },
+          loginJson: { readable: false },
+          loginSimple: { readable: false },
+        })
+        await expect
+          .poll(() => gatewayCalls(wire).sort())
+          .toEqual([
+            'OPTIONS /auth/login?attempt=json 403', // preflight refused: the JSON login never left
+            'POST /auth/login?attempt=simple 400', // not JSON: refused before any credential check
+            'POST /auth/refresh 403',
+          ])
+        const [refresh] = await answeredCalls(wire, '/auth/refresh')
+        expect(refresh!.headers['user-agent']).toBe('gatehouse-e2e-attacker')
+        expect(sentRefreshToken(refresh!)).toBe(cookieTravels ? before : null)
+        if (!cookieTravels) expect(refresh!.refreshCookieBlocked).toContain('SameSiteStrict')
+      } finally {
+        server.close()
+      }
+
+      expect(await refreshCookieOf(context)).toBe(before)
+      const wireAfter = await recordWire(victim)
+      expect(await act(victim, '#refresh')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+      const [afterAttack] = await answeredCalls(wireAfter, '/auth/refresh')
+      expect(afterAttack!.status).toBe(200)
+      expect(sentRefreshToken(afterAttack!)).toBe(before)
+      expect(await act(victim, '#call-critical')).toMatchObject({ httpStatus: '200' })
+    },
+  )
+
+  it('makes a critical route refuse the old access token as soon as the page logs out', async () => {
+    const context = await newContext()
+    const page = await context.newPage()
+    const accessToken = await logInOnDemoPage(page)
+    expect(await act(page, '#call-critical')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+    const refreshToken = await refreshCookieOf(context)
+    expect(refreshToken).toBeDefined()
+
+    const out = await act(page, '#logout')
+    expect(out).toMatchObject({ outcome: 'ok', httpStatus: '204', session: 'none' })
+    expect(await refreshCookieOf(context)).toBeUndefined()
+
+    const reached = await originCount()
+    const api = await fetch(`${GATEWAY}/api/secure/x`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    })
+    expect(api.status).toBe(401)
+    expect(api.headers.get('www-authenticate')).toMatch(/\berror="invalid_token"/)
+    const refresh = await fetch(`${GATEWAY}/auth/refresh`, {
+      method: 'POST',
+      headers: { cookie: `${REFRESH_COOKIE}=${refreshToken}`, origin: GATEWAY },
+    })
+    expect(refresh.status).toBe(401)
+    // The page cannot get back in either: no token, no cookie.
+    expect(await act(page, '#call-critical')).toMatchObject({ outcome: 'error', httpStatus: '401' })
+    expect(await originCount()).toBe(reached)
+  })
+})

@@ -1,0 +1,143 @@
+// The browser contract of DESIGN.md § Tokens, proven in real Chromium against the real `npm start`
+// stack through the demo page (GET /demo): the refresh token lives only in an HttpOnly, Secure,
+// SameSite=Strict, __Secure- cookie on Path=/auth; an invalid or expired access token is
+// refreshed transparently; two tabs refreshing at once both stay logged in; a foreign page can
+// neither refresh nor log in; logout makes a `critical` route refuse the old token at once.
+// Chromium treats http://127.0.0.1 as a secure context, so Secure cookies work without TLS.
+
+import { describe, expect, it } from 'vitest'
+import {
+  REFRESH_COOKIE,
+  act,
+  answeredCalls,
+  gatewayCalls,
+  jwtClaims,
+  logInOnDemoPage,
+  recordWire,
+  sentRefreshToken,
+  useChromium,
+} from './browser'
+import { GATEWAY, loginAs } from './stack'
+
+/** The session's absolute lifetime in the demo profile (720 h), as cookie Max-Age. */
+const SESSION_ABSOLUTE_LIFETIME_SECONDS = 720 * 3600
+/** Past the demo profile's 900 s access token lifetime. */
+const PAST_ACCESS_TOKEN_LIFETIME_MS = 16 * 60 * 1000
+
+const newContext = useChromium()
+
+async function newPage() {
+  return (await newContext()).newPage()
+}
+
+describe('the demo page in Chromium', () => {
+  it('keeps the refresh token in an HttpOnly, Secure, SameSite=Strict cookie on /auth only', async () => {
+    const page = await newPage()
+    const wire = await recordWire(page)
+    const accessToken = await logInOnDemoPage(page)
+
+    const cookies = await page.context().cookies()
+    expect(cookies.map((c) => c.name)).toEqual([REFRESH_COOKIE])
+    const cookie = cookies[0]!
+    expect(cookie.name.startsWith('__Secure-')).toBe(true)
+    expect(cookie).toMatchObject({
+      domain: '127.0.0.1', // host-only: no Domain attribute
+      path: '/auth',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+    })
+    const maxAge = cookie.expires - Date.now() / 1000
+    expect(maxAge).toBeGreaterThan(0)
+    expect(maxAge).toBeLessThanOrEqual(SESSION_ABSOLUTE_LIFETIME_SECONDS + 5)
+
+    // Page script sees neither the cookie nor a stored token; the token is not in the DOM.
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      local: localStorage.length,
+      session: sessionStorage.length,
+      html: document.documentElement.outerHTML,
+    }))
+    expect(visible).toMatchObject({ cookie: '', local: 0, session: 0 })
+    expect(visible.html).not.toContain(accessToken)
+
+    // The API call carries the bearer token; the cookie (Path=/auth) never travels to /api.
+    const status = await act(page, '#call-api')
+    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_demo_alice' })
+    const [apiCall] = await answeredCalls(wire, '/api/echo/hello')
+    expect(apiCall!.headers.authorization).toBe(`Bearer ${accessToken}`)
+    expect(sentRefreshToken(apiCall!)).toBeNull()
+
+    // A refresh sends the cookie (Chromium's Origin header included) and rotates it.
+    expect((await act(page, '#refresh')).httpStatus).toBe('200')
+    const [refreshCall] = await answeredCalls(wire, '/auth/refresh')
+    expect(sentRefreshToken(refreshCall!)).toBe(cookie.value)
+    expect(refreshCall!.headers.origin).toBe(GATEWAY)
+    const rotated = await page.context().cookies()
+    expect(rotated.map((c) => c.name)).toEqual([REFRESH_COOKIE])
+    expect(rotated[0]!.value).not.toBe(cookie.value)
+  })
+
+  it('serves the page under a CSP without inline-script allowances or framing', async () => {
+    const res = await fetch(`${GATEWAY}/demo`)
+    expect(res.status).toBe(200)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("frame-ancestors 'none'")
+    expect(csp).not.toContain('unsafe-inline')
+    expect(csp).not.toMatch(/https?:|\*/)
+    // …and the nonce-bearing script still runs under it.
+    const page = await newPage()
+    await page.goto(`${GATEWAY}/demo`)
+    await expect(page.waitForSelector('#status[data-ready="true"]')).resolves.toBeTruthy()
+  })
+
+  it('refreshes and retries once when the gateway says the access token is invalid', async () => {
+    // The gateway's clock cannot be moved and its 900 s token lifetime cannot be shortened per
+    // test, so the server-side invalidation here is a revocation of the token's jti by an admin
+    // on the `critical` route: the gateway answers a revoked token exactly as an expired one
+    // (401, `error="invalid_token"`), and that challenge is all the page acts on.
+    const page = await newPage()
+    const wire = await recordWire(page)
+    const oldToken = await logInOnDemoPage(page)
+    const admin = await loginAs('admin')
+    const revoked = await fetch(`${GATEWAY}/admin/revocations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jti: jwtClaims(oldToken).jti }),
+    })
+    expect(revoked.status).toBe(200)
+
+    const status = await act(page, '#call-critical')
+    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_demo_alice' })
+    expect(status.refreshes).toBe('1')
+    await expect
+      .poll(() => gatewayCalls(wire))
+      .toEqual([
+        'POST /auth/login 200',
+        'GET /api/secure/hello 401',
+        'POST /auth/refresh 200',
+        'GET /api/secure/hello 200',
+      ])
+    const [first, , retry] = wire.filter(
+      (w) => w.target === '/api/secure/hello' || w.target === '/auth/refresh',
+    )
+    expect(first!.headers.authorization).toBe(`Bearer ${oldToken}`)
+    expect(retry!.headers.authorization).not.toBe(`Bearer ${oldToken}`)
+  })
+
+  it('refreshes before calling once the access token has outlived its expires_in', async () => {
+    // The client half of expiry: the page's clock (not the gateway's) runs past the token's
+    // lifetime, so the page refreshes first instead of sending a token it knows has expired.
+    const page = await newPage()
+    await page.clock.install()
+    const wire = await recordWire(page)
+    await logInOnDemoPage(page)
+    await page.clock.fastForward(PAST_ACCESS_TOKEN_LIFETIME_MS)
+
+    const status = await act(page, '#call-api')
+    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', refreshes: '1' })
+    await expect
+      .poll(() => gatewayCalls(wire))
+      .toEqual(['POST /auth/login 200', 'POST /auth/refresh 200', 'GET /api/echo/hello 200'])
+  })
+})
