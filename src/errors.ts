@@ -32,7 +32,6 @@ export const REASONS = {
   method_not_allowed: { status: 405, wire: 'method_not_allowed', challenge: 'none' },
   // auth server (OAuth 2.0 error codes, RFC 6749 §5.2)
   invalid_grant: { status: 401, wire: 'invalid_grant', challenge: 'none' },
-  refresh_retry: { status: 409, wire: 'refresh_in_progress', challenge: 'none' },
   bad_request: { status: 400, wire: 'invalid_request', challenge: 'none' },
   payload_too_large: { status: 413, wire: 'invalid_request', challenge: 'none' },
   origin_not_allowed: { status: 403, wire: 'access_denied', challenge: 'none' },
@@ -67,7 +66,6 @@ const DESCRIPTIONS: Partial<Record<Reason, string>> = {
   bad_path: 'The request path is not allowed',
   method_not_allowed: 'Method not allowed',
   invalid_grant: 'The credentials are invalid',
-  refresh_retry: 'A refresh with this token is in progress; retry shortly',
   bad_request: 'The request is malformed',
   payload_too_large: 'The request body is too large',
   origin_not_allowed: 'This origin is not allowed',

@@ -1,7 +1,8 @@
 // Admin: users and signing keys, for a deployed gateway (which starts with no users).
 // POST /admin/users creates a user; /admin/users/:id/disable, /enable and /password change one
 // (disable and password change kill every older token and session at once);
-// POST /admin/keys/rotate rotates the signing keys ({emergency: true} removes the current key).
+// POST /admin/keys/rotate rotates the signing keys ({emergency: true} removes the current key
+// from the JWKS at once; {emergency: true, kid} removes that key, whatever its state).
 
 import { AuthError } from '../errors'
 import { rotateSigningKeys } from '../keys/rotation'
@@ -113,12 +114,19 @@ export async function adminRotateKeys(request: Request, scope: RequestScope): Pr
   if (body.emergency !== undefined && typeof body.emergency !== 'boolean') {
     throw new AuthError('bad_request', { detail: 'emergency must be a boolean' })
   }
+  const kid = body.kid === undefined ? null : body.kid
+  if (kid !== null && (typeof kid !== 'string' || body.emergency !== true)) {
+    throw new AuthError('bad_request', { detail: 'kid is a string, and only with emergency: true' })
+  }
   const result = await rotateSigningKeys(
     scope.env,
     scope.config,
     body.emergency === true,
     sinkOf(scope),
+    kid,
   )
+  if (kid !== null && result.removed === null)
+    throw new AuthError('route_not_found', { detail: 'unknown kid' })
   return jsonResponse({
     rotated: result.rotated,
     current_kid: result.current,
@@ -132,5 +140,14 @@ export async function adminKeyStatus(request: Request, scope: RequestScope): Pro
   requireAuthServer(scope)
   await requireAdmin(request, scope)
   const keys = await getKeyManager(scope.env).status(keyManagerSettings(scope.config))
-  return jsonResponse({ keys })
+  const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000))
+  return jsonResponse({
+    keys: keys.map((k) => ({
+      kid: k.kid,
+      state: k.state,
+      created_at: seconds(k.createdAt),
+      activated_at: seconds(k.activatedAt),
+      retired_at: seconds(k.retiredAt),
+    })),
+  })
 }

@@ -146,15 +146,20 @@ export class KeyManager extends DurableObject<Env> {
     settings: KeyManagerSettings,
     emergency: boolean,
     now = Date.now(),
+    kid: string | null = null,
   ): Promise<RotationResult> {
     await this.ensureKeys(settings, now)
-    const current = this.rows().find((r) => r.state === 'current')
-    if (emergency && current !== undefined) {
-      this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', current.kid)
-      logLine('warn', 'signing_key_removed', { kid: current.kid, reason: 'emergency_rotation' })
-      await this.advance(settings, now)
-      return { rotated: true, current: this.currentKid(), removed: current.kid, readyAt: null }
+    // Emergency: remove the named key (any state), or the current one, at once; if it was the
+    // current key, the next key is promoted by advance() with no lead time.
+    const target = this.rows().find((r) => (kid === null ? r.state === 'current' : r.kid === kid))
+    if (emergency && target !== undefined) {
+      this.sql.exec('DELETE FROM signing_keys WHERE kid = ?', target.kid)
+      logLine('warn', 'signing_key_removed', { kid: target.kid, reason: 'emergency_rotation' })
+      await this.advance(settings, now, false, true)
+      return { rotated: true, current: this.currentKid(), removed: target.kid, readyAt: null }
     }
+    if (emergency)
+      return { rotated: false, current: this.currentKid(), removed: null, readyAt: null }
     const plan = planLifecycle(this.rows().map(toKeyRow), now, settings.policy, true)
     if (plan.promote === null) {
       return { rotated: false, current: this.currentKid(), removed: null, readyAt: plan.wakeAt }
@@ -168,6 +173,7 @@ export class KeyManager extends DurableObject<Env> {
     settings: KeyManagerSettings,
     now = Date.now(),
     force = false,
+    republish = false,
   ): Promise<KeyStatus[]> {
     this.sql.exec(
       'INSERT INTO settings (id, json) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json',
@@ -189,7 +195,7 @@ export class KeyManager extends DurableObject<Env> {
     }
     if (plan.bootstrapCurrent) await this.insertKey('current', now, settings)
     if (plan.generateNext) await this.insertKey('next', now, settings)
-    changed ||= plan.bootstrapCurrent || plan.generateNext
+    changed ||= plan.bootstrapCurrent || plan.generateNext || republish
     await this.ctx.storage.setAlarm(plan.wakeAt)
     if (changed) {
       await this.publish(now, settings)

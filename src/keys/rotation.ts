@@ -15,8 +15,14 @@ export async function rotateSigningKeys(
   config: Config,
   emergency: boolean,
   sink: EventSink,
+  kid: string | null = null,
 ): Promise<RotationResult> {
-  const result = await getKeyManager(env).rotate(keyManagerSettings(config), emergency)
+  const result = await getKeyManager(env).rotate(
+    keyManagerSettings(config),
+    emergency,
+    Date.now(),
+    kid,
+  )
   if (result.removed !== null) keyStore.evict(config.auth.issuer, result.removed)
   keyStore.forget(config.auth.issuer)
   forgetSigner()

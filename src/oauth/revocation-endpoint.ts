@@ -8,10 +8,15 @@ import { revokeAccessToken } from '../revocation/revoke'
 import { endSession } from '../sessions/end-session'
 import { hashRefreshToken, refreshTokenSessionId } from '../sessions/refresh-token'
 import { findRefreshContext } from '../sessions/session-store'
+import { withStoreFailuresAs503 } from '../sessions/store-failure'
 import { verifyWithScope } from './verify-with-scope'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
 
-export async function revokeEndpoint(request: Request, scope: RequestScope): Promise<Response> {
+export function revokeEndpoint(request: Request, scope: RequestScope): Promise<Response> {
+  return withStoreFailuresAs503('revoke', () => revoke(request, scope))
+}
+
+async function revoke(request: Request, scope: RequestScope): Promise<Response> {
   const { token } = await readTokenParams(request)
   const { env, config } = scope
   if (looksLikeRefreshToken(token)) {

@@ -19,6 +19,7 @@ import { DUMMY_PASSWORD, hashPassword, verifyPassword } from './password-hash'
 import { newRefreshToken, newSessionId, hashRefreshToken } from './refresh-token'
 import { readJsonObject, optionalStringField, stringField } from './request-body'
 import { createSession, type ClientType } from './session-store'
+import { withStoreFailuresAs503 } from './store-failure'
 import { tokenResponse } from './token-response'
 import { findUserByName, normalizeUsername, upgradePasswordHash } from './user-store'
 
@@ -27,7 +28,11 @@ export const MAX_PASSWORD_LENGTH = 1024
 const MAX_USERNAME_LENGTH = 128
 const TENANT = /^[A-Za-z0-9._-]{1,64}$/
 
-export async function login(request: Request, scope: RequestScope): Promise<Response> {
+export function login(request: Request, scope: RequestScope): Promise<Response> {
+  return withStoreFailuresAs503('login', () => loginFlow(request, scope))
+}
+
+async function loginFlow(request: Request, scope: RequestScope): Promise<Response> {
   const { config, env } = scope
   const auth = config.auth
   const body = await readJsonObject(request)

@@ -12,8 +12,13 @@ import { endSession } from './end-session'
 import { readPresentedToken } from './presented-token'
 import { hashRefreshToken } from './refresh-token'
 import { findRefreshContext, type Session } from './session-store'
+import { withStoreFailuresAs503 } from './store-failure'
 
-export async function logout(request: Request, scope: RequestScope): Promise<Response> {
+export function logout(request: Request, scope: RequestScope): Promise<Response> {
+  return withStoreFailuresAs503('logout', () => logoutFlow(request, scope))
+}
+
+async function logoutFlow(request: Request, scope: RequestScope): Promise<Response> {
   const { config, env } = scope
   const session = await sessionOf(request, scope)
   if (session !== null) {

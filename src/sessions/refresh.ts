@@ -6,6 +6,7 @@
 
 import { AuthError } from '../errors'
 import { currentSigner, mintAccessToken } from '../keys/signer'
+import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
 import type { RequestScope } from '../request-middleware'
@@ -20,21 +21,26 @@ import {
 } from './refresh-token'
 import { readPresentedToken, type Presented } from './presented-token'
 import { findRefreshContext, rotateRefreshToken, type RefreshContext } from './session-store'
+import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
 /** POST /auth/refresh; counts every outcome in gatehouse_refresh_total. */
 export async function refresh(request: Request, scope: RequestScope): Promise<Response> {
   try {
-    const { response, result } = await rotate(request, scope)
+    const { response, result } = await withStoreFailuresAs503('refresh', () =>
+      rotate(request, scope),
+    )
     countMetric('gatehouse_refresh_total', { result })
     return response
   } catch (err) {
-    countMetric('gatehouse_refresh_total', {
-      result: err instanceof AuthError ? err.reason : 'internal',
-    })
+    const reuse = err instanceof AuthError && err.options.detail === REUSE_DETAIL
+    const result = reuse ? 'reuse_detected' : err instanceof AuthError ? err.reason : 'internal'
+    countMetric('gatehouse_refresh_total', { result })
     throw err
   }
 }
+
+const REUSE_DETAIL = 'refresh token reuse'
 
 type RefreshResult = 'rotated' | 'same_successor'
 
@@ -119,9 +125,17 @@ async function rotate(
     country: ctx.country,
     session_country: context.session.lastCountry,
   })
-  await endSession(env, config, context.session, 'refresh_reuse', sink)
-  countMetric('gatehouse_refresh_total', { result: 'reuse_detected' })
-  throw new AuthError('invalid_grant', { detail: 'refresh token reuse' })
+  try {
+    await endSession(env, config, context.session, 'refresh_reuse', sink)
+  } catch (err) {
+    // The D1 row is revoked first, so no refresh works any more; if the revocation store is
+    // down too, the session's access tokens live until exp (≤ the access-token lifetime).
+    logLine('error', 'reuse_revocation_incomplete', {
+      sid,
+      reason: err instanceof AuthError ? err.reason : 'error',
+    })
+  }
+  throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
 }
 
 /** Refuses a session that may no longer refresh; ends it when the user's standing changed. */

@@ -110,6 +110,33 @@ describe('admin API', () => {
     expect((await send(gw, '/admin/keys', { token })).status).toBe(401)
   })
 
+  it('removes a named key in an emergency, whatever its state, and lists keys in seconds', async () => {
+    const token = await admin()
+    const before = (await (await send(gw, '/admin/keys', { token })).json()) as {
+      keys: { kid: string; state: string; created_at: number }[]
+    }
+    const next = before.keys.find((k) => k.state === 'next') as { kid: string; created_at: number }
+    expect(next.created_at).toBeLessThan(Date.now() / 1000 + 5) // seconds, not milliseconds
+    const res = await send(gw, '/admin/keys/rotate', {
+      ...json({ emergency: true, kid: next.kid }),
+      token,
+    })
+    expect(await res.json()).toMatchObject({ rotated: true, removed_kid: next.kid })
+    const jwks = (await (await send(gw, '/.well-known/jwks.json')).json()) as {
+      keys: { kid: string }[]
+    }
+    expect(jwks.keys.map((k) => k.kid)).not.toContain(next.kid)
+    const after = (await (await send(gw, '/admin/keys', { token })).json()) as {
+      keys: { state: string }[]
+    }
+    expect(after.keys.filter((k) => k.state === 'next')).toHaveLength(1)
+    const unknown = await send(gw, '/admin/keys/rotate', {
+      ...json({ emergency: true, kid: 'nope' }),
+      token,
+    })
+    expect(unknown.status).toBe(404)
+  })
+
   it('answers garbage bodies with 400, not 500', async () => {
     const token = await admin()
     for (const body of ['{}', '[]', '{"jti":5}', 'not json']) {

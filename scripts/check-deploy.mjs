@@ -1,0 +1,131 @@
+// npm run check:deploy — is this tree deployable? Offline, no Cloudflare account needed:
+//   1. scripts/check-config.mjs for the top level (local demo profile) and [env.production]:
+//      the gateway's own validation plus the deploy rules (bindings, https, no demo page);
+//   2. `wrangler deploy --dry-run --env production --outdir <tmp>`: wrangler's real bundling;
+//   3. the bundle (every uploaded module: the .js and the argon2 .wasm) against a size budget.
+//
+// The budget is ours, not the platform's: the Workers limits are 3 MiB (free) and 10 MiB (paid)
+// after gzip, far above this gateway. A tight budget makes a dependency that drags in a
+// megabyte fail CI the day it lands. Measured when set: 291 KiB raw / 81 KiB gzip (index.js
+// 263 KiB + argon2 .wasm 28 KiB); budget = measured + ~25 %. Raise it deliberately, in a commit
+// that says why.
+
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { extname, join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { ROOT, WRANGLER } from './lib/deploy-config.mjs'
+
+const KIB = 1024
+/** Uncompressed size of every uploaded module (what wrangler calls "Total Upload"). */
+export const BUNDLE_BUDGET_RAW_BYTES = 360 * KIB
+/** Gzip size of the same: what Cloudflare's script size limit is measured in. */
+export const BUNDLE_BUDGET_GZIP_BYTES = 100 * KIB
+/** The platform limits, for the report (Workers Free / Paid, after compression). */
+const PLATFORM_LIMIT_GZIP_BYTES = { free: 3 * KIB * KIB, paid: 10 * KIB * KIB }
+/** Wrangler writes these next to the modules; they are not uploaded as code. */
+const NOT_UPLOADED = new Set(['.map', '.md'])
+const ENVIRONMENT = 'production'
+
+function run(command, args, { quiet = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    child.on('error', (err) => resolve({ code: 1, output: String(err) }))
+    child.on('exit', (code) => {
+      if (!quiet || code !== 0) process.stdout.write(output)
+      resolve({ code: code ?? 1, output })
+    })
+  })
+}
+
+function kib(bytes) {
+  return `${(bytes / KIB).toFixed(1)} KiB`
+}
+
+let failed = false
+
+console.log('check:deploy 1/3 — configuration')
+for (const envArgs of [[], ['--env', ENVIRONMENT]]) {
+  const { code } = await run(process.execPath, [
+    join(ROOT, 'scripts', 'check-config.mjs'),
+    ...envArgs,
+  ])
+  if (code !== 0) failed = true
+}
+
+console.log(`check:deploy 2/3 — wrangler deploy --dry-run --env ${ENVIRONMENT}`)
+const outdir = await mkdtemp(join(tmpdir(), 'gatehouse-dry-run-'))
+try {
+  const dryRun = await run(
+    WRANGLER,
+    ['deploy', '--dry-run', '--env', ENVIRONMENT, '--outdir', outdir],
+    { quiet: true },
+  )
+  if (dryRun.code !== 0) {
+    console.error(`check:deploy: the dry run failed (exit ${dryRun.code})`)
+    process.exit(1)
+  }
+  const reported = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(dryRun.output)
+
+  console.log('check:deploy 3/3 — bundle size')
+  const files = (await readdir(outdir)).filter((f) => !NOT_UPLOADED.has(extname(f))).sort()
+  let raw = 0
+  let gzip = 0
+  for (const file of files) {
+    const bytes = await readFile(join(outdir, file))
+    const zipped = gzipSync(bytes).length
+    raw += bytes.length
+    gzip += zipped
+    console.log(
+      `  ${file.padEnd(56)} ${kib(bytes.length).padStart(11)}  gzip ${kib(zipped).padStart(10)}`,
+    )
+  }
+  if (files.length === 0) {
+    console.error('check:deploy: the dry run wrote no modules')
+    process.exit(1)
+  }
+  // Wrangler gzips the upload as a whole and may come out a little larger than our per-file sum:
+  // judge by the larger of the two, so the budget never passes on a rounding difference.
+  const reportedGzip = reported ? Math.round(parseFloat(reported[2]) * KIB) : 0
+  gzip = Math.max(gzip, reportedGzip)
+  console.log(
+    `  measured   raw ${kib(raw)} / gzip ${kib(gzip)}` +
+      (reported ? `   (wrangler's own count: ${reported[1]} / gzip ${reported[2]})` : ''),
+  )
+  console.log(
+    `  budget     raw ${kib(BUNDLE_BUDGET_RAW_BYTES)} / gzip ${kib(BUNDLE_BUDGET_GZIP_BYTES)}` +
+      `   (platform limit gzip: ${kib(PLATFORM_LIMIT_GZIP_BYTES.free)} free, ` +
+      `${kib(PLATFORM_LIMIT_GZIP_BYTES.paid)} paid)`,
+  )
+  console.log(
+    `  headroom   raw ${kib(BUNDLE_BUDGET_RAW_BYTES - raw)} / gzip ${kib(BUNDLE_BUDGET_GZIP_BYTES - gzip)}`,
+  )
+  if (raw > BUNDLE_BUDGET_RAW_BYTES) {
+    console.error(
+      `check:deploy: bundle ${kib(raw)} exceeds the raw budget ${kib(BUNDLE_BUDGET_RAW_BYTES)}`,
+    )
+    failed = true
+  }
+  if (gzip > BUNDLE_BUDGET_GZIP_BYTES) {
+    console.error(
+      `check:deploy: bundle ${kib(gzip)} gzip exceeds the budget ${kib(BUNDLE_BUDGET_GZIP_BYTES)}`,
+    )
+    failed = true
+  }
+} finally {
+  await rm(outdir, { recursive: true, force: true })
+}
+
+if (failed) {
+  console.error('check:deploy: FAILED')
+  process.exit(1)
+}
+console.log('check:deploy: ok')

@@ -1,0 +1,223 @@
+// Creates a user directly in a gateway's D1 database — the way in for the first administrator
+// of a deployed gateway, which starts with no users (later users: POST /admin/users). The hash is
+// the Worker's own (scripts/lib/password.mjs mirrors src/sessions/password-hash.ts: Argon2id over
+// HMAC-SHA256(PASSWORD_PEPPER, password)), so the pepper must be the deployed one.
+//
+//   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --admin
+//   node scripts/create-user.mjs --local --tenant demo --username carol --scopes "echo:read"
+//   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --reset-password
+//
+// The password is never an argument (argv is visible to every local user): it is read from a
+// hidden prompt, or from stdin when stdin is not a terminal. The pepper comes from the
+// environment (--local: from .dev.vars when unset). Default target: the remote D1 of
+// [env.production]; --env picks another environment, --local the local demo database.
+
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ADMIN_SCOPE, ROOT, WRANGLER, readWranglerEnv } from './lib/deploy-config.mjs'
+import { hashPassword, newUserId, normalizeUsername, sql } from './lib/password.mjs'
+
+/** The same limits the Worker applies (src/sessions/login.ts, src/admin/admin-accounts.ts). */
+const MIN_PASSWORD_CHARS = 8
+const MAX_PASSWORD_LENGTH = 1024
+const MAX_USERNAME_LENGTH = 128
+const MIN_PEPPER_LENGTH = 32
+const TENANT = /^[A-Za-z0-9._-]{1,64}$/
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+const { values: args } = parseArgs({
+  options: {
+    tenant: { type: 'string' },
+    username: { type: 'string' },
+    scopes: { type: 'string', default: '' },
+    admin: { type: 'boolean', default: false },
+    'reset-password': { type: 'boolean', default: false },
+    env: { type: 'string' },
+    local: { type: 'boolean', default: false },
+    'persist-to': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+
+function usage(message) {
+  if (message) console.error(`create-user: ${message}`)
+  console.error(
+    'usage: PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant T --username U ' +
+      '[--scopes "a b"] [--admin] [--reset-password] [--env production | --local]',
+  )
+  process.exit(message ? 2 : 0)
+}
+
+if (args.help) usage()
+if (args.local && args.env) usage('--local uses the top-level (demo) environment; drop --env')
+const envName = args.local ? undefined : (args.env ?? 'production')
+const tenant = args.tenant ?? usage('--tenant is required')
+const username = args.username ?? usage('--username is required')
+if (!TENANT.test(tenant)) usage(`--tenant must match ${TENANT}`)
+if (username.length > MAX_USERNAME_LENGTH || CONTROL.test(username)) {
+  usage(`--username: at most ${MAX_USERNAME_LENGTH} characters, no control characters`)
+}
+const scopes = [
+  ...new Set([...args.scopes.split(/\s+/).filter(Boolean), ...(args.admin ? [ADMIN_SCOPE] : [])]),
+]
+for (const s of scopes)
+  if (!SCOPE_TOKEN.test(s)) usage(`--scopes: ${JSON.stringify(s)} is not a scope token`)
+
+const config = await readWranglerEnv(envName)
+const db = config.d1_databases?.[0]
+if (db === undefined) usage(`no D1 database is bound in ${envName ?? 'the top level'}`)
+const target = args.local
+  ? ['--local', ...(args['persist-to'] ? ['--persist-to', args['persist-to']] : [])]
+  : ['--remote', '--env', envName]
+const where = args.local
+  ? 'local D1 (demo profile)'
+  : `remote D1 ${db.database_name} [env.${envName}]`
+
+function wrangler(d1Args, { json = false } = {}) {
+  const result = spawnSync(WRANGLER, ['d1', 'execute', db.binding, ...target, ...d1Args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+  })
+  if (result.status !== 0) {
+    console.error(result.stdout, result.stderr)
+    console.error(`create-user: wrangler d1 execute failed (exit ${result.status}) on ${where}`)
+    process.exit(1)
+  }
+  return json ? JSON.parse(result.stdout) : result.stdout
+}
+
+function query(statement) {
+  return wrangler(['--command', statement, '--json'], { json: true })[0]?.results ?? []
+}
+
+function pepperFromEnvironment() {
+  let pepper = process.env.PASSWORD_PEPPER
+  if (!pepper && args.local && existsSync(join(ROOT, '.dev.vars'))) {
+    const m = /^\s*PASSWORD_PEPPER\s*=\s*"?([^"\n]*)"?\s*$/m.exec(
+      readFileSync(join(ROOT, '.dev.vars'), 'utf8'),
+    )
+    pepper = m?.[1]
+  }
+  if (!pepper) {
+    usage(
+      'PASSWORD_PEPPER is not set. Export the deployed value (from your password manager or the ' +
+        'secrets file scripts/deploy-setup.mjs wrote); never pass it as an argument.',
+    )
+  }
+  if (pepper.length < MIN_PEPPER_LENGTH)
+    usage(`PASSWORD_PEPPER must be at least ${MIN_PEPPER_LENGTH} characters`)
+  return pepper
+}
+
+/** Reads a line without echoing it (raw mode); Ctrl-C aborts. */
+function promptHidden(question) {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin
+    let value = ''
+    process.stderr.write(question)
+    stdin.setRawMode(true)
+    stdin.setEncoding('utf8')
+    stdin.resume()
+    const finish = (err) => {
+      stdin.setRawMode(false)
+      stdin.pause()
+      stdin.off('data', onData)
+      process.stderr.write('\n')
+      if (err) reject(err)
+      else resolve(value)
+    }
+    const onData = (chunk) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish()
+        if (ch === '\u0003') return finish(new Error('cancelled'))
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('')
+        else value += ch
+      }
+    }
+    stdin.on('data', onData)
+  })
+}
+
+async function readPassword() {
+  let password
+  if (process.stdin.isTTY) {
+    password = await promptHidden(`password for ${username}: `)
+    if ((await promptHidden('again: ')) !== password) usage('the passwords differ')
+  } else {
+    let text = ''
+    process.stdin.setEncoding('utf8')
+    for await (const chunk of process.stdin) text += chunk
+    password = text.replace(/\r?\n$/, '') // one trailing newline is the line end, not the password
+  }
+  if ([...password].length < MIN_PASSWORD_CHARS)
+    usage(`the password needs at least ${MIN_PASSWORD_CHARS} characters`)
+  if (password.length > MAX_PASSWORD_LENGTH)
+    usage(`the password may have at most ${MAX_PASSWORD_LENGTH} characters`)
+  return password
+}
+
+const pepper = pepperFromEnvironment()
+const normalized = normalizeUsername(username)
+const existing = query(
+  `SELECT id FROM users WHERE tenant = ${sql(tenant)} AND username = ${sql(normalized)}`,
+)[0]
+if (args['reset-password'] && existing === undefined)
+  usage(`no user ${normalized} in tenant ${tenant} (${where})`)
+if (!args['reset-password'] && existing !== undefined) {
+  usage(
+    `${normalized} already exists in tenant ${tenant} (id ${existing.id}); use --reset-password or the admin API`,
+  )
+}
+if (!args['reset-password'] && !args.admin) {
+  const admins = query(
+    `SELECT COUNT(*) AS n FROM users WHERE (' ' || scopes || ' ') LIKE '% ${ADMIN_SCOPE} %'`,
+  )
+  if ((admins[0]?.n ?? 0) === 0) {
+    usage(
+      `no administrator exists yet (${where}): create the first user with --admin (scope ${ADMIN_SCOPE})`,
+    )
+  }
+}
+
+const password = await readPassword()
+const stored = await hashPassword(password, pepper)
+const now = Math.floor(Date.now() / 1000)
+const id = existing?.id ?? newUserId()
+const statement = args['reset-password']
+  ? // A password change: sessions created before now stop refreshing (src/sessions/refresh.ts).
+    `UPDATE users SET password_scheme = ${sql(stored.scheme)}, password_params = ${sql(stored.params)},
+  password_hash = ${sql(stored.hash)}, password_changed_at = ${now} WHERE id = ${sql(id)};`
+  : `INSERT INTO users (id, tenant, username, password_scheme, password_params, password_hash, scopes, status, password_changed_at, created_at)
+VALUES (${sql(id)}, ${sql(tenant)}, ${sql(normalized)}, ${sql(stored.scheme)}, ${sql(stored.params)}, ${sql(stored.hash)}, ${sql(scopes.join(' '))}, 'active', ${now}, ${now});`
+
+// The statement holds a hash (not the password); it goes through a private file, not argv.
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-user-'))
+try {
+  const file = join(dir, 'user.sql')
+  writeFileSync(file, statement, { mode: 0o600 })
+  wrangler(['--file', file, '--yes'])
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+const publicUrl = config.vars?.GATEHOUSE?.public_url ?? '<public_url>'
+if (args['reset-password']) {
+  console.log(`password reset for ${normalized} (id ${id}, tenant ${tenant}) in ${where}`)
+  console.log(
+    '  sessions created before now can no longer refresh; access tokens live until they expire',
+  )
+} else {
+  console.log(
+    `created ${normalized} (id ${id}, tenant ${tenant}, scopes "${scopes.join(' ')}") in ${where}`,
+  )
+}
+console.log(`  log in: curl -s -H 'content-type: application/json' -d @- ${publicUrl}/auth/login`)
+console.log(
+  `          with {"tenant":"${tenant}","username":"${normalized}","password":"…","client":"mobile","device_id":"ops-laptop"}`,
+)
