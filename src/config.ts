@@ -73,6 +73,10 @@ export interface RouteConfig {
 
 export interface Config {
   readonly publicUrl: string
+  /** Host (and port) of public_url: what origins receive as X-Forwarded-Host. */
+  readonly publicHost: string
+  /** Scheme of public_url without ':': what origins receive as X-Forwarded-Proto. */
+  readonly publicProto: string
   readonly clockSkewSeconds: number
   readonly maxTokenLifetimeSeconds: number
   readonly issuers: readonly IssuerConfig[]
@@ -151,6 +155,8 @@ export function parseConfig(env: ConfigSource): Config {
   r.done()
   return deepFreeze({
     publicUrl: publicUrl.origin,
+    publicHost: publicUrl.host,
+    publicProto: publicUrl.protocol.slice(0, -1),
     clockSkewSeconds,
     maxTokenLifetimeSeconds,
     issuers,

@@ -57,13 +57,18 @@ export function canonicalString(parts: SignedRequestParts): string {
 const NEEDS_ENCODING = /[^\x20-\x24\x26-\x7e]/u
 
 /**
- * Encodes a claim value for a header: printable ASCII passes unchanged; '%' and anything else
- * (UTF-8) is percent-encoded, so decodeIdentityValue restores the exact original string.
+ * Encodes a claim value for a header: printable ASCII passes unchanged; '%', anything else
+ * (UTF-8), and a leading or trailing space (HTTP trims those from field values, RFC 9110 §5.5)
+ * are percent-encoded, so decodeIdentityValue restores the exact original string.
  */
 export function encodeIdentityValue(value: string): string {
-  if (!NEEDS_ENCODING.test(value)) return value
-  let out = ''
-  for (const ch of value) out += NEEDS_ENCODING.test(ch) ? encodeURIComponent(ch) : ch
+  let out = value
+  if (NEEDS_ENCODING.test(value)) {
+    out = ''
+    for (const ch of value) out += NEEDS_ENCODING.test(ch) ? encodeURIComponent(ch) : ch
+  }
+  if (out.startsWith(' ') || out.endsWith(' '))
+    out = out.replace(/^ +| +$/g, (spaces) => '%20'.repeat(spaces.length))
   return out
 }
 

@@ -49,9 +49,9 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'upgrade',
 ])
 
-/** Canonical spelling for namespace checks: lower case, '_' folded to '-'. */
+/** Canonical spelling for namespace checks: lower case, '_' and '.' folded to '-'. */
 function canonicalName(name: string): string {
-  return name.includes('_') ? name.replace(/_/g, '-') : name
+  return name.includes('_') || name.includes('.') ? name.replace(/[_.]/g, '-') : name
 }
 
 function isDroppedRequestHeader(name: string, connectionListed: ReadonlySet<string>): boolean {

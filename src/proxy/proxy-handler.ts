@@ -44,9 +44,10 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
   })
   const clientIp = request.headers.get('cf-connecting-ip')
   if (clientIp !== null) base.set('x-forwarded-for', clientIp)
-  const url = new URL(request.url)
-  base.set('x-forwarded-proto', url.protocol.slice(0, -1))
-  base.set('x-forwarded-host', url.host)
+  // The gateway's own public host, never the client's Host header (which any client can set
+  // wherever more than one hostname reaches the Worker).
+  base.set('x-forwarded-proto', config.publicProto)
+  base.set('x-forwarded-host', config.publicHost)
   base.set('traceparent', formatTraceparent(scope.trace))
   const target = path + search
   const identity = verified === null ? null : forwardIdentity(verified)

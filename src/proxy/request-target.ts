@@ -38,8 +38,35 @@ export function pathHazard(path: string): string | null {
   if (DOT_SEGMENT.test(path)) return 'dot segment'
   if (RAW_HAZARD.test(path)) return 'forbidden character'
   if (path.includes('%') && ENCODED_HAZARD.test(path)) return 'forbidden encoding'
-  if (path.includes('%') && !/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(path)) return 'broken encoding'
+  if (path.includes('%')) {
+    if (!/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(path)) return 'broken encoding'
+    if (!decodesToUtf8(path)) return 'invalid utf-8 encoding'
+  }
   return null
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Percent-encoded bytes must form valid UTF-8: an overlong form such as %c0%ae (a '.' to
+ * legacy decoders, CVE-2008-2938) or a lone continuation byte is refused, not passed on.
+ */
+function decodesToUtf8(path: string): boolean {
+  const bytes: number[] = []
+  for (let i = 0; i < path.length; i++) {
+    if (path.charCodeAt(i) === 37 /* % */) {
+      bytes.push(parseInt(path.slice(i + 1, i + 3), 16))
+      i += 2
+    } else {
+      bytes.push(path.charCodeAt(i) & 0x7f)
+    }
+  }
+  try {
+    strictUtf8.decode(new Uint8Array(bytes))
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Returns why a raw query is refused (controls or NUL, raw or encoded), or null. */

@@ -1,12 +1,15 @@
-// Login throttling in D1, consulted before any password hash runs: one counter per tenant +
-// username and one per client IP. Past a threshold each further failure blocks the key for a
-// doubling delay capped at MAX_BLOCK_SECONDS, and counts reset after a quiet window, so an
-// attacker is slowed to a crawl but the real user is never locked out for good. Keys hold a
-// hash of the username, not the username.
+// Login throttling in D1, decided before any password hash runs: one counter per tenant +
+// username and one per client IP. Every attempt is *reserved* up front with one atomic
+// UPSERT … RETURNING per key, so a burst of concurrent guesses cannot all slip past the check
+// (a check-then-record design lets a burst of N through); a successful login gives its
+// reservation back. Past the free attempts each further attempt blocks the key for a doubling
+// delay capped at MAX_BLOCK_SECONDS, and counts reset after a quiet window: an attacker is slowed
+// to a crawl, the real user is never locked out for longer than the cap after the attack stops.
+// Keys hold a hash of the username, not the username.
 
 const WINDOW_SECONDS = 15 * 60
 const MAX_BLOCK_SECONDS = 15 * 60
-/** The first block after the free attempts; each further failure doubles it. */
+/** The first block after the free attempts; each further attempt doubles it. */
 const BASE_BLOCK_SECONDS = 30
 export const USER_FAILURES_ALLOWED = 5
 export const IP_FAILURES_ALLOWED = 20
@@ -34,56 +37,63 @@ export async function throttleKeys(
   return { user: `u:${hex}`, ip: ip === null ? null : `ip:${ip}` }
 }
 
-/** Seconds until the attempt may proceed; 0 when it may proceed now. */
-export async function throttleDelay(
+/**
+ * Reserves one attempt against every key. Returns 0 when the attempt may proceed to the password
+ * check, else the seconds until it may be tried again. One D1 batch (a transaction, so
+ * concurrent logins are serialised): read each key's block, then count the attempt. An attempt
+ * while blocked is refused and not counted; the first attempt over the limit is allowed and, in
+ * the same statement, blocks the key for the next one — so after a block one try is possible,
+ * and a burst can never get more than one guess past the limit.
+ */
+export async function reserveLoginAttempt(
   db: D1Database,
   keys: ThrottleKeys,
   now: number,
 ): Promise<number> {
-  const rows = await db
-    .prepare('SELECT blocked_until FROM login_throttle WHERE key IN (?1, ?2)')
-    .bind(keys.user, keys.ip ?? keys.user)
-    .all<{ blocked_until: number }>()
-  const until = Math.max(0, ...rows.results.map((r) => r.blocked_until))
-  return until > now ? until - now : 0
-}
-
-/** Counts a failed attempt against both keys and blocks those over their threshold. */
-export async function recordLoginFailure(
-  db: D1Database,
-  keys: ThrottleKeys,
-  now: number,
-): Promise<void> {
   const entries: Array<[string, number]> = [[keys.user, USER_FAILURES_ALLOWED]]
   if (keys.ip !== null) entries.push([keys.ip, IP_FAILURES_ALLOWED])
-  for (const [key, allowed] of entries) {
-    const row = await db
+  const reads = entries.map(([key]) =>
+    db.prepare('SELECT blocked_until FROM login_throttle WHERE key = ?1').bind(key),
+  )
+  // F, the attempt count after this attempt: reset when the window has passed.
+  const F = 'CASE WHEN window_started_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END'
+  const writes = entries.map(([key, allowed]) =>
+    db
       .prepare(
-        `INSERT INTO login_throttle (key, failures, window_started_at) VALUES (?1, 1, ?2)
+        `INSERT INTO login_throttle (key, failures, window_started_at, blocked_until) VALUES (?1, 1, ?2, 0)
          ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN window_started_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END,
-           window_started_at = CASE WHEN window_started_at <= ?2 - ?3 THEN ?2 ELSE window_started_at END
-         RETURNING failures`,
+           failures = CASE WHEN blocked_until > ?2 THEN failures ELSE ${F} END,
+           window_started_at = CASE WHEN blocked_until <= ?2 AND window_started_at <= ?2 - ?3
+                                    THEN ?2 ELSE window_started_at END,
+           blocked_until = CASE WHEN blocked_until > ?2 THEN blocked_until
+                                WHEN ${F} > ?4 THEN ?2 + MIN(?6, ?5 * (1 << MIN(20, ${F} - ?4 - 1)))
+                                ELSE blocked_until END`,
       )
-      .bind(key, now, WINDOW_SECONDS)
-      .first<{ failures: number }>()
-    const failures = row?.failures ?? 0
-    if (failures > allowed) {
-      const block = Math.min(
-        MAX_BLOCK_SECONDS,
-        BASE_BLOCK_SECONDS * 2 ** Math.min(20, failures - allowed - 1),
-      )
-      await db
-        .prepare('UPDATE login_throttle SET blocked_until = ?2 WHERE key = ?1')
-        .bind(key, now + block)
-        .run()
-    }
+      .bind(key, now, WINDOW_SECONDS, allowed, BASE_BLOCK_SECONDS, MAX_BLOCK_SECONDS),
+  )
+  const results = await db.batch<{ blocked_until: number }>([...reads, ...writes])
+  let wait = 0
+  for (let i = 0; i < entries.length; i++) {
+    const before = results[i]?.results[0]?.blocked_until ?? 0
+    if (before > now) wait = Math.max(wait, before - now)
   }
+  return wait
 }
 
-/** A successful login clears the user's counter (not the IP's: one success does not vouch for an IP). */
-export async function recordLoginSuccess(db: D1Database, keys: ThrottleKeys): Promise<void> {
-  await db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.user).run()
+/**
+ * A successful login: the user's counter is cleared, and the IP gets its reservation back (one
+ * success does not vouch for an IP's other attempts).
+ */
+export async function releaseLoginAttempt(db: D1Database, keys: ThrottleKeys): Promise<void> {
+  const statements = [db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.user)]
+  if (keys.ip !== null) {
+    statements.push(
+      db
+        .prepare('UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE key = ?1')
+        .bind(keys.ip),
+    )
+  }
+  await db.batch(statements)
 }
 
 /** Deletes counters idle for longer than the window (cron). */

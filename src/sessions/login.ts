@@ -1,5 +1,5 @@
-// POST /auth/login: throttle → look up → verify (a dummy hash for unknown users) → session →
-// tokens. Unknown user, wrong password and disabled account give the same status, body and
+// POST /auth/login: reserve a throttle slot → look up → verify (a dummy hash for unknown users)
+// → session → tokens. Unknown user, wrong password and disabled account give the same status, body and
 // (one Argon2 run each) time; the throttle answers 429 before any hash runs.
 
 import { AuthError } from '../errors'
@@ -9,12 +9,7 @@ import { emitSecurityEvent } from '../observability/security-events'
 import type { RequestScope } from '../request-middleware'
 import { assertBrowserOrigin } from './browser-policy'
 import { DEVICE_ID, clientContext } from './client-context'
-import {
-  recordLoginFailure,
-  recordLoginSuccess,
-  throttleDelay,
-  throttleKeys,
-} from './login-throttle'
+import { releaseLoginAttempt, reserveLoginAttempt, throttleKeys } from './login-throttle'
 import { DUMMY_PASSWORD, hashPassword, verifyPassword } from './password-hash'
 import { newRefreshToken, newSessionId, hashRefreshToken } from './refresh-token'
 import { readJsonObject, optionalStringField, stringField } from './request-body'
@@ -54,11 +49,12 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
   const ctx = await clientContext(request)
   const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
   const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
-  const delay = await throttleDelay(env.DB, keys, now)
-  if (delay > 0) {
+  // Reserved atomically before the hash: a burst of concurrent guesses cannot all get through.
+  const wait = await reserveLoginAttempt(env.DB, keys, now)
+  if (wait > 0) {
     countMetric('gatehouse_login_total', { result: 'throttled' })
     emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
-    throw new AuthError('rate_limited', { retryAfterSeconds: delay })
+    throw new AuthError('rate_limited', { retryAfterSeconds: wait })
   }
 
   const user = await findUserByName(env.DB, tenant, username)
@@ -68,7 +64,6 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
     auth.passwordPepper,
   )
   if (user === null || !check.ok || user.status !== 'active') {
-    await recordLoginFailure(env.DB, keys, now)
     countMetric('gatehouse_login_total', { result: 'invalid_grant' })
     emitSecurityEvent(sink, {
       type: 'login_failed',
@@ -79,7 +74,7 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
     })
     throw new AuthError('invalid_grant', { detail: 'login' })
   }
-  scope.waitUntil(recordLoginSuccess(env.DB, keys).catch(() => undefined))
+  scope.waitUntil(releaseLoginAttempt(env.DB, keys).catch(() => undefined))
   if (check.needsRehash) {
     scope.waitUntil(
       hashPassword(password, auth.passwordPepper)

@@ -20,7 +20,12 @@ import {
   unsealSuccessor,
 } from './refresh-token'
 import { readPresentedToken, type Presented } from './presented-token'
-import { findRefreshContext, rotateRefreshToken, type RefreshContext } from './session-store'
+import {
+  findRefreshContext,
+  rotateRefreshToken,
+  type RefreshContext,
+  type Session,
+} from './session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
@@ -125,17 +130,26 @@ async function rotate(
     country: ctx.country,
     session_country: context.session.lastCountry,
   })
+  await endSessionAfterReuse(scope, context.session, sink)
+  throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
+}
+
+/** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
+async function endSessionAfterReuse(
+  scope: RequestScope,
+  session: Session,
+  sink: EventSink,
+): Promise<void> {
   try {
-    await endSession(env, config, context.session, 'refresh_reuse', sink)
+    await endSession(scope.env, scope.config, session, 'refresh_reuse', sink)
   } catch (err) {
     // The D1 row is revoked first, so no refresh works any more; if the revocation store is
     // down too, the session's access tokens live until exp (≤ the access-token lifetime).
     logLine('error', 'reuse_revocation_incomplete', {
-      sid,
+      sid: session.sid,
       reason: err instanceof AuthError ? err.reason : 'error',
     })
   }
-  throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
 }
 
 /** Refuses a session that may no longer refresh; ends it when the user's standing changed. */
@@ -163,6 +177,11 @@ async function assertSessionUsable(
       sid: s.sid,
       reason: 'device_mismatch',
     })
+    // A rotated token from another device is a stolen one: that is reuse, and the session dies.
+    if (context.token.usedAt !== null) {
+      await endSessionAfterReuse(scope, s, sink)
+      throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
+    }
     throw new AuthError('invalid_grant', { detail: 'client or device mismatch' })
   }
   if (context.userStatus !== 'active' || s.createdAt < context.passwordChangedAt) {

@@ -260,6 +260,15 @@ describe('browser and device binding', () => {
     expect(((await ok.json()) as Record<string, string>).refresh_token).toMatch(/^ghr1\./)
   })
 
+  it('treats a rotated mobile token presented from another device as theft', async () => {
+    const user = await createTestUser()
+    const res = await login(gw, user, { client: 'mobile', device_id: 'phone-1' }, {})
+    const token = ((await res.json()) as Record<string, string>).refresh_token as string
+    expect((await refreshMobile(gw, token, 'phone-1')).status).toBe(200)
+    expect((await refreshMobile(gw, token, 'phone-2')).status).toBe(401)
+    expect(await sessionRevoked(token.split('.')[1] as string)).toBe('refresh_reuse')
+  })
+
   it('answers garbage refresh tokens with invalid_grant', async () => {
     for (const token of ['', 'x', 'ghr1.a.b', `ghr1.${'A'.repeat(22)}.${'B'.repeat(43)}`]) {
       const res = await refreshWeb(gw, token)

@@ -102,6 +102,19 @@ describe('pathHazard', () => {
   })
 })
 
+describe('pathHazard and percent-encoded UTF-8', () => {
+  it.each(['/caf%C3%A9', '/%E2%9C%93', '/a%20b'])('accepts valid UTF-8 %s', (path) => {
+    expect(pathHazard(path)).toBeNull()
+  })
+
+  it.each(['/api/public/%c0%ae%c0%ae/echo', '/a%C0%AF', '/a%e0%80%ae', '/a%80', '/a%ff', '/a%C3'])(
+    'refuses an overlong or invalid UTF-8 encoding %s',
+    (path) => {
+      expect(pathHazard(path)).not.toBeNull()
+    },
+  )
+})
+
 describe('queryHazard', () => {
   it.each(['', '?', '?a=1&b=2', '?q=%20x', '?next=/a/../b', '?q=%2F%5C', '?q=%0A'])(
     'accepts %j',
