@@ -1,0 +1,71 @@
+// Builds every Worker the benchmark serves with wrangler's own bundler (`deploy --dry-run`, which
+// works offline): Gatehouse exactly as wrangler.toml describes it, and the bench-only Workers in
+// bench/workers/. Output goes to .wrangler/bench/build/<name>/ (git-ignored), rebuilt every run,
+// so a fresh clone needs nothing but `npm ci`.
+
+import { spawn } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+export const BENCH_STATE_DIR = join(ROOT, '.wrangler', 'bench')
+const BUILD_DIR = join(BENCH_STATE_DIR, 'build')
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler')
+
+/** The bench-only Workers: name → entry under bench/workers/. */
+const BENCH_WORKERS = {
+  'gatehouse-bench': 'bench/workers/gatehouse-bench.ts',
+  'verify-bench': 'bench/workers/verify-bench.ts',
+  'profile-bench': 'bench/workers/profile-bench.ts',
+  'pass-through': 'bench/workers/pass-through.ts',
+}
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    })
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    child.on('error', reject)
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`${basename(command)} ${args.join(' ')} failed:\n${output}`)),
+    )
+  })
+}
+
+/** Bundles one Worker; resolves to { dir, script } (script is the bundled entry module). */
+async function bundle(name, configPath, main) {
+  const dir = join(BUILD_DIR, name)
+  await rm(dir, { recursive: true, force: true })
+  await run(WRANGLER, ['deploy', '--dry-run', '--config', configPath, '--outdir', dir])
+  return { name, dir, script: join(dir, basename(main).replace(/\.[mc]?[jt]s$/, '.js')) }
+}
+
+async function bundleBenchWorker(name, entry, compatibilityDate) {
+  const configPath = join(BUILD_DIR, `${name}.wrangler.json`)
+  const main = join(ROOT, entry)
+  const config = { name, main, compatibility_date: compatibilityDate, workers_dev: false }
+  await writeFile(configPath, JSON.stringify(config, null, 2))
+  return bundle(name, configPath, main)
+}
+
+/**
+ * Builds Gatehouse and every bench Worker in parallel. Returns name → { dir, script } or, for a
+ * bench Worker that fails to build, name → { error } (its section is then skipped, not fatal).
+ */
+export async function buildAll({ compatibilityDate, mainEntry }) {
+  await mkdir(BUILD_DIR, { recursive: true })
+  const jobs = [bundle('gatehouse', join(ROOT, 'wrangler.toml'), mainEntry)]
+  for (const [name, entry] of Object.entries(BENCH_WORKERS)) {
+    jobs.push(bundleBenchWorker(name, entry, compatibilityDate).catch((error) => ({ name, error })))
+  }
+  const builds = await Promise.all(jobs)
+  return Object.fromEntries(builds.map((b) => [b.name, b]))
+}

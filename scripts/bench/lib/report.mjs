@@ -1,0 +1,183 @@
+// Turns the sections' results into what a reader needs: one table of every figure, the issue's
+// targets with pass/fail, and the single summary line. A section that failed or was skipped
+// shows as such; its targets count as failed, never as passed.
+
+import { round } from './stats.mjs'
+
+const x = (v) => (Number.isFinite(v) ? `${round(v, 2)}×` : 'n/a')
+const n = (v, digits = 1) => (Number.isFinite(v) ? String(round(v, digits)) : 'n/a')
+
+/** The issue's targets, evaluated on `r` (results.sections). */
+export function evaluateTargets(r) {
+  const m = r.micro?.perAlg
+  const e = r.e2e?.byVariant
+  const targets = [
+    ['verify EdDSA ≤ 1.15× raw', m?.EdDSA?.gatehouseOverRaw, (v) => v <= 1.15, x],
+    ['verify RS256 ≤ 1.15× raw', m?.RS256?.gatehouseOverRaw, (v) => v <= 1.15, x],
+    ['low route ≥ 0.85× pass-through req/s', e?.low?.rpsRatio, (v) => v >= 0.85, x],
+    ['low route p99 ≤ 1.2× pass-through p99', e?.low?.p99Ratio, (v) => v <= 1.2, x],
+    ['critical route ≥ 0.6× pass-through req/s', e?.critical?.rpsRatio, (v) => v >= 0.6, x],
+    ['revocation 1M vs 0 entries ≤ 1.1', r.revocationGrowth?.ratio, (v) => v <= 1.1, x],
+    ['verify with 100 vs 1 JWKS keys ≤ 1.1', r.micro?.jwksGrowth?.ratio, (v) => v <= 1.1, x],
+    ['refresh with 1M vs 1k sessions ≤ 1.2', r.auth?.refreshGrowthRatio, (v) => v <= 1.2, x],
+    [
+      'kid flood ≤ 1 JWKS fetch per cooldown per isolate',
+      r.kidFlood?.fetches,
+      (v) => v <= (r.kidFlood?.allowed ?? 0),
+      (v) => `${v} fetch(es), ${r.kidFlood?.allowed} allowed`,
+    ],
+    ['refresh ≥ 300 rotations/s', r.auth?.refreshPerSecond, (v) => v >= 300, (v) => `${n(v, 0)}/s`],
+  ]
+  return targets.map(([name, measured, ok, fmt]) => ({
+    name,
+    measured: Number.isFinite(measured) ? round(measured, 3) : null,
+    shown: Number.isFinite(measured) ? fmt(measured) : 'not measured',
+    pass: Number.isFinite(measured) && ok(measured),
+  }))
+}
+
+function microRows(m) {
+  const rows = []
+  for (const [alg, a] of Object.entries(m.perAlg)) {
+    rows.push([
+      `verify ${alg}: raw / Gatehouse / jose`,
+      `${n(a.rawUs)} / ${n(a.gatehouseUs)} / ${n(a.joseUs)} µs/op`,
+      `Gatehouse ${x(a.gatehouseOverRaw)} raw (+${n(a.gatehouseOverheadUs)} µs; wall ${x(a.wallGatehouseOverRaw)}), jose ${x(a.joseOverRaw)}`,
+    ])
+  }
+  rows.push([
+    'verify EdDSA via KeyStore, 1 / 100 JWKS keys',
+    `${n(m.jwksGrowth.keys1Us)} / ${n(m.jwksGrowth.keys100Us)} µs/op`,
+    `growth ${x(m.jwksGrowth.ratio)}`,
+  ])
+  rows.push(['Argon2id verify (m=19 MiB, t=2), the KDF floor', `${n(m.argon2Ms)} ms/hash`, ''])
+  return rows
+}
+
+function e2eRows(e) {
+  const names = {
+    passThrough: 'pass-through Worker',
+    public: 'Gatehouse public route',
+    low: 'Gatehouse low route',
+    critical: 'Gatehouse critical route',
+    lowDistinct: 'Gatehouse low route, 1000 distinct tokens',
+  }
+  const rows = []
+  for (const [key, v] of Object.entries(e.byVariant)) {
+    const name = `e2e ${names[key] ?? key}`
+    rows.push([
+      name,
+      `${n(v.rps, 0)} req/s, p50 ${n(v.p50Ms, 2)} ms, p99 ${n(v.p99Ms, 2)} ms`,
+      key === 'passThrough' ? 'reference' : `${x(v.rpsRatio)} req/s, ${x(v.p99Ratio)} p99`,
+    ])
+    const c = v.cpuUsPerRequest
+    rows.push([
+      `  CPU per request`,
+      `workerd ${n(c.workerd, 0)} µs, origin ${n(c.origin, 0)} µs, bench host ${n(c.bench, 0)} µs, wrk ${n(c.wrk, 0)} µs`,
+      key === 'passThrough'
+        ? ''
+        : `workerd +${n(c.workerd - e.byVariant.passThrough.cpuUsPerRequest.workerd, 0)} µs; CPU-bound ratio ${x(v.cpuRatio)}`,
+    ])
+  }
+  rows.push([
+    'e2e revocation at run time (X-Auth-Revocation)',
+    `low: ${e.revocation.low}; critical: ${e.revocation.critical}`,
+    '',
+  ])
+  return rows
+}
+
+function growthRows(r) {
+  const rows = []
+  const g = r.revocationGrowth
+  if (g)
+    rows.push([
+      'growth: critical route, shard 0 / 1M revoked',
+      `workerd CPU ${n(g.workerdCpuUsPerRequest.empty, 0)} / ${n(g.workerdCpuUsPerRequest.full, 0)} µs/req; ${n(g.emptyRps, 0)} / ${n(g.fullRps, 0)} req/s (fill ${n(g.fillSeconds)} s)`,
+      `ratio ${x(g.ratio)} (by req/s ${x(g.rpsRatio)})`,
+    ])
+  if (g)
+    rows.push([
+      'growth: check() SQL inside the shard, 0 / 1M',
+      `${n(g.checkUs.empty)} / ${n(g.checkUs.full)} µs per check (no RPC)`,
+      `ratio ${x(g.checkRatio)}`,
+    ])
+  const a = r.auth
+  if (a)
+    rows.push([
+      'growth: refresh with 1k / 1M sessions in D1',
+      `workerd CPU ${n(a.cpuUsPerRotation.small, 0)} / ${n(a.cpuUsPerRotation.big, 0)} µs/rotation; ${n(a.refreshPerSecond, 0)} / ${n(a.refreshPerSecondLarge, 0)} rotations/s (fill ${n(a.fillSeconds)} s)`,
+      `ratio ${x(a.refreshGrowthRatio)} (by rate ${x(a.refreshGrowthRatioByRate)})`,
+    ])
+  return rows
+}
+
+function otherRows(r) {
+  const rows = []
+  const f = r.kidFlood
+  if (f)
+    rows.push([
+      'kid flood: 2000 random kids',
+      `${f.fetches} JWKS fetch(es) in ${n(f.seconds)} s; statuses ${JSON.stringify(f.statuses)}`,
+      `allowed ${f.allowed}; origin reached ${f.originReached}; real key → ${f.validTokenStatus}`,
+    ])
+  const a = r.auth
+  if (a) {
+    const floor = r.micro?.argon2Ms
+    rows.push([
+      'auth: login (mobile)',
+      `${n(a.loginMs)} ms`,
+      floor ? `${x(a.loginMs / floor)} the Argon2id floor` : '',
+    ])
+    rows.push([
+      `auth: refresh, ${a.parallelSessions} parallel sessions`,
+      `${n(a.refreshPerSecond, 0)} rotations/s`,
+      '',
+    ])
+  }
+  return rows
+}
+
+function profileRows(p) {
+  return p.rows.map((row) => [`profile: ${row.label}`, `${n(row.us)} µs`, row.note ?? ''])
+}
+
+/** Every figure as [what, measured, relation] rows. */
+export function tableRows(r) {
+  return [
+    ...(r.micro ? microRows(r.micro) : []),
+    ...(r.e2e ? e2eRows(r.e2e) : []),
+    ...growthRows(r),
+    ...otherRows(r),
+    ...(r.profile ? profileRows(r.profile) : []),
+  ]
+}
+
+/** Renders rows as an aligned plain-text table. */
+export function renderTable(rows) {
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => String(row[i]).length)))
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => String(cell).padEnd(widths[i]))
+        .join(' │ ')
+        .trimEnd(),
+    )
+    .join('\n')
+}
+
+/** The one summary line: headline ratios and pass/fail per target. */
+export function summaryLine(r, targets) {
+  const m = r.micro?.perAlg
+  const e = r.e2e?.byVariant
+  const parts = [
+    `verify/raw EdDSA ${x(m?.EdDSA?.gatehouseOverRaw)} RS256 ${x(m?.RS256?.gatehouseOverRaw)} ES256 ${x(m?.ES256?.gatehouseOverRaw)}`,
+    `vs pass-through req/s: low ${x(e?.low?.rpsRatio)} (p99 ${x(e?.low?.p99Ratio)}) critical ${x(e?.critical?.rpsRatio)} public ${x(e?.public?.rpsRatio)} (by CPU: low ${x(e?.low?.cpuRatio)} critical ${x(e?.critical?.cpuRatio)})`,
+    `growth: revocation ${x(r.revocationGrowth?.ratio)} jwks ${x(r.micro?.jwksGrowth?.ratio)} d1 ${x(r.auth?.refreshGrowthRatio)}`,
+    `kid flood ${r.kidFlood?.fetches ?? 'n/a'} fetch(es)`,
+    `refresh ${n(r.auth?.refreshPerSecond, 0)}/s, login ${n(r.auth?.loginMs)} ms`,
+  ]
+  const passed = targets.filter((t) => t.pass).length
+  const verdicts = targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.name}`).join('; ')
+  return `BENCH SUMMARY: ${parts.join(' | ')} | targets ${passed}/${targets.length}: ${verdicts}`
+}

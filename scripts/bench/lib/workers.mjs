@@ -1,0 +1,123 @@
+// Serves the built Workers with Miniflare directly (never through `wrangler dev`, whose proxy
+// costs ~3 ms per request). Gatehouse gets exactly the bindings wrangler.toml declares, read by
+// wrangler's own reader, with fresh random secrets and a D1 migrated from migrations/; bench
+// Workers get only what they need. Storage is in memory and dies with the instance; each
+// instance reports the pid of its workerd, so CPU can be read per instance.
+
+import { randomBytes } from 'node:crypto'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Miniflare } from 'miniflare'
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+import { ROOT } from './build.mjs'
+import { workerdPids } from './cpu.mjs'
+
+const LOG_TAIL_LINES = 40
+const SECRET_BYTES = 32 // 43 base64url characters: above every ≥ 32-character check
+
+/** wrangler.toml as Miniflare options: { workerOptions, main, gatehouse (the config table) }. */
+export function readWranglerConfig() {
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'))
+  const raw = workerOptions.bindings?.GATEHOUSE
+  const gatehouse = typeof raw === 'string' ? JSON.parse(raw) : raw
+  return { workerOptions, main, gatehouse }
+}
+
+/** Fresh random values for every secret the local profile uses and the routes name. */
+export function benchSecrets(gatehouse) {
+  const names = new Set([
+    'ORIGIN_SECRET_DEMO',
+    'KEY_ENCRYPTION_SECRET',
+    'PASSWORD_PEPPER',
+    'METRICS_SCRAPE_SECRET',
+  ])
+  for (const route of gatehouse.routes ?? [])
+    if (route.origin_secret) names.add(route.origin_secret)
+  return Object.fromEntries(
+    [...names].map((n) => [n, randomBytes(SECRET_BYTES).toString('base64url')]),
+  )
+}
+
+/** Keeps the last lines of workerd's stdout/stderr (drained, so the pipe never blocks it). */
+function logTail() {
+  const lines = []
+  const keep = (chunk) => {
+    for (const line of String(chunk).split('\n')) if (line !== '') lines.push(line)
+    if (lines.length > LOG_TAIL_LINES * 2) lines.splice(0, lines.length - LOG_TAIL_LINES)
+  }
+  return {
+    attach: (stdout, stderr) => {
+      stdout.on('data', keep)
+      stderr.on('data', keep)
+    },
+    tail: () => lines.slice(-LOG_TAIL_LINES).join('\n'),
+  }
+}
+
+/** Starts Miniflare; resolves to { mf, url, pid } (pid: the workerd process it spawned). */
+async function serve(options) {
+  const before = new Set(workerdPids())
+  const mf = new Miniflare(options)
+  const url = (await mf.ready).href.replace(/\/$/, '')
+  const pid = workerdPids().find((p) => !before.has(p)) ?? null
+  return { mf, url, pid }
+}
+
+async function migrate(db) {
+  const files = readdirSync(join(ROOT, 'migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+  for (const file of files) {
+    const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'))
+    await db.batch(statements.map((s) => db.prepare(s)))
+  }
+}
+
+/**
+ * Starts Gatehouse from `build` with wrangler.toml's bindings. Every route forwards to
+ * `originUrl`; `extraIssuers` are appended to the issuer list; `durableObjects` overrides
+ * bindings by name (e.g. a bench subclass). Resolves to { mf, url, db, secrets, logs, close }.
+ */
+export async function startGateway({
+  wrangler,
+  build,
+  secrets,
+  originUrl,
+  extraIssuers = [],
+  durableObjects = {},
+}) {
+  const gatehouse = structuredClone(wrangler.gatehouse)
+  for (const route of gatehouse.routes) route.origin = originUrl
+  gatehouse.issuers.push(...extraIssuers)
+  const { workerOptions } = wrangler
+  const logs = logTail()
+  const { mf, url, pid } = await serve({
+    ...workerOptions,
+    name: 'gatehouse',
+    modules: true,
+    scriptPath: build.script,
+    modulesRoot: build.dir,
+    bindings: { ...workerOptions.bindings, ...secrets, GATEHOUSE: gatehouse },
+    durableObjects: { ...workerOptions.durableObjects, ...durableObjects },
+    handleRuntimeStdio: logs.attach,
+  })
+  const db = await mf.getD1Database('DB')
+  await migrate(db)
+  return { mf, url, pid, db, secrets, logs, close: () => mf.dispose() }
+}
+
+/** Starts a bench Worker from `build` with the given Miniflare worker options. */
+export async function startBenchWorker({ build, compatibilityDate, ...options }) {
+  const logs = logTail()
+  const { mf, url, pid } = await serve({
+    name: build.name,
+    modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    scriptPath: build.script,
+    modulesRoot: build.dir,
+    compatibilityDate,
+    handleRuntimeStdio: logs.attach,
+    ...options,
+  })
+  return { mf, url, pid, logs, close: () => mf.dispose() }
+}
