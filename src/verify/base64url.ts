@@ -2,7 +2,8 @@
 // and canonical — the unused low bits of the last character must be zero, so every byte string
 // has exactly one accepted encoding (no re-encoded twin of a revoked or logged signature).
 // The strictness checks are ours; the coding itself is the runtime's native
-// Uint8Array.fromBase64 / toBase64 (workerd ships them; measured 4× faster than a JS loop).
+// Uint8Array.fromBase64 / toBase64 (workerd ships them; about as fast as a table-driven JS
+// loop, ~0.6 µs per token segment here, and less code of our own).
 
 interface NativeBase64 {
   fromBase64(
