@@ -9,7 +9,7 @@ import { logLine } from '../../src/observability/log'
 import { countMetric, observeMetric } from '../../src/observability/metrics'
 import { continueTrace, formatTraceparent } from '../../src/observability/trace'
 import { forwardToOrigin } from '../../src/proxy/forward'
-import { clientResponseHeaders, forwardableRequestHeaders } from '../../src/proxy/header-rules'
+import { forwardableRequestHeaders, sanitizeResponseHeaders } from '../../src/proxy/header-rules'
 import { signIdentityHeaders } from '../../src/proxy/identity-signing'
 import { pathHazard, queryHazard, splitRequestTarget } from '../../src/proxy/request-target'
 import { matchRoute, routeTableFor } from '../../src/proxy/route-table'
@@ -136,7 +136,7 @@ export const STEP_OPS: Record<string, Op> = {
         maxInFlight: 256,
         gatewayCookies: [fx.config.auth.cookieName],
         route: '/api/echo',
-        headersForAttempt: async () => new Headers(base),
+        headersForAttempt: async (attempt) => (attempt === 0 ? base : new Headers(base)),
         fetch: (input, init) => fetch(input, init),
       }),
     )
@@ -149,10 +149,9 @@ export const STEP_OPS: Record<string, Op> = {
   },
   'response-rewrap': async (fx) => {
     const res = new Response(ORIGIN_BODY, { status: 200, headers: fx.originHeaders })
-    const headers = clientResponseHeaders(res.headers, [fx.config.auth.cookieName])
-    return consume(
-      new Response(res.body, { status: res.status, statusText: res.statusText, headers }),
-    )
+    const answer = new Response(res.body, res)
+    sanitizeResponseHeaders(answer.headers, [fx.config.auth.cookieName])
+    return consume(answer)
   },
   'plain-response': async (fx) =>
     consume(new Response(ORIGIN_BODY, { status: 200, headers: fx.originHeaders })),
@@ -161,7 +160,8 @@ export const STEP_OPS: Record<string, Op> = {
     observeMetric('gatehouse_origin_duration_ms', { route: '/api/echo' }, 1)
     countMetric('gatehouse_requests_total', { route: '/api/echo', outcome: 'ok', reason: 'none' })
   },
-  'headers-out': (fx) => clientResponseHeaders(fx.originHeaders, [fx.config.auth.cookieName]),
+  'headers-out': (fx) =>
+    sanitizeResponseHeaders(new Headers(fx.originHeaders), [fx.config.auth.cookieName]),
   // The auth server's per-rotation work outside D1 and HTTP (refresh.ts): crypto, then minting.
   'refresh-crypto': async () => {
     const parent = newRefreshToken(newSessionId())

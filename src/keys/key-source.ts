@@ -7,8 +7,19 @@ import { fetchJwksDocument } from './jwks-fetch'
 import { getKeyManager, keyManagerSettings } from './key-manager'
 import type { KeySource } from './key-store'
 
-/** Returns the KeySource for this env; cheap, allocation only. */
+const sources = new WeakMap<Env, KeySource>()
+
+/** The KeySource for this env (one per isolate: the env and its Config are stable). */
 export function keySourceFor(env: Env, config: Config): KeySource {
+  let source = sources.get(env)
+  if (source === undefined) {
+    source = sourceFor(env, config)
+    sources.set(env, source)
+  }
+  return source
+}
+
+function sourceFor(env: Env, config: Config): KeySource {
   return async (issuer: IssuerConfig) => {
     if (issuer.self)
       return (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys

@@ -92,6 +92,26 @@ export class KeyStore {
     return this.settle(state, kid, deps)
   }
 
+  /**
+   * The warm path without a promise: the key if this isolate holds it fresh and needs no
+   * revalidation; undefined otherwise (then getKey does the full lookup). Counted as an
+   * isolate hit.
+   */
+  peekKey(
+    issuer: IssuerConfig,
+    kid: string,
+    settings: JwksSettings,
+    now: number,
+  ): VerificationKey | undefined {
+    const state = this.issuers.get(issuer.issuer)
+    const key = state?.keys.get(kid)
+    if (state === undefined || key === undefined) return undefined
+    if (now - state.fetchedAt > settings.maxStaleMs) return undefined
+    if (now - state.loadedAt > revalidateAfterMs(issuer, settings)) return undefined
+    countMetric('gatehouse_jwks_lookups_total', { layer: 'isolate' })
+    return key
+  }
+
   /** Removes a key from this isolate at once (emergency rotation); other layers are updated by the caller. */
   evict(issuer: string, kid: string): void {
     const state = this.issuers.get(issuer)

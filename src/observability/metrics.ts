@@ -54,9 +54,13 @@ interface Series {
 
 const series = new Map<string, Series>()
 
+/**
+ * The isolate-local key of a series. Labels are taken in the caller's order (call sites use
+ * literal objects, so one series always comes in one order); the aggregator sorts them.
+ */
 function seriesKey(name: string, labels: Labels): string {
   let key = name
-  for (const label of Object.keys(labels).sort()) key += `|${label}=${labels[label]}`
+  for (const label in labels) key += `|${label}=${labels[label]}`
   return key
 }
 

@@ -10,7 +10,7 @@ import { AuthError } from '../errors'
 import { logLine } from '../observability/log'
 import { countMetric, observeMetric } from '../observability/metrics'
 import { CircuitBreaker } from '../resilience/circuit-breaker'
-import { clientResponseHeaders } from './header-rules'
+import { sanitizeResponseHeaders } from './header-rules'
 
 const BREAKER_FAILURES = 5
 const BREAKER_OPEN_MS = 10_000
@@ -71,8 +71,8 @@ export interface ForwardInput {
   readonly gatewayCookies: readonly string[]
   /** Route label for metrics. */
   readonly route: string
-  /** Builds the headers of one attempt (each attempt is signed with a fresh nonce). */
-  readonly headersForAttempt: () => Promise<Headers>
+  /** Builds the headers of attempt n (0-based); each attempt is signed with a fresh nonce. */
+  readonly headersForAttempt: (attempt: number) => Promise<Headers>
   readonly fetch: typeof fetch
   readonly random?: () => number
 }
@@ -102,11 +102,10 @@ export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
       route: input.route,
       result: String(response.status)[0] + 'xx',
     })
-    return new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: clientResponseHeaders(response.headers, input.gatewayCookies),
-    })
+    // One copy of the origin's headers (fetch responses are immutable), cleaned in place.
+    const answer = new Response(response.body, response)
+    sanitizeResponseHeaders(answer.headers, input.gatewayCookies)
+    return answer
   } catch (err) {
     state.breaker.failure()
     const result =
@@ -124,7 +123,7 @@ async function attempts(input: ForwardInput, state: OriginState): Promise<Respon
   const retryable = input.body === null && RETRYABLE_METHODS.has(input.method)
   for (let attempt = 0; ; attempt++) {
     try {
-      return await sendOnce(input, deadline)
+      return await sendOnce(input, deadline, attempt)
     } catch (err) {
       if (err instanceof AuthError) throw err // a timeout is not retried: the origin may be working
       const canRetry = retryable && attempt < input.retries && state.retryBudget >= 1
@@ -142,7 +141,7 @@ async function attempts(input: ForwardInput, state: OriginState): Promise<Respon
   }
 }
 
-async function sendOnce(input: ForwardInput, deadline: number): Promise<Response> {
+async function sendOnce(input: ForwardInput, deadline: number, attempt: number): Promise<Response> {
   const controller = new AbortController()
   const remaining = Math.max(1, deadline - Date.now())
   const timer = setTimeout(
@@ -152,7 +151,7 @@ async function sendOnce(input: ForwardInput, deadline: number): Promise<Response
   try {
     return await input.fetch(input.origin + input.target, {
       method: input.method,
-      headers: await input.headersForAttempt(),
+      headers: await input.headersForAttempt(attempt),
       body: input.method === 'GET' || input.method === 'HEAD' ? null : input.body,
       redirect: 'manual',
       signal: controller.signal,

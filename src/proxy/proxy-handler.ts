@@ -61,8 +61,9 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
     maxInFlight: route.maxInFlight,
     gatewayCookies: [config.auth.cookieName],
     route: route.prefix,
-    headersForAttempt: async () => {
-      const headers = new Headers(base)
+    // The first attempt signs into the headers built above; only a retry pays for a copy.
+    headersForAttempt: async (attempt) => {
+      const headers = attempt === 0 ? base : new Headers(base)
       await signIdentityHeaders(headers, {
         method,
         target,

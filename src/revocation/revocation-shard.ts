@@ -20,6 +20,14 @@ export interface RevocationVerdict {
   readonly by: 'jti' | 'sid' | 'subject' | null
 }
 
+interface VerdictRow {
+  jti_exp: number | null
+  sid_exp: number | null
+  cutoff_at: number | null
+  cutoff_exp: number | null
+  [column: string]: SqlStorageValue
+}
+
 interface ExpiryRow {
   next: number | null
   [column: string]: SqlStorageValue
@@ -44,29 +52,24 @@ export class RevocationShard extends DurableObject<Env> {
   /** Answers "is this token revoked?" with one query; expired entries never match. */
   check(query: RevocationQuery): RevocationVerdict {
     const now = nowSeconds()
-    if (
-      query.jti !== null &&
-      this.live('SELECT expires_at FROM revoked_jti WHERE jti = ?', query.jti, now)
-    ) {
-      return { revoked: true, by: 'jti' }
-    }
-    if (
-      query.sid !== null &&
-      this.live('SELECT expires_at FROM revoked_sid WHERE sid = ?', query.sid, now)
-    ) {
-      return { revoked: true, by: 'sid' }
-    }
-    const cutoff = this.sql
-      .exec<{
-        cutoff_at: number
-        expires_at: number
-      }>('SELECT cutoff_at, expires_at FROM subject_cutoff WHERE id = 1')
-      .toArray()[0]
+    const row = this.sql
+      .exec<VerdictRow>(
+        `SELECT (SELECT expires_at FROM revoked_jti WHERE jti = ?) AS jti_exp,
+                (SELECT expires_at FROM revoked_sid WHERE sid = ?) AS sid_exp,
+                (SELECT cutoff_at FROM subject_cutoff WHERE id = 1) AS cutoff_at,
+                (SELECT expires_at FROM subject_cutoff WHERE id = 1) AS cutoff_exp`,
+        query.jti,
+        query.sid,
+      )
+      .one()
+    if (row.jti_exp !== null && row.jti_exp > now) return { revoked: true, by: 'jti' }
+    if (row.sid_exp !== null && row.sid_exp > now) return { revoked: true, by: 'sid' }
     // A token without iat cannot prove it was issued after the cut-off: it is dead too.
     if (
-      cutoff !== undefined &&
-      cutoff.expires_at > now &&
-      (query.iat === null || query.iat <= cutoff.cutoff_at)
+      row.cutoff_at !== null &&
+      row.cutoff_exp !== null &&
+      row.cutoff_exp > now &&
+      (query.iat === null || query.iat <= row.cutoff_at)
     ) {
       return { revoked: true, by: 'subject' }
     }
@@ -128,11 +131,6 @@ export class RevocationShard extends DurableObject<Env> {
     if (next !== null) await this.ctx.storage.setAlarm(next * 1000)
   }
 
-  private live(query: string, id: string, now: number): boolean {
-    const row = this.sql.exec<{ expires_at: number }>(query, id).toArray()[0]
-    return row !== undefined && row.expires_at > now
-  }
-
   private async scheduleCleanup(expiresAt: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm()
     if (current === null || current > expiresAt * 1000)
@@ -144,6 +142,10 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000)
 }
 
+/** idFromName hashes the name each call; ids are plain values, so an isolate keeps recent ones. */
+const ID_CACHE_MAX = 10_000
+const idCaches = new WeakMap<object, Map<string, DurableObjectId>>()
+
 /** The shard for one subject; the name keeps issuers and tenants apart. */
 export function getRevocationShard(
   env: Env,
@@ -152,5 +154,16 @@ export function getRevocationShard(
   subject: string,
 ): DurableObjectStub<RevocationShard> {
   const name = JSON.stringify([issuer, tenant, subject])
-  return env.REVOCATIONS.get(env.REVOCATIONS.idFromName(name))
+  let ids = idCaches.get(env.REVOCATIONS)
+  if (ids === undefined) {
+    ids = new Map()
+    idCaches.set(env.REVOCATIONS, ids)
+  }
+  let id = ids.get(name)
+  if (id === undefined) {
+    if (ids.size >= ID_CACHE_MAX) ids.clear()
+    id = env.REVOCATIONS.idFromName(name)
+    ids.set(name, id)
+  }
+  return env.REVOCATIONS.get(id)
 }

@@ -7,8 +7,9 @@ import type { Config, IssuerConfig } from '../config'
 import { AuthError } from '../errors'
 import { countMetric, observeMetric } from '../observability/metrics'
 import { keySourceFor } from '../keys/key-source'
-import { keyStore } from '../keys/key-store'
+import { keyStore, type KeyStoreDeps } from '../keys/key-store'
 import { extractBearerToken } from './bearer'
+import { VerifiedTokenCache } from './verified-token-cache'
 import { verifyAccessToken, type VerifiedToken } from './verify-token'
 
 const issuerIndexes = new WeakMap<Config, ReadonlyMap<string, IssuerConfig>>()
@@ -20,6 +21,21 @@ function issuerIndex(config: Config): ReadonlyMap<string, IssuerConfig> {
     issuerIndexes.set(config, index)
   }
   return index
+}
+
+/** The key store's dependencies for a request (waitUntil is the request's own). */
+function keyDeps(
+  env: RequestScope['env'],
+  config: Config,
+  waitUntil: RequestScope['waitUntil'],
+): KeyStoreDeps {
+  return {
+    kv: env.JWKS_CACHE,
+    source: keySourceFor(env, config),
+    settings: config.jwks,
+    now: Date.now,
+    waitUntil,
+  }
 }
 
 /**
@@ -46,7 +62,12 @@ export async function authenticate(
 export async function verifyToken(token: string, scope: RequestScope): Promise<VerifiedToken> {
   const { config, record, env } = scope
   const now = Date.now() / 1000
-  let verified: VerifiedToken
+  const cache = tokenCacheFor(config)
+  let verified = cache.get(token, now, config.clockSkewSeconds, (v) => keyHeld(v, config, now))
+  if (verified !== null) {
+    countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'hit' })
+    return recordVerified(record, verified)
+  }
   try {
     verified = await verifyAccessToken(token, {
       issuers: issuerIndex(config),
@@ -54,19 +75,16 @@ export async function verifyToken(token: string, scope: RequestScope): Promise<V
       clockSkewSeconds: config.clockSkewSeconds,
       maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
       resolveKey: (issuer, kid) =>
-        keyStore.getKey(issuer, kid, {
-          kv: env.JWKS_CACHE,
-          source: keySourceFor(env, config),
-          settings: config.jwks,
-          now: Date.now,
-          waitUntil: scope.waitUntil,
-        }),
+        keyStore.getKey(issuer, kid, keyDeps(env, config, scope.waitUntil)),
+      peekKey: (issuer, kid) => keyStore.peekKey(issuer, kid, config.jwks, Date.now()),
     })
   } catch (err) {
-    if (err instanceof AuthError) countMetric('gatehouse_verify_total', { outcome: err.reason })
+    if (err instanceof AuthError)
+      countMetric('gatehouse_verify_total', { outcome: err.reason, cache: 'miss' })
     throw err
   }
-  countMetric('gatehouse_verify_total', { outcome: 'ok' })
+  cache.set(token, verified)
+  countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'miss' })
   if (verified.issuedAt !== null) {
     observeMetric(
       'gatehouse_clock_offset_seconds',
@@ -74,6 +92,10 @@ export async function verifyToken(token: string, scope: RequestScope): Promise<V
       now - verified.issuedAt,
     )
   }
+  return recordVerified(record, verified)
+}
+
+function recordVerified(record: RequestScope['record'], verified: VerifiedToken): VerifiedToken {
   record.tenant = verified.tenant
   record.subject = verified.subject
   record.issuer = verified.issuer.issuer
@@ -81,4 +103,22 @@ export async function verifyToken(token: string, scope: RequestScope): Promise<V
   record.jti = verified.tokenId
   record.sid = verified.sessionId
   return verified
+}
+
+const tokenCaches = new WeakMap<Config, VerifiedTokenCache>()
+
+function tokenCacheFor(config: Config): VerifiedTokenCache {
+  let cache = tokenCaches.get(config)
+  if (cache === undefined) {
+    cache = new VerifiedTokenCache()
+    tokenCaches.set(config, cache)
+  }
+  return cache
+}
+
+/** A cached verification stands only while its signing key is still held, fresh, in the isolate. */
+function keyHeld(verified: VerifiedToken, config: Config, nowSeconds: number): boolean {
+  return (
+    keyStore.peekKey(verified.issuer, verified.kid, config.jwks, nowSeconds * 1000) !== undefined
+  )
 }

@@ -45,11 +45,28 @@ export function parseCompactJws(token: string): ParsedJws {
   if (token.indexOf('.', dot2 + 1) !== -1) {
     throw new AuthError('malformed', { detail: 'more than three segments' })
   }
-  const header = readHeader(decodeJsonObject(token.slice(0, dot1), 'header'))
+  const header = parseHeader(token.slice(0, dot1))
   const payload = decodeJsonObject(token.slice(dot1 + 1, dot2), 'payload')
   const signature = decodeBase64Url(token.slice(dot2 + 1))
   if (signature === null) throw new AuthError('malformed', { detail: 'signature encoding' })
   return { header, payload, signingInput: ascii.encode(token.slice(0, dot2)), signature }
+}
+
+/**
+ * Every token of one key carries the same header segment, so parsed headers are kept per
+ * isolate (bounded). Only headers that passed every check are cached; the map is cleared when
+ * full, so a flood of distinct headers costs what an uncached parse costs.
+ */
+const HEADER_CACHE_MAX = 256
+const headerCache = new Map<string, JwsHeader>()
+
+function parseHeader(segment: string): JwsHeader {
+  const cached = headerCache.get(segment)
+  if (cached !== undefined) return cached
+  const header = readHeader(decodeJsonObject(segment, 'header'))
+  if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear()
+  headerCache.set(segment, Object.freeze(header))
+  return header
 }
 
 function decodeJsonObject(segment: string, part: string): Record<string, unknown> {

@@ -24,6 +24,8 @@ export interface VerifyContext {
   readonly maxTokenLifetimeSeconds: number
   /** Resolves (issuer, kid) to a key; throws AuthError unknown_kid | key_unavailable. */
   readonly resolveKey: (issuer: IssuerConfig, kid: string) => Promise<VerificationKey>
+  /** The warm path without a promise: a cached, fresh key, or undefined to call resolveKey. */
+  readonly peekKey?: (issuer: IssuerConfig, kid: string) => VerificationKey | undefined
 }
 
 /** Verifies a compact JWS access token; throws AuthError with the first failing reason. */
@@ -38,7 +40,8 @@ export async function verifyAccessToken(token: string, ctx: VerifyContext): Prom
     throw new AuthError('alg_not_allowed', { detail: `alg ${jws.header.alg.slice(0, 16)}` })
   }
   if (!typeAllowed(jws.header.typ, issuer)) throw new AuthError('wrong_type')
-  const key = await ctx.resolveKey(issuer, jws.header.kid)
+  const key =
+    ctx.peekKey?.(issuer, jws.header.kid) ?? (await ctx.resolveKey(issuer, jws.header.kid))
   const cryptoKey = key.byAlg.get(alg)
   if (cryptoKey === undefined) {
     throw new AuthError('alg_not_allowed', { detail: `kid ${key.kid} is not a ${alg} key` })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  clientResponseHeaders,
+  sanitizeResponseHeaders,
   forwardableRequestHeaders,
   withoutCookies,
   type ForwardHeaderOptions,
@@ -173,7 +173,14 @@ describe('withoutCookies', () => {
   })
 })
 
-describe('clientResponseHeaders', () => {
+/** What the client receives: a copy of the origin's headers, sanitized in place. */
+function clientResponseHeaders(origin: Headers, gatewayCookies: string[]): Headers {
+  const out = new Headers(origin)
+  sanitizeResponseHeaders(out, gatewayCookies)
+  return out
+}
+
+describe('sanitizeResponseHeaders', () => {
   function originHeaders(): Headers {
     const h = new Headers()
     h.append('content-type', 'application/json')
