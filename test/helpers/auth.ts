@@ -127,3 +127,20 @@ export function refreshMobile(
 ): Promise<Response> {
   return send(gw, '/auth/refresh', json({ refresh_token: token, device_id: deviceId }))
 }
+
+export interface WebSession {
+  readonly user: TestUser
+  readonly access: string
+  readonly refresh: string
+}
+
+/** A fresh user with `scopes`, logged in as a web client: its access and refresh tokens. */
+export async function webSession(
+  gw: ReturnType<typeof authEnv>,
+  scopes = ['echo:read', 'echo:write'],
+): Promise<WebSession> {
+  const user = await createTestUser({ scopes })
+  const res = await login(gw, user)
+  const body = (await res.json()) as Record<string, string>
+  return { user, access: body.access_token as string, refresh: cookieToken(res) }
+}

@@ -3,7 +3,7 @@
 // {"active": false} and nothing more for anything not active.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { authEnv, cookieToken, createTestUser, json, login, refreshWeb } from '../helpers/auth'
+import { authEnv, json, login, refreshWeb, webSession } from '../helpers/auth'
 import { installNetwork, send } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
@@ -13,12 +13,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.restoreAllMocks())
 
-async function session(scopes = ['echo:read', 'echo:write']) {
-  const user = await createTestUser({ scopes })
-  const res = await login(gw, user)
-  const body = (await res.json()) as Record<string, string>
-  return { user, access: body.access_token as string, refresh: cookieToken(res) }
-}
+const session = (scopes?: string[]) => webSession(gw, scopes)
 
 const admin = () => session(['echo:read', 'gatehouse:admin']).then((s) => s.access)
 

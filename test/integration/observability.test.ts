@@ -13,6 +13,7 @@ import {
   createTestUser,
   json,
   login,
+  webSession,
   refreshWeb,
 } from '../helpers/auth'
 import { captureLogs, installNetwork, send, testEnv } from '../helpers/gateway'
@@ -61,12 +62,7 @@ function delta(before: Series, after: Series, key: string): number {
   return (after.get(key) ?? 0) - (before.get(key) ?? 0)
 }
 
-async function session(scopes = ['echo:read', 'echo:write']) {
-  const user = await createTestUser({ scopes })
-  const res = await login(gw, user)
-  const body = (await res.json()) as Record<string, string>
-  return { user, access: body.access_token as string, refresh: cookieToken(res) }
-}
+const session = (scopes?: string[]) => webSession(gw, scopes)
 
 describe('metrics', () => {
   it('move for every outcome class and render as Prometheus text', async () => {

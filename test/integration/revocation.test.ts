@@ -8,10 +8,10 @@ import { getRevocationShard } from '../../src/revocation/revocation-shard'
 import {
   PUBLIC_URL,
   authEnv,
-  cookieToken,
   createTestUser,
   json,
   login,
+  webSession,
   refreshWeb,
   type TestUser,
 } from '../helpers/auth'
@@ -25,12 +25,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.restoreAllMocks())
 
-async function session(scopes = ['echo:read', 'echo:write']) {
-  const user = await createTestUser({ scopes })
-  const res = await login(gw, user)
-  const body = (await res.json()) as Record<string, string>
-  return { user, access: body.access_token as string, refresh: cookieToken(res) }
-}
+const session = (scopes?: string[]) => webSession(gw, scopes)
 
 async function adminToken(): Promise<string> {
   return (await session(['echo:read', 'gatehouse:admin'])).access

@@ -3,10 +3,10 @@
 // bench/workers/. Output goes to .wrangler/bench/build/<name>/ (git-ignored), rebuilt every run,
 // so a fresh clone needs nothing but `npm ci`.
 
-import { spawn } from 'node:child_process'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runQuiet } from '../../lib/run-quiet.mjs'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 export const BENCH_STATE_DIR = join(ROOT, '.wrangler', 'bench')
@@ -21,23 +21,10 @@ const BENCH_WORKERS = {
   'pass-through': 'bench/workers/pass-through.ts',
 }
 
-function run(command, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-    })
-    let output = ''
-    child.stdout.on('data', (d) => (output += d))
-    child.stderr.on('data', (d) => (output += d))
-    child.on('error', reject)
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`${basename(command)} ${args.join(' ')} failed:\n${output}`)),
-    )
-  })
+async function run(command, args) {
+  const { code, output } = await runQuiet(command, args)
+  if (code !== 0) throw new Error(`${basename(command)} ${args.join(' ')} failed:\n${output}`)
+  return output
 }
 
 /** Bundles one Worker; resolves to { dir, script } (script is the bundled entry module). */
