@@ -11,7 +11,8 @@ import { clearedRefreshCookie, corsHeaders } from './browser-policy'
 import { endSession } from './end-session'
 import { readPresentedToken } from './presented-token'
 import { hashRefreshToken } from './refresh-token'
-import { findRefreshContext, type Session } from './session-store'
+import { findRefreshContext } from './refresh-store'
+import type { Session } from './session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 
 export function logout(request: Request, scope: RequestScope): Promise<Response> {

@@ -20,12 +20,8 @@ import {
   unsealSuccessor,
 } from './refresh-token'
 import { readPresentedToken, type Presented } from './presented-token'
-import {
-  findRefreshContext,
-  rotateRefreshToken,
-  type RefreshContext,
-  type Session,
-} from './session-store'
+import { findRefreshContext, rotateRefreshToken, type RefreshContext } from './refresh-store'
+import type { Session } from './session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
