@@ -16,13 +16,22 @@ import {
   webSession,
   refreshWeb,
 } from '../helpers/auth'
-import { captureLogs, installNetwork, send, testEnv } from '../helpers/gateway'
-import { split } from '../helpers/tokens'
+import {
+  captureLogs,
+  installNetwork,
+  send,
+  setupIssuer,
+  testEnv,
+  type Network,
+} from '../helpers/gateway'
+import { makeKey } from '../helpers/keys'
+import { mint, nowSeconds, split } from '../helpers/tokens'
 
 const gw = authEnv()
 const SCRAPE = { authorization: `Bearer ${env.METRICS_SCRAPE_SECRET as string}` }
+let net: Network
 beforeEach(() => {
-  installNetwork()
+  net = installNetwork()
 })
 afterEach(() => vi.restoreAllMocks())
 
@@ -108,6 +117,39 @@ describe('metrics', () => {
     expect(
       [...after.keys()].some((k) => k.startsWith('gatehouse_clock_offset_seconds_bucket{issuer=')),
     ).toBe(true)
+  })
+
+  it('count every verification rejection under its own reason', async () => {
+    const key = await makeKey('EdDSA')
+    const stranger = await makeKey('EdDSA', 'unpublished')
+    const { issuer, config } = await setupIssuer(net, [key])
+    const third = testEnv({ ...config, metrics_scrape_secret: 'METRICS_SCRAPE_SECRET' })
+    const now = nowSeconds()
+    const cases: Array<[string, () => Promise<string>]> = [
+      ['expired', () => mint(key, { issuer, expiresIn: -600 })],
+      ['not_yet_valid', () => mint(key, { issuer, claims: { nbf: now + 600 } })],
+      ['lifetime_too_long', () => mint(key, { issuer, expiresIn: 7200 })],
+      ['wrong_audience', () => mint(key, { issuer, audience: 'elsewhere' })],
+      ['wrong_type', () => mint(key, { issuer, header: { typ: 'JWT' } })],
+      ['invalid_claims', () => mint(key, { issuer, omit: ['sub'] })],
+      ['unknown_issuer', () => mint(key, { issuer: 'https://unknown.test' })],
+      ['unknown_kid', () => mint(stranger, { issuer })],
+      ['header_not_allowed', () => mint(key, { issuer, header: { jku: 'https://evil.test' } })],
+      ['bad_signature', async () => tamperSignature(await mint(key, { issuer }))],
+      ['malformed', async () => 'not.a.jwt'],
+    ]
+    const scrapeThird = async () =>
+      parsePrometheus(await (await send(third, '/metrics', { headers: SCRAPE })).text())
+    const before = await scrapeThird()
+    for (const [, token] of cases) await send(third, '/api/echo/x', { token: await token() })
+    const after = await scrapeThird()
+    for (const [reason] of cases) {
+      expect(
+        delta(before, after, `gatehouse_verify_total{cache="miss",outcome="${reason}"}`),
+        reason,
+      ).toBe(1)
+    }
+    expect(net.originCalls).toHaveLength(0)
   })
 
   it('counts a fail-open fallback by tier', async () => {
