@@ -4,7 +4,7 @@
 // every call so tests can prove a rejected request never reached the origin.
 
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
-import { vi } from 'vitest'
+import { expect, vi } from 'vitest'
 import { app } from '../../src/app'
 import type { TestKey } from './keys'
 
@@ -190,4 +190,22 @@ export function captureLogs(): LogCapture {
     lines,
     lastReason: () => [...lines].reverse().find((l) => l.event === 'request')?.reason,
   }
+}
+
+/**
+ * Sends a request that must be refused: asserts its status and that the origin was not called
+ * for it (a security check that only looks at the status cannot tell a refusal from a leak).
+ */
+export async function expectRefused(
+  net: Network,
+  gatewayEnv: typeof env,
+  path: string,
+  init: RequestInit & { token?: string },
+  status: number,
+): Promise<Response> {
+  const before = net.originCalls.length
+  const res = await send(gatewayEnv, path, init)
+  expect(res.status, path).toBe(status)
+  expect(net.originCalls.length, `origin reached for refused ${path}`).toBe(before)
+  return res
 }

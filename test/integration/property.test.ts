@@ -135,6 +135,18 @@ describe('tokens signed with the trusted key that break a rule', () => {
   })
 })
 
+/** The last forwarded request and what the origin-side verifier makes of it. */
+async function lastCallAtOrigin() {
+  const call = net.originCalls.at(-1)!
+  const url = new URL(call.url)
+  const seen = await verifyAtOrigin({
+    method: call.method,
+    target: url.pathname + url.search,
+    headers: call.headers,
+  })
+  return { call, seen }
+}
+
 describe('valid tokens with random identities and random client headers', () => {
   it(`pass with exactly the signed identity at the origin (${RUNS.valid} runs)`, async () => {
     // Printable identifiers, leading and trailing spaces included.
@@ -162,13 +174,7 @@ describe('valid tokens with random identities and random client headers', () => 
           const { status, originCalls } = await attempt(`Bearer ${token}`, headers)
           expect(status, JSON.stringify({ sub, tid, headers })).toBe(200)
           expect(originCalls).toBe(1)
-          const call = net.originCalls.at(-1)!
-          const url = new URL(call.url)
-          const seen = await verifyAtOrigin({
-            method: call.method,
-            target: url.pathname + url.search,
-            headers: call.headers,
-          })
+          const { call, seen } = await lastCallAtOrigin()
           expect(seen, JSON.stringify({ sub, tid })).toMatchObject({
             ok: true,
             identity: { subject: sub, tenant: tid, scopes: ['echo:read'] },
@@ -189,13 +195,7 @@ describe('valid tokens with random identities and random client headers', () => 
     const token = await mint(key, { issuer, subject: 'admin ', scope: 'echo:read' })
     const { status, originCalls } = await attempt(`Bearer ${token}`)
     expect([status, originCalls]).toEqual([200, 1])
-    const call = net.originCalls.at(-1)!
-    const url = new URL(call.url)
-    const seen = await verifyAtOrigin({
-      method: call.method,
-      target: url.pathname + url.search,
-      headers: call.headers,
-    })
+    const { call, seen } = await lastCallAtOrigin()
     expect(call.headers.get('x-auth-subject')).not.toBe('admin')
     expect(seen).toMatchObject({ ok: true, identity: { subject: 'admin ' } })
   })

@@ -34,7 +34,10 @@ async function adminToken(): Promise<string> {
 async function statuses(token: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   for (const route of ['echo', 'standard', 'secure']) {
+    const before = net.originCalls.length
     out[route] = (await send(gw, `/api/${route}/x`, { token })).status
+    // A refused request never reaches the origin; an accepted one reaches it exactly once.
+    expect(net.originCalls.length - before, route).toBe(out[route] === 200 ? 1 : 0)
   }
   return out
 }
