@@ -25,6 +25,8 @@ export interface AuthConfig {
   }
   readonly cookieName: string
   readonly cookiePath: string
+  /** Cookie names the gateway owns: never forwarded to an origin, never set by one. */
+  readonly gatewayCookies: readonly string[]
   /** Exact browser origins (scheme://host[:port]) allowed for cookie flows and CORS. */
   readonly allowedOrigins: readonly string[]
   readonly keyEncryptionSecret: string
@@ -51,6 +53,7 @@ const DISABLED: AuthConfig = {
   refresh: { absoluteLifetimeSeconds: 0, idleLifetimeSeconds: 0, reuseIntervalSeconds: 0 },
   cookieName: REFRESH_COOKIE_NAME,
   cookiePath: REFRESH_COOKIE_PATH,
+  gatewayCookies: [REFRESH_COOKIE_NAME],
   allowedOrigins: [],
   keyEncryptionSecret: '',
   passwordPepper: '',
@@ -122,6 +125,7 @@ export function loadAuthConfig(
     refresh: { absoluteLifetimeSeconds, idleLifetimeSeconds, reuseIntervalSeconds },
     cookieName: REFRESH_COOKIE_NAME,
     cookiePath: REFRESH_COOKIE_PATH,
+    gatewayCookies: [REFRESH_COOKIE_NAME],
     allowedOrigins,
     keyEncryptionSecret: readSecret(env, 'KEY_ENCRYPTION_SECRET', r.field('(secret)')),
     passwordPepper: readSecret(env, 'PASSWORD_PEPPER', r.field('(secret)')),

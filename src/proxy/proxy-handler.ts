@@ -40,7 +40,7 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
 
   const base = forwardableRequestHeaders(request.headers, {
     forwardAuthorization: route.forwardAuthorization,
-    gatewayCookies: [config.auth.cookieName],
+    gatewayCookies: config.auth.gatewayCookies,
   })
   const clientIp = request.headers.get('cf-connecting-ip')
   if (clientIp !== null) base.set('x-forwarded-for', clientIp)
@@ -59,7 +59,7 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
     timeoutMs: route.timeoutMs,
     retries: route.retries,
     maxInFlight: route.maxInFlight,
-    gatewayCookies: [config.auth.cookieName],
+    gatewayCookies: config.auth.gatewayCookies,
     route: route.prefix,
     // The first attempt signs into the headers built above; only a retry pays for a copy.
     headersForAttempt: async (attempt) => {

@@ -34,14 +34,19 @@ export async function refresh(request: Request, scope: RequestScope): Promise<Re
     countMetric('gatehouse_refresh_total', { result })
     return response
   } catch (err) {
-    const reuse = err instanceof AuthError && err.options.detail === REUSE_DETAIL
+    const reuse = err instanceof RefreshReuseError
     const result = reuse ? 'reuse_detected' : err instanceof AuthError ? err.reason : 'internal'
     countMetric('gatehouse_refresh_total', { result })
     throw err
   }
 }
 
-const REUSE_DETAIL = 'refresh token reuse'
+/** invalid_grant for a detected reuse: its own class, so the outcome is counted as reuse. */
+class RefreshReuseError extends AuthError {
+  constructor() {
+    super('invalid_grant', { detail: 'refresh token reuse' })
+  }
+}
 
 type RefreshResult = 'rotated' | 'same_successor'
 
@@ -127,7 +132,7 @@ async function rotate(
     session_country: context.session.lastCountry,
   })
   await endSessionAfterReuse(scope, context.session, sink)
-  throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
+  throw new RefreshReuseError()
 }
 
 /** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
@@ -176,7 +181,7 @@ async function assertSessionUsable(
     // A rotated token from another device is a stolen one: that is reuse, and the session dies.
     if (context.token.usedAt !== null) {
       await endSessionAfterReuse(scope, s, sink)
-      throw new AuthError('invalid_grant', { detail: REUSE_DETAIL })
+      throw new RefreshReuseError()
     }
     throw new AuthError('invalid_grant', { detail: 'client or device mismatch' })
   }
