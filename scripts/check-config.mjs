@@ -1,5 +1,5 @@
 // Validates one wrangler.toml environment the way the deployed Worker would: the gateway's own
-// parseConfig (src/config.ts, bundled with esbuild) over [vars.GATEHOUSE] with placeholder
+// parseConfig (src/config/config.ts, bundled with esbuild) over [vars.GATEHOUSE] with placeholder
 // secrets, plus — for a named environment — the deploy rules of scripts/lib/deploy-config.mjs.
 // Exits 1 naming the first bad field(s); prints the secrets the environment needs.
 //

@@ -1,9 +1,9 @@
 // Entry point: the Worker's handlers and its Durable Object classes.
 
-import { app } from './app'
-import { runCron } from './cron'
+import { app } from './http/app'
+import { runCron } from './http/cron'
 import { consumeAuthEvents } from './observability/audit-consumer'
-import type { Env } from './env'
+import type { Env } from './config/env'
 
 export { KeyManager } from './keys/key-manager'
 export { RevocationShard } from './revocation/revocation-shard'

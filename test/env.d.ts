@@ -1,5 +1,5 @@
 import type { D1Migration } from 'cloudflare:test'
-import type { Env as GatehouseEnv } from '../src/env'
+import type { Env as GatehouseEnv } from '../src/config/env'
 
 declare global {
   namespace Cloudflare {

@@ -3,8 +3,8 @@
 // and a stub fetch that answers the JWKS and the origin in-isolate, so no socket is timed.
 
 import { SignJWT, exportJWK } from 'jose'
-import { loadConfig, type Config } from '../../src/config'
-import type { Env } from '../../src/env'
+import { loadConfig, type Config } from '../../src/config/config'
+import type { Env } from '../../src/config/env'
 
 export type { Env }
 export type IncomingRequest = Request<unknown, IncomingRequestCfProperties>

@@ -3,7 +3,7 @@
 // profile can attribute a request's cost. Imports src/ internals: when a signature changes there,
 // this file (and only the profile section) has to follow.
 
-import { loadConfig } from '../../src/config'
+import { loadConfig } from '../../src/config/config'
 import { mintAccessToken } from '../../src/keys/signer'
 import { logLine } from '../../src/observability/log'
 import { countMetric, observeMetric } from '../../src/observability/metrics'
@@ -13,7 +13,7 @@ import { forwardableRequestHeaders, sanitizeResponseHeaders } from '../../src/pr
 import { signIdentityHeaders } from '../../src/proxy/identity-signing'
 import { pathHazard, queryHazard, splitRequestTarget } from '../../src/proxy/request-target'
 import { matchRoute, routeTableFor } from '../../src/proxy/route-table'
-import type { RequestRecord, RequestScope } from '../../src/request-middleware'
+import type { RequestRecord, RequestScope } from '../../src/http/request-context'
 import {
   hashRefreshToken,
   newRefreshToken,
@@ -21,8 +21,8 @@ import {
   refreshTokenSessionId,
   sealSuccessor,
 } from '../../src/sessions/refresh-token'
-import { authenticate } from '../../src/verify/authenticate'
-import { decodeBase64Url } from '../../src/verify/base64url'
+import { authenticate } from '../../src/http/authenticate'
+import { decodeBase64Url } from '../../src/lib/base64url'
 import { extractBearerToken } from '../../src/verify/bearer'
 import { checkClaims } from '../../src/verify/claims'
 import { parseCompactJws } from '../../src/verify/compact-jws'

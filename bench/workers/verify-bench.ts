@@ -5,16 +5,16 @@
 // during CPU work. Keys and tokens are made once per isolate; all three verifiers share one key.
 
 import { SignJWT, exportJWK, jwtVerify } from 'jose'
-import type { Algorithm, IssuerConfig, JwksSettings } from '../../src/config'
+import type { Algorithm, IssuerConfig, JwksSettings } from '../../src/config/config'
 import {
   ALGORITHM_SPECS,
   importVerificationKey,
   type VerificationKey,
 } from '../../src/keys/jwk-import'
 import { KeyStore, type KeyStoreDeps } from '../../src/keys/key-store'
-import { argon2 } from '../../src/sessions/argon2'
-import { ARGON2_PARAMS } from '../../src/sessions/password-hash'
-import { decodeBase64Url } from '../../src/verify/base64url'
+import { argon2 } from '../../src/accounts/argon2'
+import { ARGON2_PARAMS } from '../../src/accounts/password-hash'
+import { decodeBase64Url } from '../../src/lib/base64url'
 import { verifyAccessToken, type VerifyContext } from '../../src/verify/verify-token'
 
 interface Env {

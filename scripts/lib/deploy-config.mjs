@@ -1,6 +1,6 @@
 // What the deploy scripts know about wrangler.toml: one environment as wrangler resolves it
 // (`unstable_readConfig`, so inheritance works exactly as on deploy), the gateway's own
-// validation of its [vars.GATEHOUSE] (src/config.ts bundled into Node with esbuild, run with
+// validation of its [vars.GATEHOUSE] (src/config/config.ts bundled into Node with esbuild, run with
 // placeholder secrets), and the extra rules a deployed environment must follow (bindings equal to
 // the top level's, https only, no demo page). Problems name the field, like the Worker's
 // start-up error does.
@@ -43,13 +43,13 @@ export async function readWranglerEnv(env, configPath = WRANGLER_TOML) {
 
 let parserPromise = null
 
-/** Bundles src/config.ts into .wrangler/tmp and returns its module ({ parseConfig, ConfigError }). */
+/** Bundles src/config/config.ts into .wrangler/tmp and returns its module ({ parseConfig, ConfigError }). */
 export function loadConfigModule() {
   parserPromise ??= (async () => {
     const outfile = join(ROOT, '.wrangler', 'tmp', 'check-config', `config-${process.pid}.mjs`)
     await mkdir(dirname(outfile), { recursive: true })
     await build({
-      entryPoints: [join(ROOT, 'src', 'config.ts')],
+      entryPoints: [join(ROOT, 'src', 'config', 'config.ts')],
       bundle: true,
       format: 'esm',
       platform: 'neutral',

@@ -3,8 +3,8 @@
 // issuer's allowlist names, so a token cannot pick an algorithm the key was not meant for:
 // no HMAC ever (kty "oct" is refused), no RSA key used as ECDSA, no EdDSA with a P-256 key.
 
-import type { Algorithm } from '../config'
-import { decodeBase64Url } from '../verify/base64url'
+import type { Algorithm } from '../config/config'
+import { decodeBase64Url } from '../lib/base64url'
 
 export interface VerificationKey {
   readonly kid: string

@@ -2,7 +2,7 @@
 // and a shape check. It returns raw JWKs; importing (and refusing unusable keys) is
 // jwk-import.ts's job. Failures throw JwksFetchError with a short cause for logs and metrics.
 
-import { readCappedBytes } from '../capped-body'
+import { readCappedBytes } from '../lib/capped-body'
 
 /** Real JWKS documents are a few KiB; a megabyte-sized answer is an attack or a mistake. */
 export const MAX_JWKS_BYTES = 256 * 1024

@@ -5,8 +5,8 @@
 // private key never crosses an RPC boundary in the clear.
 
 import { calculateJwkThumbprint } from 'jose'
-import type { SigningAlgorithm } from '../config-auth'
-import { deriveSealingKey, openSealedText, sealText } from './symmetric'
+import type { SigningAlgorithm } from '../config/auth'
+import { deriveSealingKey, openSealedText, sealText } from '../lib/symmetric'
 
 export interface GeneratedKey {
   readonly kid: string

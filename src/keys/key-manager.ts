@@ -6,13 +6,13 @@
 // pass the configuration slice it needs; the last one is kept for the alarm.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Config } from '../config'
-import type { Env } from '../env'
+import type { Config } from '../config/config'
+import type { Env } from '../config/env'
 import { logLine } from '../observability/log'
 import { generateSigningKey, sealPrivateKey } from './key-crypto'
 import { planLifecycle, type KeyRow, type KeyState, type LifecyclePolicy } from './key-lifecycle'
 import { writeStored } from './key-store'
-import type { SigningAlgorithm } from '../config-auth'
+import type { SigningAlgorithm } from '../config/auth'
 
 /** The longest our JWKS may sit in an HTTP cache (Cache-Control max-age of jwks.json). */
 export const JWKS_HTTP_MAX_AGE_SECONDS = 300

@@ -6,8 +6,8 @@
 // single-flight) nor evict another issuer's keys. When the source is down, known keys keep
 // working up to max_stale_seconds; a key that cannot be known is a 503, not a 401.
 
-import type { IssuerConfig, JwksSettings } from '../config'
-import { AuthError } from '../errors'
+import type { IssuerConfig, JwksSettings } from '../config/config'
+import { AuthError } from '../lib/errors'
 import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
 import { importVerificationKey, type VerificationKey } from './jwk-import'

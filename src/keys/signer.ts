@@ -3,9 +3,9 @@
 // CryptoKey, so minting a token costs one signature and no Durable Object round trip.
 
 import { SignJWT } from 'jose'
-import type { Config } from '../config'
-import type { SigningAlgorithm } from '../config-auth'
-import type { Env } from '../env'
+import type { Config } from '../config/config'
+import type { SigningAlgorithm } from '../config/auth'
+import type { Env } from '../config/env'
 import { unsealSigningKey } from './key-crypto'
 import { SIGNING_KEY_CACHE_MS, getKeyManager, keyManagerSettings } from './key-manager'
 

@@ -2,7 +2,7 @@
 // in one D1 batch, off every request path. A malformed message is acknowledged and logged (a
 // retry would not fix it); a D1 failure retries the whole batch (the queue redelivers).
 
-import type { Env } from '../env'
+import type { Env } from '../config/env'
 import { logLine } from './log'
 
 export interface QueuedEvent {

@@ -3,7 +3,7 @@
 // Series are bounded by the closed label sets of metrics.ts. SQLite-backed, RPC only.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Env } from '../env'
+import type { Env } from '../config/env'
 import type { SeriesDelta } from './metrics'
 
 interface SeriesRow {

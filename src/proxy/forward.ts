@@ -6,10 +6,10 @@
 // in-flight requests so one slow origin cannot hold every connection of the isolate. An
 // origin's own answers, errors included, pass through unchanged.
 
-import { AuthError } from '../errors'
+import { AuthError } from '../lib/errors'
 import { logLine } from '../observability/log'
 import { countMetric, observeMetric } from '../observability/metrics'
-import { CircuitBreaker } from '../resilience/circuit-breaker'
+import { CircuitBreaker } from '../lib/circuit-breaker'
 import { sanitizeResponseHeaders } from './header-rules'
 
 const BREAKER_FAILURES = 5

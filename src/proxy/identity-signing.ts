@@ -10,8 +10,8 @@ import {
   encodeIdentityValue,
   type SignedHeader,
 } from '../origin/identity-headers'
-import { hmacSigningKey } from '../keys/symmetric'
-import { encodeBase64Url } from '../verify/base64url'
+import { hmacSigningKey } from '../lib/symmetric'
+import { encodeBase64Url } from '../lib/base64url'
 
 /** What the gateway asserts about the caller; null fields are sent as absent headers. */
 export interface ForwardIdentity {

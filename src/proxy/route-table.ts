@@ -3,7 +3,7 @@
 // and a path no route claims is denied. Matching is on the raw path that request-target.ts has
 // already vetted, case-sensitively, exactly as the origin will receive it.
 
-import type { RouteConfig } from '../config'
+import type { RouteConfig } from '../config/config'
 
 export interface RouteTable {
   /** Routes sorted by descending prefix length. */

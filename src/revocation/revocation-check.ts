@@ -3,12 +3,12 @@
 // breaker. When the store cannot answer, `standard` fails open (counted, logged, and told to the
 // origin) and `critical` fails closed with 503 + Retry-After. No other code path improvises.
 
-import type { Tier } from '../config'
-import type { Env } from '../env'
-import { AuthError } from '../errors'
+import type { Tier } from '../config/config'
+import type { Env } from '../config/env'
+import { AuthError } from '../lib/errors'
 import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
-import { CircuitBreaker, withTimeout } from '../resilience/circuit-breaker'
+import { CircuitBreaker, withTimeout } from '../lib/circuit-breaker'
 import type { VerifiedToken } from '../verify/verify-token'
 import { getRevocationShard } from './revocation-shard'
 

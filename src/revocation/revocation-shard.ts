@@ -5,7 +5,7 @@
 // and the alarm deletes them. Keyed by identifiers, never by token bytes.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Env } from '../env'
+import type { Env } from '../config/env'
 
 export interface RevocationQuery {
   readonly jti: string | null

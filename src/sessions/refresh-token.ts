@@ -4,8 +4,8 @@
 // rotated token's successor is kept sealed with AES-GCM under a key derived from the rotated
 // token itself: the database alone cannot reveal it, only a client presenting the parent can.
 
-import { deriveSealingKey, openSealedText, sealText } from '../keys/symmetric'
-import { decodeBase64Url, encodeBase64Url } from '../verify/base64url'
+import { deriveSealingKey, openSealedText, sealText } from '../lib/symmetric'
+import { decodeBase64Url, encodeBase64Url } from '../lib/base64url'
 
 const PREFIX = 'ghr1'
 const SECRET_BYTES = 32

@@ -3,7 +3,7 @@
 // (§2.3) or a form body (§2.2) are refused rather than ignored, so a client that leaks tokens
 // into URLs and logs finds out at once; cookies are never read as access tokens.
 
-import { AuthError } from '../errors'
+import { AuthError } from '../lib/errors'
 import { MAX_TOKEN_LENGTH } from './compact-jws'
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token

@@ -2,8 +2,8 @@
 // §3.8–3.11): exp required, nbf/iat with bounded skew, a maximum lifetime, audience, and the
 // identity claims the gateway forwards — which therefore must be safe to put in a header.
 
-import type { IssuerConfig } from '../config'
-import { AuthError } from '../errors'
+import type { IssuerConfig } from '../config/config'
+import { AuthError } from '../lib/errors'
 
 export interface TokenClaims {
   readonly subject: string

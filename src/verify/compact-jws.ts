@@ -3,8 +3,8 @@
 // parameters that let a token choose its own key or processing (RFC 8725 §3.1, §3.10).
 // Parsing is pure and synchronous; the signature is checked later against a key Gatehouse chose.
 
-import { AuthError } from '../errors'
-import { decodeBase64Url } from './base64url'
+import { AuthError } from '../lib/errors'
+import { decodeBase64Url } from '../lib/base64url'
 
 /** RFC 6750 places no limit; 8 KiB is far above any honest access token and bounds the work. */
 export const MAX_TOKEN_LENGTH = 8192

@@ -2,8 +2,8 @@
 // with the real password hashing in the real local D1, and login/refresh calls through the app.
 
 import { env } from 'cloudflare:test'
-import { hashPassword } from '../../src/sessions/password-hash'
-import { createUser } from '../../src/sessions/user-store'
+import { hashPassword } from '../../src/accounts/password-hash'
+import { createUser } from '../../src/accounts/user-store'
 import { ORIGIN, send, testEnv } from './gateway'
 
 export const PUBLIC_URL = 'https://gatehouse.test'

@@ -5,7 +5,7 @@
 
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
 import { expect, vi } from 'vitest'
-import { app } from '../../src/app'
+import { app } from '../../src/http/app'
 import type { TestKey } from './keys'
 
 export const ORIGIN = 'https://origin.test'

@@ -5,9 +5,9 @@
 import { env } from 'cloudflare:test'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import * as argon2Module from '../../src/sessions/argon2'
-import { PBKDF2_MAX_ITERATIONS, hashPasswordPbkdf2 } from '../../src/sessions/password-hash'
-import { setUserStatus } from '../../src/sessions/user-store'
+import * as argon2Module from '../../src/accounts/argon2'
+import { PBKDF2_MAX_ITERATIONS, hashPasswordPbkdf2 } from '../../src/accounts/password-hash'
+import { setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
   AUDIENCE,

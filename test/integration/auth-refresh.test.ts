@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { getRevocationShard } from '../../src/revocation/revocation-shard'
-import { setUserStatus } from '../../src/sessions/user-store'
+import { setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
   PUBLIC_URL,

@@ -4,8 +4,8 @@
 
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { IssuerConfig, JwksSettings } from '../../src/config'
-import { AuthError } from '../../src/errors'
+import type { IssuerConfig, JwksSettings } from '../../src/config/config'
+import { AuthError } from '../../src/lib/errors'
 import { KeyStore, jwksKvKey, type KeyStoreDeps, type StoredJwks } from '../../src/keys/key-store'
 import {
   installNetwork,

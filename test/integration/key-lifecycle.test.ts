@@ -4,10 +4,10 @@
 
 import { env, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { parseConfig } from '../../src/config'
+import { parseConfig } from '../../src/config/config'
 import { getKeyManager, keyManagerSettings, type KeyManager } from '../../src/keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../../src/keys/key-store'
-import { rotateSigningKeys } from '../../src/keys/rotation'
+import { rotateSigningKeys } from '../../src/http/admin/key-rotation'
 import { forgetSigner } from '../../src/keys/signer'
 import { PUBLIC_URL, authConfig, authEnv, createTestUser, login } from '../helpers/auth'
 import { expectRefused, installNetwork, send, type Network } from '../helpers/gateway'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AuthError, type Reason } from '../../src/errors'
+import { AuthError, type Reason } from '../../src/lib/errors'
 import { MAX_TOKEN_LENGTH, parseCompactJws } from '../../src/verify/compact-jws'
 
 // Tokens are assembled by hand with a btoa-based encoder, independent of src/verify/base64url.

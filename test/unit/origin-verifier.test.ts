@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { IssuerConfig } from '../../src/config'
+import type { IssuerConfig } from '../../src/config/config'
 import { HEADER, decodeIdentityValue, encodeIdentityValue } from '../../src/origin/identity-headers'
 import {
   createIdentityVerifier,

@@ -1,0 +1,19 @@
+// The Worker's bindings as declared in wrangler.toml. Secrets named by the configuration (origin
+// secrets, KEY_ENCRYPTION_SECRET, PASSWORD_PEPPER) arrive as extra string properties.
+
+import type { KeyManager } from '../keys/key-manager'
+import type { RevocationShard } from '../revocation/revocation-shard'
+import type { MetricsAggregator } from '../observability/metrics-aggregator'
+
+export interface Env {
+  /** The configuration table ([vars.GATEHOUSE]) or the same document as a JSON string. */
+  readonly GATEHOUSE: unknown
+  readonly JWKS_CACHE: KVNamespace
+  readonly DB: D1Database
+  readonly KEYS: DurableObjectNamespace<KeyManager>
+  readonly REVOCATIONS: DurableObjectNamespace<RevocationShard>
+  readonly METRICS_AGGREGATOR: DurableObjectNamespace<MetricsAggregator>
+  readonly AUTH_EVENTS: Queue
+  readonly METRICS?: AnalyticsEngineDataset
+  readonly [secret: string]: unknown
+}

@@ -1,0 +1,74 @@
+// Operator endpoints: GET /metrics (Prometheus text, for a scraper holding the scrape secret or
+// an administrator), GET /admin/audit-events (the audit trail of one user), and POST
+// /admin/explain (which check a token fails and why — without echoing the token).
+
+import { jsonResponse, requireAdmin } from './admin-auth'
+import type { RequestScope } from '../request-context'
+import { AuthError } from '../../lib/errors'
+import { flushMetricsNow } from '../metrics-flush'
+import { getMetricsAggregator } from '../../observability/metrics-aggregator'
+import { renderPrometheus } from '../../observability/prometheus'
+import { explainToken } from './explain'
+import { readJsonObject, stringField } from '../../lib/json-body'
+
+const encoder = new TextEncoder()
+
+async function constantTimeEquals(a: string, b: string): Promise<boolean> {
+  // Compare digests, so neither length nor content leaks through timing.
+  const [da, db] = await Promise.all([
+    crypto.subtle.digest('SHA-256', encoder.encode(a)),
+    crypto.subtle.digest('SHA-256', encoder.encode(b)),
+  ])
+  const x = new Uint8Array(da)
+  const y = new Uint8Array(db)
+  let diff = 0
+  for (let i = 0; i < x.length; i++) diff |= (x[i] as number) ^ (y[i] as number)
+  return diff === 0
+}
+
+/** GET /metrics */
+export async function metricsEndpoint(request: Request, scope: RequestScope): Promise<Response> {
+  const secret = scope.config.metricsScrapeSecret
+  const presented = /^bearer +(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? null
+  const isScraper =
+    secret !== null && presented !== null && (await constantTimeEquals(presented, secret))
+  if (!isScraper) await requireAdmin(request, scope)
+  try {
+    await flushMetricsNow(scope.env)
+  } catch {
+    // the aggregator keeps older totals; this isolate's deltas wait for the next flush
+  }
+  const series = await getMetricsAggregator(scope.env).snapshot()
+  return new Response(renderPrometheus(series), {
+    headers: {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'cache-control': 'no-store',
+    },
+  })
+}
+
+/** GET /admin/audit-events?sub=…&limit=… */
+export async function auditEventsEndpoint(
+  request: Request,
+  scope: RequestScope,
+): Promise<Response> {
+  await requireAdmin(request, scope)
+  const params = new URL(request.url).searchParams
+  const sub = params.get('sub')
+  if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
+  const limit = Math.min(500, Math.max(1, Number(params.get('limit') ?? '100') || 100))
+  const rows = await scope.env.DB.prepare(
+    'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2',
+  )
+    .bind(sub, limit)
+    .all<{ detail: string } & Record<string, unknown>>()
+  const events = rows.results.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }))
+  return jsonResponse({ sub, events })
+}
+
+/** POST /admin/explain {token} */
+export async function explainEndpoint(request: Request, scope: RequestScope): Promise<Response> {
+  await requireAdmin(request, scope)
+  const token = stringField(await readJsonObject(request, 16 * 1024), 'token', 12_000)
+  return jsonResponse(await explainToken(token, scope))
+}

@@ -1,0 +1,118 @@
+// Admin: revocations and sessions. POST /admin/revocations takes {jti} | {sid} | {sub, tenant}
+// (with optional iss for a third-party subject); GET /admin/sessions lists a user's sessions;
+// DELETE /admin/sessions/:sid ends one. Answers carry identifiers and times, never tokens.
+
+import { tokenHorizon } from '../../config/config'
+import { AuthError } from '../../lib/errors'
+import type { EventSink } from '../../observability/security-events'
+import type { RequestScope } from '../request-context'
+import { revokeAccessToken, revokeSubject } from '../revoke'
+import { endSession } from '../end-session'
+import { readJsonObject, optionalStringField } from '../../lib/json-body'
+import { findSession, listSessions, type Session } from '../../sessions/session-store'
+import { findUserById } from '../../accounts/user-store'
+import { jsonResponse, requireAdmin } from './admin-auth'
+
+function sinkOf(scope: RequestScope): EventSink {
+  return { queue: scope.env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
+}
+
+/** POST /admin/revocations */
+export async function adminRevoke(request: Request, scope: RequestScope): Promise<Response> {
+  const admin = await requireAdmin(request, scope)
+  const { config, env } = scope
+  const body = await readJsonObject(request)
+  const jti = optionalStringField(body, 'jti', 300)
+  const sid = optionalStringField(body, 'sid', 64)
+  const sub = optionalStringField(body, 'sub', 256)
+  const tenant = optionalStringField(body, 'tenant', 128)
+  const iss = optionalStringField(body, 'iss', 300) ?? config.auth.issuer
+  if (!config.issuers.some((i) => i.issuer === iss))
+    throw new AuthError('bad_request', { detail: 'unknown iss' })
+  const now = Math.floor(Date.now() / 1000)
+  const actor = admin.subject
+
+  if (jti !== null) {
+    const who =
+      sub !== null && tenant !== null
+        ? { issuer: iss, tenant, subject: sub }
+        : await ownerOfJti(scope, jti)
+    await revokeAccessToken(env, who, jti, tokenHorizon(config, now))
+    return jsonResponse({ revoked: 'jti', jti })
+  }
+  if (sid !== null) {
+    const session = await findSession(env.DB, sid)
+    if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
+    await endSession(env, config, session, 'admin', sinkOf(scope), actor)
+    return jsonResponse({ revoked: 'sid', sid })
+  }
+  if (sub !== null && tenant !== null) {
+    const ended = await revokeSubject(
+      env,
+      config,
+      { issuer: iss, tenant, subject: sub },
+      'admin',
+      sinkOf(scope),
+      actor,
+    )
+    return jsonResponse({ revoked: 'subject', sub, tenant, sessions_ended: ended })
+  }
+  throw new AuthError('bad_request', { detail: 'give jti, sid, or sub and tenant' })
+}
+
+/** Our jtis are `<sid>.<uuid>`: the session row names the subject whose shard holds them. */
+async function ownerOfJti(scope: RequestScope, jti: string) {
+  const sid = jti.includes('.') ? jti.slice(0, jti.indexOf('.')) : ''
+  const session = sid === '' ? null : await findSession(scope.env.DB, sid)
+  if (session === null) {
+    throw new AuthError('bad_request', {
+      detail: 'jti of a foreign token: give sub and tenant too',
+    })
+  }
+  return { issuer: scope.config.auth.issuer, tenant: session.tenant, subject: session.userId }
+}
+
+/** GET /admin/sessions?sub=…&tenant=… */
+export async function adminListSessions(request: Request, scope: RequestScope): Promise<Response> {
+  await requireAdmin(request, scope)
+  const params = new URL(request.url).searchParams
+  const sub = params.get('sub')
+  const tenant = params.get('tenant')
+  if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
+  const user = await findUserById(scope.env.DB, sub)
+  if (user === null || (tenant !== null && user.tenant !== tenant)) {
+    return jsonResponse({ sub, sessions: [] })
+  }
+  const sessions = await listSessions(scope.env.DB, sub)
+  return jsonResponse({ sub, tenant: user.tenant, sessions: sessions.map(publicSession) })
+}
+
+/** DELETE /admin/sessions/:sid */
+export async function adminEndSession(
+  request: Request,
+  scope: RequestScope,
+  sid: string,
+): Promise<Response> {
+  const admin = await requireAdmin(request, scope)
+  const session = await findSession(scope.env.DB, sid)
+  if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
+  await endSession(scope.env, scope.config, session, 'admin', sinkOf(scope), admin.subject)
+  return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
+}
+
+function publicSession(s: Session) {
+  return {
+    sid: s.sid,
+    client_type: s.clientType,
+    device_id: s.deviceId,
+    scope: s.scope,
+    created_at: s.createdAt,
+    last_used_at: s.lastUsedAt,
+    absolute_expires_at: s.absoluteExpiresAt,
+    idle_expires_at: s.idleExpiresAt,
+    revoked_at: s.revokedAt,
+    revoked_reason: s.revokedReason,
+    created_country: s.createdCountry,
+    last_country: s.lastCountry,
+  }
+}

@@ -1,0 +1,139 @@
+// The Hono app: middleware order, the gateway's own endpoints, the proxy catch-all, and the
+// single error exit. Every expected failure is an AuthError turned into a response here; any
+// other exception is a 500 with nothing of its message on the wire. Handlers receive the
+// request and its RequestScope, never the Hono context; each endpoint names its route label.
+
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import {
+  adminChangeUser,
+  adminCreateUser,
+  adminKeyStatus,
+  adminRotateKeys,
+} from './admin/admin-accounts'
+import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-sessions'
+import { demoPageResponse } from './demo-page'
+import { AuthError, errorResponse } from '../lib/errors'
+import { jwksResponse, metadataResponse } from './well-known'
+import { introspectEndpoint } from './oauth/introspection-endpoint'
+import { revokeEndpoint } from './oauth/revocation-endpoint'
+import {
+  auditEventsEndpoint,
+  explainEndpoint,
+  metricsEndpoint,
+} from './admin/admin-observability'
+import { logLine } from '../observability/log'
+import { proxyRequest } from './proxy'
+import { requestContext, type AppEnv, type RequestScope } from './request-context'
+import { corsHeaders, preflight } from './auth/browser-policy'
+import { login } from './auth/login'
+import { logout } from './auth/logout'
+import { refresh } from './auth/refresh'
+
+type Handler = (
+  request: Request,
+  scope: RequestScope,
+  c: Context<AppEnv>,
+) => Response | Promise<Response>
+
+/** Wraps a handler: sets its route label (logs, metrics) and passes request and scope. */
+function endpoint(route: string, handler: Handler) {
+  return (c: Context<AppEnv>) => {
+    c.var.record.route = route
+    return handler(c.req.raw, c.var.scope, c)
+  }
+}
+
+/** Gateway endpoints that exist only when this gateway is an issuer (a `self` issuer). */
+const requireAuthServer: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.var.scope.config.auth.enabled) throw new AuthError('route_not_found')
+  await next()
+}
+
+/** Browsers on allowed origins may read auth answers, errors included. */
+const authCors: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next()
+  const cors = corsHeaders(c.req.raw.headers, c.var.scope.config.auth)
+  for (const [name, value] of Object.entries(cors)) c.res.headers.set(name, value)
+}
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use('*', requestContext)
+  app.get(
+    '/healthz',
+    endpoint('/healthz', () =>
+      Response.json({ status: 'ok' }, { headers: { 'cache-control': 'no-store' } }),
+    ),
+  )
+  app.get('/metrics', endpoint('/metrics', metricsEndpoint))
+  app.get(
+    '/demo',
+    endpoint('/demo', (_request, scope) => {
+      if (!scope.config.demoPage) throw new AuthError('route_not_found')
+      return demoPageResponse()
+    }),
+  )
+
+  app.use('/.well-known/*', requireAuthServer)
+  app.get(
+    '/.well-known/jwks.json',
+    endpoint('/.well-known/jwks.json', (_r, s) => jwksResponse(s.env, s.config)),
+  )
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    endpoint('/.well-known/oauth-authorization-server', (_r, s) => metadataResponse(s.config)),
+  )
+
+  app.use('/auth/*', requireAuthServer, authCors)
+  app.options(
+    '/auth/*',
+    endpoint('/auth/*', (request, s) => preflight(request.headers, s.config.auth)),
+  )
+  app.post('/auth/login', endpoint('/auth/login', login))
+  app.post('/auth/refresh', endpoint('/auth/refresh', refresh))
+  app.post('/auth/logout', endpoint('/auth/logout', logout))
+  app.post('/auth/revoke', endpoint('/auth/revoke', revokeEndpoint))
+  app.post('/auth/introspect', endpoint('/auth/introspect', introspectEndpoint))
+
+  // Admin API: every handler authenticates gatehouse:admin at tier critical itself.
+  app.post('/admin/revocations', endpoint('/admin/revocations', adminRevoke))
+  app.get('/admin/sessions', endpoint('/admin/sessions', adminListSessions))
+  app.delete(
+    '/admin/sessions/:sid',
+    endpoint('/admin/sessions/:sid', (r, s, c) => adminEndSession(r, s, c.req.param('sid') ?? '')),
+  )
+  app.post('/admin/users', endpoint('/admin/users', adminCreateUser))
+  app.post(
+    '/admin/users/:id/:action',
+    endpoint('/admin/users/:id/:action', (r, s, c) =>
+      adminChangeUser(r, s, c.req.param('id') ?? '', c.req.param('action') ?? ''),
+    ),
+  )
+  app.post('/admin/keys/rotate', endpoint('/admin/keys/rotate', adminRotateKeys))
+  app.get('/admin/keys', endpoint('/admin/keys', adminKeyStatus))
+  app.get('/admin/audit-events', endpoint('/admin/audit-events', auditEventsEndpoint))
+  app.post('/admin/explain', endpoint('/admin/explain', explainEndpoint))
+
+  app.all('*', (c) => proxyRequest(c.req.raw, c.var.scope))
+  app.onError((err, c) => {
+    const record = c.var.record
+    if (err instanceof AuthError) {
+      if (record) {
+        record.reason = err.reason
+        record.detail = err.options.detail ?? null
+      }
+      return errorResponse(err)
+    }
+    if (record) record.reason = 'internal'
+    logLine('error', 'unhandled_error', {
+      request_id: c.var.requestId ?? null,
+      error: err instanceof Error ? err.name : 'unknown',
+      // Frames only: a message can quote input (JSON.parse does), and input may be a secret.
+      at: err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 4).join(' | ') : null,
+    })
+    return errorResponse(new AuthError('internal'))
+  })
+  return app
+}
+
+export const app = createApp()

@@ -1,0 +1,136 @@
+// POST /auth/login: reserve a throttle slot → look up → verify (a dummy hash for unknown users)
+// → session → tokens. Unknown user, wrong password and disabled account give the same status, body and
+// (one Argon2 run each) time; the throttle answers 429 before any hash runs.
+
+import { AuthError } from '../../lib/errors'
+import { currentSigner, mintAccessToken } from '../../keys/signer'
+import { countMetric } from '../../observability/metrics'
+import { emitSecurityEvent } from '../../observability/security-events'
+import type { RequestScope } from '../request-context'
+import { assertBrowserOrigin } from './browser-policy'
+import { DEVICE_ID, clientContext } from './client-context'
+import { releaseLoginAttempt, reserveLoginAttempt, throttleKeys } from '../../accounts/login-throttle'
+import { DUMMY_PASSWORD, hashPassword, verifyPassword } from '../../accounts/password-hash'
+import { newRefreshToken, newSessionId, hashRefreshToken } from '../../sessions/refresh-token'
+import { readJsonObject, optionalStringField, stringField } from '../../lib/json-body'
+import { createSession, type ClientType } from '../../sessions/session-store'
+import { withStoreFailuresAs503 } from './store-failure'
+import { tokenResponse } from './token-response'
+import { findUserByName, normalizeUsername, upgradePasswordHash } from '../../accounts/user-store'
+
+/** Passwords are taken exactly as typed; 1 024 characters is far above any passphrase. */
+export const MAX_PASSWORD_LENGTH = 1024
+const MAX_USERNAME_LENGTH = 128
+const TENANT = /^[A-Za-z0-9._-]{1,64}$/
+
+export function login(request: Request, scope: RequestScope): Promise<Response> {
+  return withStoreFailuresAs503('login', () => loginFlow(request, scope))
+}
+
+async function loginFlow(request: Request, scope: RequestScope): Promise<Response> {
+  const { config, env } = scope
+  const auth = config.auth
+  const body = await readJsonObject(request)
+  const tenant = stringField(body, 'tenant', 64)
+  const username = stringField(body, 'username', MAX_USERNAME_LENGTH)
+  const password = stringField(body, 'password', MAX_PASSWORD_LENGTH)
+  const client = readClientType(body.client)
+  const deviceId = optionalStringField(body, 'device_id', 128)
+  if (!TENANT.test(tenant)) throw new AuthError('bad_request', { detail: 'tenant' })
+  if (deviceId !== null && !DEVICE_ID.test(deviceId))
+    throw new AuthError('bad_request', { detail: 'device_id' })
+  if (client === 'mobile' && deviceId === null) {
+    throw new AuthError('bad_request', { detail: 'device_id is required for mobile clients' })
+  }
+  // A browser login from a foreign page would plant the attacker's session (login CSRF).
+  if (client === 'web') assertBrowserOrigin(request.headers, auth, false)
+
+  const now = Math.floor(Date.now() / 1000)
+  const ctx = await clientContext(request)
+  const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
+  const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
+  // Reserved atomically before the hash: a burst of concurrent guesses cannot all get through.
+  const wait = await reserveLoginAttempt(env.DB, keys, now)
+  if (wait > 0) {
+    countMetric('gatehouse_login_total', { result: 'throttled' })
+    emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
+    throw new AuthError('rate_limited', { retryAfterSeconds: wait })
+  }
+
+  const user = await findUserByName(env.DB, tenant, username)
+  const check = await verifyPassword(
+    user?.password ?? DUMMY_PASSWORD,
+    password,
+    auth.passwordPepper,
+  )
+  if (user === null || !check.ok || user.status !== 'active') {
+    countMetric('gatehouse_login_total', { result: 'invalid_grant' })
+    emitSecurityEvent(sink, {
+      type: 'login_failed',
+      tenant,
+      user_id: user?.id ?? null,
+      reason: user === null ? 'unknown_user' : check.ok ? 'disabled' : 'wrong_password',
+      ip: ctx.ip,
+    })
+    throw new AuthError('invalid_grant', { detail: 'login' })
+  }
+  scope.waitUntil(releaseLoginAttempt(env.DB, keys).catch(() => undefined))
+  if (check.needsRehash) {
+    scope.waitUntil(
+      hashPassword(password, auth.passwordPepper)
+        .then((stored) => upgradePasswordHash(env.DB, user.id, stored))
+        .catch(() => undefined),
+    )
+  }
+
+  const sid = newSessionId()
+  const refreshToken = newRefreshToken(sid)
+  const absoluteExpiresAt = now + auth.refresh.absoluteLifetimeSeconds
+  const idleExpiresAt = Math.min(now + auth.refresh.idleLifetimeSeconds, absoluteExpiresAt)
+  const scopeGranted = user.scopes.join(' ')
+  await createSession(
+    env.DB,
+    {
+      sid,
+      userId: user.id,
+      tenant,
+      clientType: client,
+      deviceId,
+      scope: scopeGranted,
+      createdAt: now,
+      lastUsedAt: now,
+      absoluteExpiresAt,
+      idleExpiresAt,
+      revokedAt: null,
+      revokedReason: null,
+      createdCountry: ctx.country,
+      lastCountry: ctx.country,
+      userAgentHash: ctx.userAgentHash,
+    },
+    await hashRefreshToken(refreshToken),
+    idleExpiresAt,
+  )
+  const access = await mintAccessToken(
+    await currentSigner(env, config),
+    config,
+    { sub: user.id, sid, tid: tenant, scope: scopeGranted, clientId: `gatehouse-${client}` },
+    now,
+  )
+  scope.record.sid = sid
+  scope.record.jti = access.jti
+  countMetric('gatehouse_login_total', { result: 'ok' })
+  emitSecurityEvent(sink, { type: 'login_succeeded', tenant, user_id: user.id, sid, client })
+  return tokenResponse(request, auth, {
+    access,
+    scope: scopeGranted,
+    refreshToken,
+    refreshMaxAge: absoluteExpiresAt - now,
+    client,
+  })
+}
+
+function readClientType(value: unknown): ClientType {
+  if (value === undefined || value === 'web') return 'web'
+  if (value === 'mobile') return 'mobile'
+  throw new AuthError('bad_request', { detail: 'client must be "web" or "mobile"' })
+}

@@ -1,0 +1,62 @@
+// POST /auth/logout: ends the caller's session everywhere at once, identified either by an
+// access token of ours (Authorization) or by the refresh token (cookie or mobile body). An
+// unknown refresh token is already logged out: 204, nothing revealed.
+
+import { AuthError } from '../../lib/errors'
+import { emitSecurityEvent } from '../../observability/security-events'
+import type { RequestScope } from '../request-context'
+import { splitRequestTarget } from '../../proxy/request-target'
+import { authenticate } from '../authenticate'
+import { clearedRefreshCookie, corsHeaders } from './browser-policy'
+import { endSession } from '../end-session'
+import { readPresentedToken } from './presented-token'
+import { hashRefreshToken } from '../../sessions/refresh-token'
+import { findRefreshContext } from '../../sessions/refresh-store'
+import type { Session } from '../../sessions/session-store'
+import { withStoreFailuresAs503 } from './store-failure'
+
+export function logout(request: Request, scope: RequestScope): Promise<Response> {
+  return withStoreFailuresAs503('logout', () => logoutFlow(request, scope))
+}
+
+async function logoutFlow(request: Request, scope: RequestScope): Promise<Response> {
+  const { config, env } = scope
+  const session = await sessionOf(request, scope)
+  if (session !== null) {
+    scope.record.sid = session.sid
+    const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
+    await endSession(env, config, session, 'logout', sink, 'user')
+  }
+  return new Response(null, {
+    status: 204,
+    headers: {
+      'cache-control': 'no-store',
+      'set-cookie': clearedRefreshCookie(config.auth),
+      ...corsHeaders(request.headers, config.auth),
+    },
+  })
+}
+
+type SessionRef = Pick<Session, 'sid' | 'userId' | 'tenant'>
+
+async function sessionOf(request: Request, scope: RequestScope): Promise<SessionRef | null> {
+  if (request.headers.has('authorization')) {
+    const token = await authenticate(request, splitRequestTarget(request.url).search, [], scope)
+    if (!token.issuer.self || token.sessionId === null) {
+      throw new AuthError('invalid_request', {
+        detail: 'logout needs an access token issued by this gateway',
+      })
+    }
+    return { sid: token.sessionId, userId: token.subject, tenant: token.tenant }
+  }
+  const presented = await readPresentedToken(request, scope.config.auth)
+  const context = await findRefreshContext(scope.env.DB, await hashRefreshToken(presented.token))
+  if (context === null) return null
+  if (context.session.deviceId !== presented.deviceId && presented.client === 'mobile') {
+    emitSecurityEvent(
+      { queue: scope.env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId },
+      { type: 'refresh_suspicious', sid: context.session.sid, reason: 'device_mismatch_on_logout' },
+    )
+  }
+  return context.session
+}

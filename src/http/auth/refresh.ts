@@ -1,0 +1,246 @@
+// POST /auth/refresh: rotation on every use, exactly once. The conditional D1 update lets one
+// caller consume a token; every other caller presenting the *immediate* parent within the reuse
+// window from the same device gets the same sealed successor (two tabs, a lost response). Any
+// other presentation of a used token is theft: the whole session dies, access tokens included.
+// Infrastructure errors propagate as 503 and revoke nothing: a failed batch consumed nothing.
+
+import { AuthError } from '../../lib/errors'
+import { currentSigner, mintAccessToken } from '../../keys/signer'
+import { logLine } from '../../observability/log'
+import { countMetric } from '../../observability/metrics'
+import { emitSecurityEvent, type EventSink } from '../../observability/security-events'
+import type { RequestScope } from '../request-context'
+import { clientContext, deviceFingerprint, type ClientContext } from './client-context'
+import { endSession } from '../end-session'
+import {
+  hashRefreshToken,
+  newRefreshToken,
+  refreshTokenSessionId,
+  sealSuccessor,
+  unsealSuccessor,
+} from '../../sessions/refresh-token'
+import { readPresentedToken, type Presented } from './presented-token'
+import { findRefreshContext, rotateRefreshToken, type RefreshContext } from '../../sessions/refresh-store'
+import type { Session } from '../../sessions/session-store'
+import { withStoreFailuresAs503 } from './store-failure'
+import { grantedScope, tokenResponse } from './token-response'
+
+/** POST /auth/refresh; counts every outcome in gatehouse_refresh_total. */
+export async function refresh(request: Request, scope: RequestScope): Promise<Response> {
+  try {
+    const { response, result } = await withStoreFailuresAs503('refresh', () =>
+      rotate(request, scope),
+    )
+    countMetric('gatehouse_refresh_total', { result })
+    return response
+  } catch (err) {
+    const reuse = err instanceof RefreshReuseError
+    const result = reuse ? 'reuse_detected' : err instanceof AuthError ? err.reason : 'internal'
+    countMetric('gatehouse_refresh_total', { result })
+    throw err
+  }
+}
+
+/** invalid_grant for a detected reuse: its own class, so the outcome is counted as reuse. */
+class RefreshReuseError extends AuthError {
+  constructor() {
+    super('invalid_grant', { detail: 'refresh token reuse' })
+  }
+}
+
+type RefreshResult = 'rotated' | 'same_successor'
+
+async function rotate(
+  request: Request,
+  scope: RequestScope,
+): Promise<{ response: Response; result: RefreshResult }> {
+  const { config, env } = scope
+  const presented = await readPresentedToken(request, config.auth)
+  const sid = refreshTokenSessionId(presented.token)
+  if (sid === null) throw new AuthError('invalid_grant', { detail: 'malformed refresh token' })
+  const hash = await hashRefreshToken(presented.token)
+  let context = await findRefreshContext(env.DB, hash)
+  if (context === null || context.session.sid !== sid) {
+    throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
+  }
+  scope.record.sid = sid
+  const now = Math.floor(Date.now() / 1000)
+  const ctx = await clientContext(request)
+  const sink: EventSink = {
+    queue: env.AUTH_EVENTS,
+    waitUntil: scope.waitUntil,
+    requestId: scope.requestId,
+  }
+  await assertSessionUsable(context, presented, now, scope, sink)
+  const fingerprint = deviceFingerprint(presented.client, presented.deviceId, ctx)
+
+  if (context.token.usedAt === null) {
+    const successor = newRefreshToken(sid)
+    const idleExpiresAt = Math.min(
+      now + config.auth.refresh.idleLifetimeSeconds,
+      context.session.absoluteExpiresAt,
+    )
+    const won = await rotateRefreshToken(env.DB, {
+      parentHash: hash,
+      successorHash: await hashRefreshToken(successor),
+      sid,
+      generation: context.token.generation + 1,
+      now,
+      successorExpiresAt: idleExpiresAt,
+      sealed: await sealSuccessor(successor, presented.token),
+      sealedUntil: now + config.auth.refresh.reuseIntervalSeconds,
+      fingerprint,
+      idleExpiresAt,
+      country: ctx.country,
+    })
+    if (won) {
+      noteSuspicious(context, ctx, sink)
+      return { response: await issue(request, scope, context, successor, now), result: 'rotated' }
+    }
+    // Another request consumed it first: decide as for any used token, on fresh state.
+    context = await findRefreshContext(env.DB, hash)
+    if (context === null) throw new AuthError('invalid_grant', { detail: 'token vanished' })
+    await assertSessionUsable(context, presented, now, scope, sink)
+  }
+
+  const token = context.token
+  const withinWindow =
+    token.usedAt !== null && now - token.usedAt <= config.auth.refresh.reuseIntervalSeconds
+  if (
+    withinWindow &&
+    context.successorUnused &&
+    token.successorSealed !== null &&
+    token.usedFingerprint === fingerprint
+  ) {
+    const successor = await unsealSuccessor(token.successorSealed, presented.token)
+    if (successor !== null) {
+      return {
+        response: await issue(request, scope, context, successor, now),
+        result: 'same_successor',
+      }
+    }
+  }
+  emitSecurityEvent(sink, {
+    type: 'refresh_reuse_detected',
+    tenant: context.session.tenant,
+    user_id: context.session.userId,
+    sid,
+    generation: token.generation,
+    used_seconds_ago: token.usedAt === null ? null : now - token.usedAt,
+    same_device: token.usedFingerprint === fingerprint,
+    country: ctx.country,
+    session_country: context.session.lastCountry,
+  })
+  await endSessionAfterReuse(scope, context.session, sink)
+  throw new RefreshReuseError()
+}
+
+/** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
+async function endSessionAfterReuse(
+  scope: RequestScope,
+  session: Session,
+  sink: EventSink,
+): Promise<void> {
+  try {
+    await endSession(scope.env, scope.config, session, 'refresh_reuse', sink)
+  } catch (err) {
+    // The D1 row is revoked first, so no refresh works any more; if the revocation store is
+    // down too, the session's access tokens live until exp (≤ the access-token lifetime).
+    logLine('error', 'reuse_revocation_incomplete', {
+      sid: session.sid,
+      reason: err instanceof AuthError ? err.reason : 'error',
+    })
+  }
+}
+
+/** Refuses a session that may no longer refresh; ends it when the user's standing changed. */
+async function assertSessionUsable(
+  context: RefreshContext,
+  presented: Presented,
+  now: number,
+  scope: RequestScope,
+  sink: EventSink,
+): Promise<void> {
+  const s = context.session
+  if (s.revokedAt !== null) throw new AuthError('invalid_grant', { detail: 'session revoked' })
+  if (now >= s.absoluteExpiresAt || now >= s.idleExpiresAt || now >= context.token.expiresAt) {
+    throw new AuthError('invalid_grant', { detail: 'session expired' })
+  }
+  // A web session's token only travels in its HttpOnly cookie; a mobile one only with its device.
+  if (
+    s.clientType !== presented.client ||
+    (s.clientType === 'mobile' && s.deviceId !== presented.deviceId)
+  ) {
+    emitSecurityEvent(sink, {
+      type: 'refresh_suspicious',
+      tenant: s.tenant,
+      user_id: s.userId,
+      sid: s.sid,
+      reason: 'device_mismatch',
+    })
+    // A rotated token from another device is a stolen one: that is reuse, and the session dies.
+    if (context.token.usedAt !== null) {
+      await endSessionAfterReuse(scope, s, sink)
+      throw new RefreshReuseError()
+    }
+    throw new AuthError('invalid_grant', { detail: 'client or device mismatch' })
+  }
+  if (context.userStatus !== 'active' || s.createdAt < context.passwordChangedAt) {
+    const reason = context.userStatus !== 'active' ? 'user_disabled' : 'password_changed'
+    await endSession(scope.env, scope.config, s, reason, sink)
+    throw new AuthError('invalid_grant', { detail: reason })
+  }
+}
+
+function noteSuspicious(context: RefreshContext, ctx: ClientContext, sink: EventSink): void {
+  const s = context.session
+  const countryChanged =
+    ctx.country !== null && s.lastCountry !== null && ctx.country !== s.lastCountry
+  const browserChanged =
+    s.clientType === 'web' && s.userAgentHash !== null && s.userAgentHash !== ctx.userAgentHash
+  if (!countryChanged && !browserChanged) return
+  emitSecurityEvent(sink, {
+    type: 'refresh_suspicious',
+    tenant: s.tenant,
+    user_id: s.userId,
+    sid: s.sid,
+    reason: countryChanged ? 'country_changed' : 'user_agent_changed',
+    country: ctx.country,
+    session_country: s.lastCountry,
+  })
+}
+
+async function issue(
+  request: Request,
+  scope: RequestScope,
+  context: RefreshContext,
+  successor: string,
+  now: number,
+): Promise<Response> {
+  const { config, env } = scope
+  const s = context.session
+  const granted = grantedScope(
+    s.scope,
+    context.userScopes === '' ? [] : context.userScopes.split(' '),
+  )
+  const access = await mintAccessToken(
+    await currentSigner(env, config),
+    config,
+    {
+      sub: s.userId,
+      sid: s.sid,
+      tid: s.tenant,
+      scope: granted,
+      clientId: `gatehouse-${s.clientType}`,
+    },
+    now,
+  )
+  scope.record.jti = access.jti
+  return tokenResponse(request, config.auth, {
+    access,
+    scope: granted,
+    refreshToken: successor,
+    refreshMaxAge: s.absoluteExpiresAt - now,
+    client: s.clientType,
+  })
+}

@@ -1,0 +1,47 @@
+// Ending a session everywhere at once: the D1 row stops every refresh, and the subject's
+// RevocationShard kills the session's access tokens on every route that checks revocation.
+// Both writes are idempotent: if the second fails the caller gets a retryable 503.
+
+import { tokenHorizon, type Config } from '../config/config'
+import { AuthError } from '../lib/errors'
+import type { Env } from '../config/env'
+import { emitSecurityEvent, type EventSink } from '../observability/security-events'
+import { getRevocationShard } from '../revocation/revocation-shard'
+import { revokeSessionRow, type Session } from '../sessions/session-store'
+
+/** Revokes the session's refresh tokens (D1) and its access tokens (RevocationShard). */
+export async function endSession(
+  env: Env,
+  config: Config,
+  session: Pick<Session, 'sid' | 'userId' | 'tenant'>,
+  reason: string,
+  sink: EventSink,
+  actor: string | null = null,
+): Promise<void> {
+  const now = Math.floor(Date.now() / 1000)
+  const changed = await revokeSessionRow(env.DB, session.sid, reason, now)
+  // The entry lives as long as any access token of the session can.
+  try {
+    await getRevocationShard(env, config.auth.issuer, session.tenant, session.userId).revokeSession(
+      session.sid,
+      tokenHorizon(config, now),
+      reason,
+    )
+  } catch {
+    // Refreshes are already dead (D1 above); the caller may retry: both writes are idempotent.
+    throw new AuthError('revocation_unavailable', {
+      detail: 'session revoked in D1 only',
+      retryAfterSeconds: 1,
+    })
+  }
+  if (changed) {
+    emitSecurityEvent(sink, {
+      type: 'session_revoked',
+      tenant: session.tenant,
+      user_id: session.userId,
+      sid: session.sid,
+      reason,
+      actor,
+    })
+  }
+}

@@ -1,0 +1,84 @@
+// POST /auth/introspect (RFC 7662), for administrators (gatehouse:admin): says whether a token
+// is active right now — signature, claims and revocation for an access token; session, expiry
+// and rotation state for a refresh token. Anything not active is `{"active": false}` and nothing
+// more (§2.2), so introspection never explains why a token failed.
+
+import { jsonResponse, requireAdmin } from '../admin/admin-auth'
+import { getRevocationShard } from '../../revocation/revocation-shard'
+import type { RequestScope } from '../request-context'
+import { hashRefreshToken, refreshTokenSessionId } from '../../sessions/refresh-token'
+import { findRefreshContext } from '../../sessions/refresh-store'
+import { grantedScope } from '../auth/token-response'
+import { verifyWithScope } from './verify-with-scope'
+import { looksLikeRefreshToken, readTokenParams } from './token-params'
+
+const INACTIVE = { active: false }
+
+export async function introspectEndpoint(request: Request, scope: RequestScope): Promise<Response> {
+  await requireAdmin(request, scope)
+  const { token } = await readTokenParams(request)
+  const answer = looksLikeRefreshToken(token)
+    ? await refreshTokenInfo(token, scope)
+    : await accessTokenInfo(token, scope)
+  return jsonResponse(answer)
+}
+
+async function accessTokenInfo(token: string, scope: RequestScope): Promise<object> {
+  const v = await verifyWithScope(token, scope)
+  if (v === null) return INACTIVE
+  // Introspection is strict: a revocation store that cannot answer makes the token inactive.
+  try {
+    const verdict = await getRevocationShard(scope.env, v.issuer.issuer, v.tenant, v.subject).check(
+      {
+        jti: v.tokenId,
+        sid: v.sessionId,
+        iat: v.issuedAt,
+      },
+    )
+    if (verdict.revoked) return INACTIVE
+  } catch {
+    return INACTIVE
+  }
+  return {
+    active: true,
+    token_type: 'Bearer',
+    scope: v.scope,
+    client_id: v.clientId ?? undefined,
+    sub: v.subject,
+    iss: v.issuer.issuer,
+    exp: v.expiresAt,
+    iat: v.issuedAt ?? undefined,
+    jti: v.tokenId ?? undefined,
+    sid: v.sessionId ?? undefined,
+    tid: v.tenant || undefined,
+  }
+}
+
+async function refreshTokenInfo(token: string, scope: RequestScope): Promise<object> {
+  const sid = refreshTokenSessionId(token)
+  const context =
+    sid === null ? null : await findRefreshContext(scope.env.DB, await hashRefreshToken(token))
+  const now = Math.floor(Date.now() / 1000)
+  if (context === null || context.session.sid !== sid) return INACTIVE
+  const s = context.session
+  const live =
+    s.revokedAt === null &&
+    context.token.usedAt === null &&
+    now < context.token.expiresAt &&
+    now < s.absoluteExpiresAt &&
+    now < s.idleExpiresAt &&
+    context.userStatus === 'active' &&
+    s.createdAt >= context.passwordChangedAt
+  if (!live) return INACTIVE
+  return {
+    active: true,
+    token_type: 'refresh_token',
+    scope: grantedScope(s.scope, context.userScopes === '' ? [] : context.userScopes.split(' ')),
+    client_id: `gatehouse-${s.clientType}`,
+    sub: s.userId,
+    iss: scope.config.auth.issuer,
+    exp: Math.min(context.token.expiresAt, s.absoluteExpiresAt),
+    sid: s.sid,
+    tid: s.tenant,
+  }
+}

@@ -1,0 +1,54 @@
+// The discovery documents of Gatehouse's own issuer: the JWKS (next, current and retired keys,
+// served from the KV copy the KeyManager keeps current, falling back to the KeyManager) and the
+// RFC 8414 authorization server metadata. Both are public and cacheable.
+
+import type { Config } from '../config/config'
+import type { Env } from '../config/env'
+import { JWKS_HTTP_MAX_AGE_SECONDS, getKeyManager, keyManagerSettings } from '../keys/key-manager'
+import { jwksKvKey, type StoredJwks } from '../keys/key-store'
+
+/** GET /.well-known/jwks.json */
+export async function jwksResponse(env: Env, config: Config): Promise<Response> {
+  let keys: readonly unknown[] | null = null
+  try {
+    keys =
+      (await env.JWKS_CACHE.get<StoredJwks>(jwksKvKey(config.auth.issuer), 'json'))?.keys ?? null
+  } catch {
+    keys = null // KV unavailable: the KeyManager is the source of truth
+  }
+  keys ??= (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys
+  return new Response(JSON.stringify({ keys }), {
+    headers: {
+      'content-type': 'application/jwk-set+json',
+      'cache-control': `public, max-age=${JWKS_HTTP_MAX_AGE_SECONDS}`,
+      'access-control-allow-origin': '*',
+    },
+  })
+}
+
+/** GET /.well-known/oauth-authorization-server (RFC 8414 §2). */
+export function metadataResponse(config: Config): Response {
+  const base = config.publicUrl
+  const metadata = {
+    issuer: config.auth.issuer,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    // Gatehouse has no authorization endpoint: first-party clients log in with a password.
+    response_types_supported: [],
+    grant_types_supported: ['password', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['none'],
+    scopes_supported: [],
+    token_endpoint: `${base}/auth/login`,
+    revocation_endpoint: `${base}/auth/revoke`,
+    introspection_endpoint: `${base}/auth/introspect`,
+    gatehouse_refresh_endpoint: `${base}/auth/refresh`,
+    gatehouse_logout_endpoint: `${base}/auth/logout`,
+    access_token_signing_alg_values_supported: [config.auth.signingAlgorithm],
+  }
+  return new Response(JSON.stringify(metadata), {
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'public, max-age=3600',
+      'access-control-allow-origin': '*',
+    },
+  })
+}

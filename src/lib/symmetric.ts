@@ -1,0 +1,74 @@
+// The symmetric primitives Gatehouse uses in more than one place: HMAC-SHA256 keys imported once
+// per secret, and AES-256-GCM sealing under a key derived with HKDF-SHA256 (base64url of
+// IV ‖ ciphertext, optionally bound to associated data). Keys derived from long-lived secrets
+// are cached per isolate; keys derived from one-off inputs (a refresh token) are not.
+
+import { decodeBase64Url, encodeBase64Url } from './base64url'
+
+const GCM_IV_BYTES = 12
+const encoder = new TextEncoder()
+const hmacKeys = new Map<string, Promise<CryptoKey>>()
+
+/** The HMAC-SHA256 signing key for a secret, imported once per isolate. */
+export function hmacSigningKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret)
+  if (key === undefined) {
+    key = crypto.subtle.importKey(
+      'raw',
+      encoder.encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    )
+    hmacKeys.set(secret, key)
+  }
+  return key
+}
+
+/** An AES-256-GCM key derived from `secret` with HKDF-SHA256 and a purpose-specific salt. */
+export async function deriveSealingKey(secret: string, salt: string): Promise<CryptoKey> {
+  const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
+    'deriveKey',
+  ])
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(salt), info: new Uint8Array(0) },
+    ikm,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  )
+}
+
+/** Seals text: base64url(iv ‖ AES-GCM ciphertext), bound to `aad` when given. */
+export async function sealText(key: CryptoKey, plaintext: string, aad = ''): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(GCM_IV_BYTES))
+  const ct = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: encoder.encode(aad) },
+    key,
+    encoder.encode(plaintext),
+  )
+  const out = new Uint8Array(GCM_IV_BYTES + ct.byteLength)
+  out.set(iv)
+  out.set(new Uint8Array(ct), GCM_IV_BYTES)
+  return encodeBase64Url(out)
+}
+
+/** Opens what sealText sealed; null when the key, the AAD or the bytes do not match. */
+export async function openSealedText(
+  key: CryptoKey,
+  sealed: string,
+  aad = '',
+): Promise<string | null> {
+  const bytes = decodeBase64Url(sealed)
+  if (bytes === null || bytes.length <= GCM_IV_BYTES) return null
+  try {
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: bytes.subarray(0, GCM_IV_BYTES), additionalData: encoder.encode(aad) },
+      key,
+      bytes.subarray(GCM_IV_BYTES),
+    )
+    return new TextDecoder().decode(plain)
+  } catch {
+    return null
+  }
+}
