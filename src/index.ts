@@ -12,5 +12,5 @@ export { MetricsAggregator } from './observability/metrics-aggregator'
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   scheduled: (_controller, env, ctx) => ctx.waitUntil(runCron(env)),
-  queue: (batch, env) => consumeAuthEvents(batch, env),
+  queue: (batch, env) => consumeAuthEvents(batch, env.DB),
 } satisfies ExportedHandler<Env>

@@ -3,8 +3,9 @@
 // and a stub fetch that answers the JWKS and the origin in-isolate, so no socket is timed.
 
 import { SignJWT, exportJWK } from 'jose'
-import { loadConfig, type Config } from '../../src/config/config'
+import { ConfigError, type Config } from '../../src/config/config'
 import type { Env } from '../../src/config/env'
+import { servicesFor, type Services } from '../../src/http/services'
 
 export type { Env }
 export type IncomingRequest = Request<unknown, IncomingRequestCfProperties>
@@ -29,6 +30,8 @@ export interface Fixture {
   readonly signingKey: CryptoKey
   readonly jwks: unknown
   readonly config: Config
+  /** The isolate's services, as the app builds them for this env. */
+  readonly services: Services
   readonly clientHeaders: Record<string, string>
   readonly originHeaders: Headers
 }
@@ -55,8 +58,9 @@ export async function makeFixture(env: Env): Promise<Fixture> {
     .setExpirationTime(now + 900)
     .setJti(crypto.randomUUID())
     .sign(pair.privateKey)
-  const config = loadConfig(env)
-  if (!('routes' in config)) throw new Error(`bench config invalid: ${String(config)}`)
+  const services = servicesFor(env)
+  if (services instanceof ConfigError) throw new Error(`bench config invalid: ${services.message}`)
+  const config = services.config
   const clientHeaders = {
     host: 'gatehouse.bench',
     'user-agent': 'bench/1.0',
@@ -77,6 +81,7 @@ export async function makeFixture(env: Env): Promise<Fixture> {
     signingKey: pair.privateKey,
     jwks: { keys: [jwk] },
     config,
+    services,
     clientHeaders,
     originHeaders,
   }

@@ -3,17 +3,18 @@
 // profile can attribute a request's cost. Imports src/ internals: when a signature changes there,
 // this file (and only the profile section) has to follow.
 
-import { loadConfig } from '../../src/config/config'
+import { servicesFor } from '../../src/http/services'
 import { mintAccessToken } from '../../src/keys/signer'
 import { logLine } from '../../src/observability/log'
 import { countMetric, observeMetric } from '../../src/observability/metrics'
 import { continueTrace, formatTraceparent } from '../../src/observability/trace'
-import { forwardToOrigin } from '../../src/proxy/forward'
+import { Forwarder } from '../../src/proxy/forward'
 import { forwardableRequestHeaders, sanitizeResponseHeaders } from '../../src/proxy/header-rules'
 import { signIdentityHeaders } from '../../src/proxy/identity-signing'
 import { pathHazard, queryHazard, splitRequestTarget } from '../../src/proxy/request-target'
-import { matchRoute, routeTableFor } from '../../src/proxy/route-table'
-import type { RequestRecord, RequestScope } from '../../src/http/request-context'
+import { matchRoute } from '../../src/proxy/route-table'
+import type { RequestContext, RequestRecord } from '../../src/http/request-context'
+import { createEventSink } from '../../src/observability/security-events'
 import {
   hashRefreshToken,
   newRefreshToken,
@@ -39,16 +40,21 @@ import {
 
 export type Op = (fx: Fixture, env: Env, ctx: ExecutionContext) => unknown
 
-function scopeFor(fx: Fixture, env: Env, ctx: ExecutionContext): RequestScope {
-  // authenticate only writes to the record; its full shape belongs to request-middleware.ts.
+const forwarder = new Forwarder(() => Date.now())
+
+function contextFor(fx: Fixture, ctx: ExecutionContext): RequestContext {
+  // authenticate only writes to the record; its full shape belongs to request-context.ts.
   const record = {} as RequestRecord
+  const requestId = crypto.randomUUID()
+  const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p)
   return {
-    env,
+    services: fx.services,
     config: fx.config,
-    requestId: crypto.randomUUID(),
+    requestId,
     trace: continueTrace(null),
     record,
-    waitUntil: (p) => ctx.waitUntil(p),
+    waitUntil,
+    events: createEventSink(undefined, waitUntil, requestId, fx.services.now),
   }
 }
 
@@ -62,14 +68,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 /** Step name → one run of that step. */
 export const STEP_OPS: Record<string, Op> = {
   'new-request': (fx) => request(fx, '/api/echo/x', true).headers.has('host'),
-  config: (_fx, env) => loadConfig(env),
+  config: (_fx, env) => servicesFor(env),
   'request-id+trace': () => formatTraceparent(continueTrace(null)) + crypto.randomUUID(),
   'url+route': (fx) => {
     const { path, search } = splitRequestTarget(ECHO_URL)
     if (pathHazard(path) !== null || queryHazard(search) !== null) return false
-    return (
-      matchRoute(routeTableFor(fx.config.routes), path) !== null && new URL(ECHO_URL).host !== ''
-    )
+    return matchRoute(fx.services.routes, path) !== null && new URL(ECHO_URL).host !== ''
   },
   bearer: (fx) => extractBearerToken(`Bearer ${fx.token}`, ''),
   'jws-parse': (fx) => parseCompactJws(fx.token),
@@ -114,19 +118,13 @@ export const STEP_OPS: Record<string, Op> = {
       JSON.parse(utf8.decode(decodeBase64Url(h)!)) && JSON.parse(utf8.decode(decodeBase64Url(p)!))
     )
   },
-  authenticate: async (fx, env, ctx) =>
-    (
-      await authenticate(
-        request(fx, '/api/echo/x', true),
-        '',
-        ['echo:read'],
-        scopeFor(fx, env, ctx),
-      )
-    ).subject !== '',
+  authenticate: async (fx, _env, ctx) =>
+    (await authenticate(request(fx, '/api/echo/x', true), '', ['echo:read'], contextFor(fx, ctx)))
+      .subject !== '',
   forward: async (fx) => {
     const base = new Headers({ 'user-agent': 'bench/1.0', accept: '*/*' })
     return consume(
-      await forwardToOrigin({
+      await forwarder.forward({
         origin: BENCH_ORIGIN,
         target: '/api/echo/x',
         method: 'GET',
@@ -182,7 +180,7 @@ export const STEP_OPS: Record<string, Op> = {
       scope: 'echo:read echo:write',
       clientId: 'gatehouse-mobile',
     }
-    return (await mintAccessToken(signer, fx.config, claims, Date.now() / 1000)).token
+    return (await mintAccessToken(signer, fx.config.auth, claims, Date.now() / 1000)).token
   },
   'log-line': () =>
     logLine('info', 'request', {

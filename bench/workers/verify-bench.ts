@@ -5,7 +5,7 @@
 // during CPU work. Keys and tokens are made once per isolate; all three verifiers share one key.
 
 import { SignJWT, exportJWK, jwtVerify } from 'jose'
-import type { Algorithm, IssuerConfig, JwksSettings } from '../../src/config/config'
+import type { Algorithm, IssuerConfig, JwksSettings } from '../../src/keys/issuer'
 import {
   ALGORITHM_SPECS,
   importVerificationKey,

@@ -1,7 +1,7 @@
 // The Hono app: middleware order, the gateway's own endpoints, the proxy catch-all, and the
 // single error exit. Every expected failure is an AuthError turned into a response here; any
 // other exception is a 500 with nothing of its message on the wire. Handlers receive the
-// request and its RequestScope, never the Hono context; each endpoint names its route label.
+// request and its RequestContext, never the Hono context; each endpoint names its route label.
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import {
@@ -12,18 +12,15 @@ import {
 } from './admin/admin-accounts'
 import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-sessions'
 import { demoPageResponse } from './demo-page'
-import { AuthError, errorResponse } from '../lib/errors'
+import { AuthError } from '../lib/errors'
+import { errorResponse } from './error-response'
 import { jwksResponse, metadataResponse } from './well-known'
 import { introspectEndpoint } from './oauth/introspection-endpoint'
 import { revokeEndpoint } from './oauth/revocation-endpoint'
-import {
-  auditEventsEndpoint,
-  explainEndpoint,
-  metricsEndpoint,
-} from './admin/admin-observability'
+import { auditEventsEndpoint, explainEndpoint, metricsEndpoint } from './admin/admin-observability'
 import { logLine } from '../observability/log'
 import { proxyRequest } from './proxy'
-import { requestContext, type AppEnv, type RequestScope } from './request-context'
+import { requestContext, type AppEnv, type RequestContext } from './request-context'
 import { corsHeaders, preflight } from './auth/browser-policy'
 import { login } from './auth/login'
 import { logout } from './auth/logout'
@@ -31,28 +28,28 @@ import { refresh } from './auth/refresh'
 
 type Handler = (
   request: Request,
-  scope: RequestScope,
+  rc: RequestContext,
   c: Context<AppEnv>,
 ) => Response | Promise<Response>
 
-/** Wraps a handler: sets its route label (logs, metrics) and passes request and scope. */
+/** Wraps a handler: sets its route label (logs, metrics) and passes request and context. */
 function endpoint(route: string, handler: Handler) {
   return (c: Context<AppEnv>) => {
     c.var.record.route = route
-    return handler(c.req.raw, c.var.scope, c)
+    return handler(c.req.raw, c.var.rc, c)
   }
 }
 
 /** Gateway endpoints that exist only when this gateway is an issuer (a `self` issuer). */
 const requireAuthServer: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!c.var.scope.config.auth.enabled) throw new AuthError('route_not_found')
+  if (!c.var.rc.config.auth.enabled) throw new AuthError('route_not_found')
   await next()
 }
 
 /** Browsers on allowed origins may read auth answers, errors included. */
 const authCors: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next()
-  const cors = corsHeaders(c.req.raw.headers, c.var.scope.config.auth)
+  const cors = corsHeaders(c.req.raw.headers, c.var.rc.config.auth)
   for (const [name, value] of Object.entries(cors)) c.res.headers.set(name, value)
 }
 
@@ -68,8 +65,8 @@ export function createApp(): Hono<AppEnv> {
   app.get('/metrics', endpoint('/metrics', metricsEndpoint))
   app.get(
     '/demo',
-    endpoint('/demo', (_request, scope) => {
-      if (!scope.config.demoPage) throw new AuthError('route_not_found')
+    endpoint('/demo', (_request, rc) => {
+      if (!rc.config.demoPage) throw new AuthError('route_not_found')
       return demoPageResponse()
     }),
   )
@@ -77,17 +74,17 @@ export function createApp(): Hono<AppEnv> {
   app.use('/.well-known/*', requireAuthServer)
   app.get(
     '/.well-known/jwks.json',
-    endpoint('/.well-known/jwks.json', (_r, s) => jwksResponse(s.env, s.config)),
+    endpoint('/.well-known/jwks.json', (_r, rc) => jwksResponse(rc.services)),
   )
   app.get(
     '/.well-known/oauth-authorization-server',
-    endpoint('/.well-known/oauth-authorization-server', (_r, s) => metadataResponse(s.config)),
+    endpoint('/.well-known/oauth-authorization-server', (_r, rc) => metadataResponse(rc.config)),
   )
 
   app.use('/auth/*', requireAuthServer, authCors)
   app.options(
     '/auth/*',
-    endpoint('/auth/*', (request, s) => preflight(request.headers, s.config.auth)),
+    endpoint('/auth/*', (request, rc) => preflight(request.headers, rc.config.auth)),
   )
   app.post('/auth/login', endpoint('/auth/login', login))
   app.post('/auth/refresh', endpoint('/auth/refresh', refresh))
@@ -100,13 +97,15 @@ export function createApp(): Hono<AppEnv> {
   app.get('/admin/sessions', endpoint('/admin/sessions', adminListSessions))
   app.delete(
     '/admin/sessions/:sid',
-    endpoint('/admin/sessions/:sid', (r, s, c) => adminEndSession(r, s, c.req.param('sid') ?? '')),
+    endpoint('/admin/sessions/:sid', (r, rc, c) =>
+      adminEndSession(r, rc, c.req.param('sid') ?? ''),
+    ),
   )
   app.post('/admin/users', endpoint('/admin/users', adminCreateUser))
   app.post(
     '/admin/users/:id/:action',
-    endpoint('/admin/users/:id/:action', (r, s, c) =>
-      adminChangeUser(r, s, c.req.param('id') ?? '', c.req.param('action') ?? ''),
+    endpoint('/admin/users/:id/:action', (r, rc, c) =>
+      adminChangeUser(r, rc, c.req.param('id') ?? '', c.req.param('action') ?? ''),
     ),
   )
   app.post('/admin/keys/rotate', endpoint('/admin/keys/rotate', adminRotateKeys))
@@ -114,7 +113,7 @@ export function createApp(): Hono<AppEnv> {
   app.get('/admin/audit-events', endpoint('/admin/audit-events', auditEventsEndpoint))
   app.post('/admin/explain', endpoint('/admin/explain', explainEndpoint))
 
-  app.all('*', (c) => proxyRequest(c.req.raw, c.var.scope))
+  app.all('*', (c) => proxyRequest(c.req.raw, c.var.rc))
   app.onError((err, c) => {
     const record = c.var.record
     if (err instanceof AuthError) {

@@ -1,26 +1,23 @@
 // The cron trigger: time-driven upkeep that needs no request — the signing-key lifecycle (the
 // KeyManager's own alarm does the same; the cron is the safety net) and bounded deletion of
-// expired sessions, refresh tokens and login counters.
+// expired sessions, refresh tokens and login counters. A broken config was logged when the
+// isolate's services were built; the cron then does nothing.
 
-import { ConfigError, loadConfig } from '../config/config'
+import { ConfigError } from '../config/config'
 import type { Env } from '../config/env'
-import { getKeyManager, keyManagerSettings } from '../keys/key-manager'
-import { logLine } from '../observability/log'
 import { pruneThrottle } from '../accounts/login-throttle'
+import { logLine } from '../observability/log'
 import { deleteExpired } from '../sessions/session-store'
+import { servicesFor } from './services'
 
 export async function runCron(env: Env): Promise<void> {
-  const config = loadConfig(env)
-  if (config instanceof ConfigError) {
-    logLine('error', 'config_invalid', { field: config.field, message: config.message })
-    return
-  }
-  if (!config.auth.enabled) return
-  const now = Math.floor(Date.now() / 1000)
+  const s = servicesFor(env)
+  if (s instanceof ConfigError || !s.config.auth.enabled) return
+  const now = Math.floor(s.now() / 1000)
   const [keys, removed] = await Promise.allSettled([
-    getKeyManager(env).advance(keyManagerSettings(config)),
-    deleteExpired(env.DB, now),
-    pruneThrottle(env.DB, now),
+    s.keyManager().advance(s.keySettings),
+    deleteExpired(s.db, now),
+    pruneThrottle(s.db, now),
   ])
   logLine('info', 'cron', {
     keys: keys.status,

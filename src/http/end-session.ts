@@ -2,31 +2,36 @@
 // RevocationShard kills the session's access tokens on every route that checks revocation.
 // Both writes are idempotent: if the second fails the caller gets a retryable 503.
 
-import { tokenHorizon, type Config } from '../config/config'
+import { tokenHorizon } from '../config/config'
 import { AuthError } from '../lib/errors'
-import type { Env } from '../config/env'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
-import { getRevocationShard } from '../revocation/revocation-shard'
 import { revokeSessionRow, type Session } from '../sessions/session-store'
+import type { Services } from './services'
+
+/** Why a session ended: a closed set (audit events and revocation entries carry it). */
+export type EndReason =
+  | 'logout'
+  | 'admin'
+  | 'refresh_reuse'
+  | 'user_disabled'
+  | 'password_changed'
+  | 'revoked_by_client'
 
 /** Revokes the session's refresh tokens (D1) and its access tokens (RevocationShard). */
 export async function endSession(
-  env: Env,
-  config: Config,
+  s: Services,
   session: Pick<Session, 'sid' | 'userId' | 'tenant'>,
-  reason: string,
+  reason: EndReason,
   sink: EventSink,
   actor: string | null = null,
 ): Promise<void> {
-  const now = Math.floor(Date.now() / 1000)
-  const changed = await revokeSessionRow(env.DB, session.sid, reason, now)
+  const now = Math.floor(s.now() / 1000)
+  const changed = await revokeSessionRow(s.db, session.sid, reason, now)
   // The entry lives as long as any access token of the session can.
   try {
-    await getRevocationShard(env, config.auth.issuer, session.tenant, session.userId).revokeSession(
-      session.sid,
-      tokenHorizon(config, now),
-      reason,
-    )
+    await s
+      .shards(s.config.auth.issuer, session.tenant, session.userId)
+      .revokeSession(session.sid, tokenHorizon(s.config, now), reason)
   } catch {
     // Refreshes are already dead (D1 above); the caller may retry: both writes are idempotent.
     throw new AuthError('revocation_unavailable', {

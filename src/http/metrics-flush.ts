@@ -3,51 +3,63 @@
 // never on the request's path. A failed flush puts the deltas back for the next one. Each request
 // also writes one Analytics Engine data point (the production sink), which cannot fail it.
 
-import type { Env } from '../config/env'
-import { getMetricsAggregator } from '../observability/metrics-aggregator'
 import { drainMetrics, restoreMetrics } from '../observability/metrics'
+import { getMetricsAggregator, type MetricsAggregator } from '../observability/metrics-aggregator'
 
 export const FLUSH_INTERVAL_MS = 5_000
 
-let lastFlushAt = 0
-let flushing = false
+/** The isolate's flusher (one per isolate, built by the wiring). */
+export class MetricsFlusher {
+  private lastFlushAt = 0
+  private flushing = false
 
-/** Starts a background flush when the interval has passed; returns at once. */
-export function scheduleMetricsFlush(
-  env: Env,
-  waitUntil: (p: Promise<unknown>) => void,
-  now = Date.now(),
-): void {
-  if (flushing || now - lastFlushAt < FLUSH_INTERVAL_MS) return
-  lastFlushAt = now
-  const deltas = drainMetrics()
-  if (deltas.length === 0) return
-  flushing = true
-  try {
-    waitUntil(
-      getMetricsAggregator(env)
-        .merge(deltas)
-        .catch(() => restoreMetrics(deltas))
-        .finally(() => {
-          flushing = false
-        }),
-    )
-  } catch {
-    restoreMetrics(deltas)
-    flushing = false
+  constructor(
+    private readonly namespace: DurableObjectNamespace<MetricsAggregator> | undefined,
+    private readonly now: () => number,
+  ) {}
+
+  /** Starts a background flush when the interval has passed; returns at once. */
+  schedule(waitUntil: (p: Promise<unknown>) => void): void {
+    const now = this.now()
+    if (this.namespace === undefined) return
+    if (this.flushing || now - this.lastFlushAt < FLUSH_INTERVAL_MS) return
+    this.lastFlushAt = now
+    const deltas = drainMetrics()
+    if (deltas.length === 0) return
+    this.flushing = true
+    try {
+      waitUntil(
+        getMetricsAggregator(this.namespace)
+          .merge(deltas)
+          .catch(() => restoreMetrics(deltas))
+          .finally(() => {
+            this.flushing = false
+          }),
+      )
+    } catch {
+      restoreMetrics(deltas)
+      this.flushing = false
+    }
   }
-}
 
-/** Flushes now (before GET /metrics answers, so the scraper sees this isolate's latest counts). */
-export async function flushMetricsNow(env: Env): Promise<void> {
-  const deltas = drainMetrics()
-  if (deltas.length === 0) return
-  try {
-    await getMetricsAggregator(env).merge(deltas)
-    lastFlushAt = Date.now()
-  } catch (err) {
-    restoreMetrics(deltas)
-    throw err
+  /** Flushes now (before GET /metrics answers, so the scraper sees this isolate's latest counts). */
+  async flushNow(): Promise<void> {
+    if (this.namespace === undefined) return
+    const deltas = drainMetrics()
+    if (deltas.length === 0) return
+    try {
+      await getMetricsAggregator(this.namespace).merge(deltas)
+      this.lastFlushAt = this.now()
+    } catch (err) {
+      restoreMetrics(deltas)
+      throw err
+    }
+  }
+
+  /** The aggregator's totals for the Prometheus exposition. */
+  snapshot(): ReturnType<DurableObjectStub<MetricsAggregator>['snapshot']> {
+    if (this.namespace === undefined) throw new Error('no METRICS_AGGREGATOR binding')
+    return getMetricsAggregator(this.namespace).snapshot()
   }
 }
 

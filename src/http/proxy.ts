@@ -2,25 +2,25 @@
 // tier) revocation, then forward with only the headers an origin may see, plus the signed
 // identity. On a `low` route with a warm key cache this does no I/O except the origin fetch.
 
-import type { RequestScope } from './request-context'
 import { AuthError } from '../lib/errors'
 import { formatTraceparent } from '../observability/trace'
-import { checkRevocation, effectiveTier } from '../revocation/revocation-check'
-import { authenticate } from './authenticate'
-import type { VerifiedToken } from '../verify/verify-token'
-import { forwardToOrigin } from '../proxy/forward'
 import { forwardableRequestHeaders } from '../proxy/header-rules'
 import { signIdentityHeaders, type ForwardIdentity } from '../proxy/identity-signing'
 import { pathHazard, queryHazard, splitRequestTarget } from '../proxy/request-target'
-import { matchRoute, requiredScopes, routeTableFor } from '../proxy/route-table'
+import { matchRoute, requiredScopes } from '../proxy/route-table'
+import type { RevocationOutcome } from '../revocation/revocation-check'
+import { effectiveTier } from '../revocation/tier'
+import type { VerifiedToken } from '../verify/verify-token'
+import { authenticate } from './authenticate'
+import type { RequestContext } from './request-context'
 
 /** Handles every request no gateway endpoint claimed. */
-export async function proxyRequest(request: Request, scope: RequestScope): Promise<Response> {
-  const { config, record } = scope
+export async function proxyRequest(request: Request, rc: RequestContext): Promise<Response> {
+  const { config, record, services } = rc
   const { path, search } = splitRequestTarget(request.url)
   const hazard = pathHazard(path) ?? queryHazard(search)
   if (hazard !== null) throw new AuthError('bad_path', { detail: hazard })
-  const route = matchRoute(routeTableFor(config.routes), path)
+  const route = matchRoute(services.routes, path)
   if (route === null) throw new AuthError('route_not_found')
   record.route = route.prefix
   record.tier = route.tier
@@ -29,12 +29,12 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
   }
   let verified: VerifiedToken | null = null
-  let revocation: string | null = null
+  let revocation: RevocationOutcome | null = null
   if (route.auth === 'token') {
-    verified = await authenticate(request, search, requiredScopes(route, method), scope)
+    verified = await authenticate(request, search, requiredScopes(route, method), rc)
     const tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier
-    revocation = await checkRevocation(verified, tier, scope.env, config.revocationTimeoutMs)
+    revocation = await services.revocation.check(verified, tier)
     record.revocation = revocation
   }
 
@@ -48,10 +48,10 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
   // wherever more than one hostname reaches the Worker).
   base.set('x-forwarded-proto', config.publicProto)
   base.set('x-forwarded-host', config.publicHost)
-  base.set('traceparent', formatTraceparent(scope.trace))
+  base.set('traceparent', formatTraceparent(rc.trace))
   const target = path + search
   const identity = verified === null ? null : forwardIdentity(verified)
-  return forwardToOrigin({
+  return services.forwarder.forward({
     origin: route.origin,
     target,
     method,
@@ -70,8 +70,8 @@ export async function proxyRequest(request: Request, scope: RequestScope): Promi
         secret: route.originSecret,
         identity,
         revocation,
-        requestId: scope.requestId,
-        nowSeconds: Date.now() / 1000,
+        requestId: rc.requestId,
+        nowSeconds: services.now() / 1000,
       })
       return headers
     },

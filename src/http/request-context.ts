@@ -1,24 +1,30 @@
-// The first middleware: loads the isolate's Config (a broken config answers 500 everywhere),
-// assigns the request id and trace, hands every handler one RequestScope (the only way code
-// below app.ts reaches bindings), and, when the request ends, records it exactly once: one JSON
-// log line, the request counters, one Analytics Engine point, and (every few seconds) a flush
-// of the isolate's metrics — the last three in waitUntil, after the response.
+// The first middleware: finds the isolate's services (a broken config answers 500 everywhere),
+// assigns the request id and trace, hands every handler one RequestContext (the only way code
+// below the app reaches services and bindings), and, when the request ends, records it exactly
+// once: one JSON log line, the request counters, one Analytics Engine point, and (every few
+// seconds) a flush of the isolate's metrics — the last three in waitUntil, after the response.
 
 import type { MiddlewareHandler } from 'hono'
-import { ConfigError, loadConfig, type Config } from '../config/config'
+import type { Config } from '../config/config'
+import { ConfigError } from '../config/config'
 import type { Env } from '../config/env'
-import { AuthError, errorResponse, type Reason } from '../lib/errors'
+import { AuthError, type Reason } from '../lib/errors'
 import { logLine } from '../observability/log'
 import { countMetric, observeMetric } from '../observability/metrics'
-import { scheduleMetricsFlush, writeRequestPoint } from './metrics-flush'
-import { subjectHash } from '../observability/subject-hash'
+import { createEventSink, type EventSink } from '../observability/security-events'
+import type { SubjectHasher } from '../observability/subject-hash'
 import { continueTrace, type TraceContext } from '../observability/trace'
+import type { RevocationOutcome } from '../revocation/revocation-check'
+import type { Tier } from '../revocation/tier'
+import { errorResponse } from './error-response'
+import { writeRequestPoint } from './metrics-flush'
+import { servicesFor, systemClock, type Services } from './services'
 
 /** Facts about one request, filled in as it is handled and recorded once at the end. */
 export interface RequestRecord {
   /** Route prefix or gateway endpoint (a bounded label), null until routed. */
   route: string | null
-  tier: string | null
+  tier: Tier | null
   reason: Reason | null
   detail: string | null
   issuer: string | null
@@ -28,25 +34,25 @@ export interface RequestRecord {
   tenant: string | null
   /** The verified subject; logged only as a hash. */
   subject: string | null
-  revocation: string | null
+  revocation: RevocationOutcome | null
 }
 
 /** What a handler needs of its request's environment, passed down explicitly. */
-export interface RequestScope {
-  readonly env: Env
+export interface RequestContext {
+  readonly services: Services
   readonly config: Config
   readonly requestId: string
   readonly trace: TraceContext
   readonly record: RequestRecord
   readonly waitUntil: (promise: Promise<unknown>) => void
+  /** Security events of this request (log line + audit queue). */
+  readonly events: EventSink
 }
 
 export type AppEnv = {
   Bindings: Env
-  Variables: { scope: RequestScope; record: RequestRecord; requestId: string }
+  Variables: { rc: RequestContext; record: RequestRecord; requestId: string }
 }
-
-const loggedConfigErrors = new WeakSet<ConfigError>()
 
 function newRecord(): RequestRecord {
   return {
@@ -64,9 +70,11 @@ function newRecord(): RequestRecord {
   }
 }
 
-/** First middleware: config, request id, trace, and the one record per request. */
+/** First middleware: services, request id, trace, and the one record per request. */
 export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const started = Date.now()
+  const services = servicesFor(c.env)
+  const now = services instanceof ConfigError ? systemClock : services.now
+  const started = now()
   const requestId = crypto.randomUUID()
   const trace = continueTrace(c.req.header('traceparent') ?? null)
   const record = newRecord()
@@ -74,31 +82,30 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('record', record)
   const ctx = c.executionCtx
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p)
-  const config = loadConfig(c.env)
-  if (config instanceof ConfigError) {
-    if (!loggedConfigErrors.has(config)) {
-      loggedConfigErrors.add(config)
-      logLine('error', 'config_invalid', { field: config.field, message: config.message })
-    }
+  if (services instanceof ConfigError) {
     record.reason = 'config_invalid'
     c.res = errorResponse(new AuthError('config_invalid'))
   } else {
-    c.set('scope', { env: c.env, config, requestId, trace, record, waitUntil })
+    const events = createEventSink(services.events, waitUntil, requestId, now)
+    const rc = { services, config: services.config, requestId, trace, record, waitUntil, events }
+    c.set('rc', rc)
     await next()
   }
   c.res.headers.set('x-request-id', requestId)
-  const status = c.res.status
-  const latencyMs = Date.now() - started
-  const method = c.req.method
-  const colo = (c.req.raw as { cf?: { colo?: unknown } }).cf?.colo
-  waitUntil(
-    recordRequest(
-      c.env,
-      record,
-      { requestId, traceId: trace.traceId, method, status, latencyMs, colo },
-      waitUntil,
-    ),
-  )
+  const outcome: Outcome = {
+    requestId,
+    traceId: trace.traceId,
+    method: c.req.method,
+    status: c.res.status,
+    latencyMs: now() - started,
+    colo: (c.req.raw as { cf?: { colo?: unknown } }).cf?.colo,
+  }
+  if (services instanceof ConfigError) {
+    waitUntil(recordRequest(null, c.env.METRICS, record, outcome))
+    return
+  }
+  waitUntil(recordRequest(services.subjectHash, services.analytics, record, outcome))
+  services.metrics.schedule(waitUntil)
 }
 
 interface Outcome {
@@ -111,10 +118,10 @@ interface Outcome {
 }
 
 async function recordRequest(
-  env: Env,
+  subjectHash: SubjectHasher | null,
+  analytics: AnalyticsEngineDataset | undefined,
   record: RequestRecord,
   o: Outcome,
-  waitUntil: (p: Promise<unknown>) => void,
 ): Promise<void> {
   const route = record.route ?? 'unmatched'
   const outcome = record.reason === null ? 'ok' : o.status >= 500 ? 'error' : 'rejected'
@@ -133,7 +140,9 @@ async function recordRequest(
     issuer: record.issuer,
     tenant: record.tenant,
     subject_hash:
-      record.subject === null ? null : await subjectHash(record.issuer ?? '', record.subject),
+      record.subject === null || subjectHash === null
+        ? null
+        : await subjectHash(record.issuer ?? '', record.subject),
     kid: record.kid,
     jti: record.jti,
     sid: record.sid,
@@ -142,7 +151,7 @@ async function recordRequest(
   })
   countMetric('gatehouse_requests_total', { route, outcome, reason: record.reason ?? 'none' })
   observeMetric('gatehouse_request_duration_ms', { route }, o.latencyMs)
-  writeRequestPoint(env.METRICS, {
+  writeRequestPoint(analytics, {
     route,
     method: o.method,
     outcome,
@@ -153,5 +162,9 @@ async function recordRequest(
     status: o.status,
     latencyMs: o.latencyMs,
   })
-  if (env.METRICS_AGGREGATOR !== undefined) scheduleMetricsFlush(env, waitUntil)
+}
+
+/** The request's clock in whole epoch seconds (token and session times). */
+export function nowSeconds(rc: RequestContext): number {
+  return Math.floor(rc.services.now() / 1000)
 }

@@ -1,13 +1,13 @@
-// Revocation actions shared by logout, the admin API, RFC 7009 and account changes. Each writes
-// the subject's RevocationShard (which every standard/critical route consults) and, for our own
-// users, the D1 session rows (which every refresh consults), so the two always agree.
+// Revocation actions of the admin API, RFC 7009 and account changes. Each writes the subject's
+// RevocationShard (which every standard/critical route consults) and, for our own users, the D1
+// session rows (which every refresh consults), so the two always agree. Logout ends one session
+// with end-session.ts directly.
 
-import { tokenHorizon, type Config } from '../config/config'
-import type { Env } from '../config/env'
+import { tokenHorizon } from '../config/config'
 import { emitSecurityEvent, type EventSink } from '../observability/security-events'
-import { endSession } from './end-session'
 import { activeSessionIds } from '../sessions/session-store'
-import { getRevocationShard } from '../revocation/revocation-shard'
+import { endSession, type EndReason } from './end-session'
+import type { Services } from './services'
 
 export interface Subject {
   readonly issuer: string
@@ -17,12 +17,12 @@ export interface Subject {
 
 /** Revokes one access token by jti until `expiresAt` (its exp, or the horizon when unknown). */
 export async function revokeAccessToken(
-  env: Env,
+  s: Services,
   who: Subject,
   jti: string,
   expiresAt: number,
 ): Promise<void> {
-  await getRevocationShard(env, who.issuer, who.tenant, who.subject).revokeJti(jti, expiresAt)
+  await s.shards(who.issuer, who.tenant, who.subject).revokeJti(jti, expiresAt)
 }
 
 /**
@@ -30,29 +30,20 @@ export async function revokeAccessToken(
  * disabled account) and, for our own users, ends every session so no refresh brings one back.
  */
 export async function revokeSubject(
-  env: Env,
-  config: Config,
+  s: Services,
   who: Subject,
-  reason: string,
+  reason: EndReason,
   sink: EventSink,
   actor: string | null,
 ): Promise<number> {
-  const now = Math.floor(Date.now() / 1000)
-  await getRevocationShard(env, who.issuer, who.tenant, who.subject).revokeSubjectBefore(
-    now,
-    tokenHorizon(config, now),
-  )
+  const now = Math.floor(s.now() / 1000)
+  await s
+    .shards(who.issuer, who.tenant, who.subject)
+    .revokeSubjectBefore(now, tokenHorizon(s.config, now))
   let ended = 0
-  if (config.auth.enabled && who.issuer === config.auth.issuer) {
-    for (const sid of await activeSessionIds(env.DB, who.subject)) {
-      await endSession(
-        env,
-        config,
-        { sid, userId: who.subject, tenant: who.tenant },
-        reason,
-        sink,
-        actor,
-      )
+  if (s.config.auth.enabled && who.issuer === s.config.auth.issuer) {
+    for (const sid of await activeSessionIds(s.db, who.subject)) {
+      await endSession(s, { sid, userId: who.subject, tenant: who.tenant }, reason, sink, actor)
       ended++
     }
   }

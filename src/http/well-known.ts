@@ -3,20 +3,19 @@
 // RFC 8414 authorization server metadata. Both are public and cacheable.
 
 import type { Config } from '../config/config'
-import type { Env } from '../config/env'
-import { JWKS_HTTP_MAX_AGE_SECONDS, getKeyManager, keyManagerSettings } from '../keys/key-manager'
+import { JWKS_HTTP_MAX_AGE_SECONDS } from '../keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../keys/key-store'
+import type { Services } from './services'
 
 /** GET /.well-known/jwks.json */
-export async function jwksResponse(env: Env, config: Config): Promise<Response> {
+export async function jwksResponse(s: Services): Promise<Response> {
   let keys: readonly unknown[] | null = null
   try {
-    keys =
-      (await env.JWKS_CACHE.get<StoredJwks>(jwksKvKey(config.auth.issuer), 'json'))?.keys ?? null
+    keys = (await s.kv.get<StoredJwks>(jwksKvKey(s.config.auth.issuer), 'json'))?.keys ?? null
   } catch {
     keys = null // KV unavailable: the KeyManager is the source of truth
   }
-  keys ??= (await getKeyManager(env).publishedKeys(keyManagerSettings(config))).keys
+  keys ??= (await s.keyManager().publishedKeys(s.keySettings)).keys
   return new Response(JSON.stringify({ keys }), {
     headers: {
       'content-type': 'application/jwk-set+json',

@@ -3,7 +3,7 @@
 // issuer's allowlist names, so a token cannot pick an algorithm the key was not meant for:
 // no HMAC ever (kty "oct" is refused), no RSA key used as ECDSA, no EdDSA with a P-256 key.
 
-import type { Algorithm } from '../config/config'
+import type { Algorithm } from './issuer'
 import { decodeBase64Url } from '../lib/base64url'
 
 export interface VerificationKey {

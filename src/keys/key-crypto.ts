@@ -5,7 +5,7 @@
 // private key never crosses an RPC boundary in the clear.
 
 import { calculateJwkThumbprint } from 'jose'
-import type { SigningAlgorithm } from '../config/auth'
+import type { SigningAlgorithm } from './key-manager'
 import { deriveSealingKey, openSealedText, sealText } from '../lib/symmetric'
 
 export interface GeneratedKey {

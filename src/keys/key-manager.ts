@@ -6,13 +6,10 @@
 // pass the configuration slice it needs; the last one is kept for the alarm.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Config } from '../config/config'
-import type { Env } from '../config/env'
 import { logLine } from '../observability/log'
 import { generateSigningKey, sealPrivateKey } from './key-crypto'
 import { planLifecycle, type KeyRow, type KeyState, type LifecyclePolicy } from './key-lifecycle'
 import { writeStored } from './key-store'
-import type { SigningAlgorithm } from '../config/auth'
 
 /** The longest our JWKS may sit in an HTTP cache (Cache-Control max-age of jwks.json). */
 export const JWKS_HTTP_MAX_AGE_SECONDS = 300
@@ -62,6 +59,14 @@ interface StoredRow {
   [column: string]: SqlStorageValue
 }
 
+export type SigningAlgorithm = 'EdDSA' | 'RS256'
+
+/** The bindings the KeyManager reads: its KV copy of the JWKS and the sealing secret. */
+export interface KeyManagerEnv {
+  readonly JWKS_CACHE: KVNamespace
+  readonly KEY_ENCRYPTION_SECRET?: unknown
+}
+
 /** What the KeyManager needs to know of the configuration. */
 export interface KeyManagerSettings {
   readonly issuer: string
@@ -70,36 +75,31 @@ export interface KeyManagerSettings {
   readonly maxStaleMs: number
 }
 
-/** The KeyManager's slice of the configuration. */
-export function keyManagerSettings(config: Config): KeyManagerSettings {
-  return {
-    issuer: config.auth.issuer,
-    algorithm: config.auth.signingAlgorithm,
-    policy: lifecyclePolicy(config),
-    maxStaleMs: config.jwks.maxStaleMs,
-  }
+/** The timings a lifecycle plan derives from: all from the configuration. */
+export interface LifecycleInputs {
+  readonly keyRotationIntervalSeconds: number
+  readonly isolateTtlMs: number
+  readonly maxTokenLifetimeSeconds: number
+  readonly clockSkewSeconds: number
 }
 
 /** The lifecycle timings implied by the configuration. */
-export function lifecyclePolicy(config: Config): LifecyclePolicy {
+export function lifecyclePolicy(c: LifecycleInputs): LifecyclePolicy {
   return {
-    rotationIntervalMs: config.auth.keyRotationIntervalSeconds * 1000,
+    rotationIntervalMs: c.keyRotationIntervalSeconds * 1000,
     publishLeadMs:
-      config.jwks.isolateTtlMs +
-      KV_PROPAGATION_MS +
-      JWKS_HTTP_MAX_AGE_SECONDS * 1000 +
-      SAFETY_MARGIN_MS,
+      c.isolateTtlMs + KV_PROPAGATION_MS + JWKS_HTTP_MAX_AGE_SECONDS * 1000 + SAFETY_MARGIN_MS,
     retireGraceMs:
-      (config.maxTokenLifetimeSeconds + config.clockSkewSeconds) * 1000 +
+      (c.maxTokenLifetimeSeconds + c.clockSkewSeconds) * 1000 +
       SIGNING_KEY_CACHE_MS +
       SAFETY_MARGIN_MS,
   }
 }
 
-export class KeyManager extends DurableObject<Env> {
+export class KeyManager extends DurableObject<KeyManagerEnv> {
   private readonly sql: SqlStorage
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: KeyManagerEnv) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     void ctx.blockConcurrencyWhile(async () => {
@@ -277,7 +277,9 @@ function toKeyRow(r: StoredRow): KeyRow & KeyStatus {
   }
 }
 
-/** The one KeyManager instance. */
-export function getKeyManager(env: Env): DurableObjectStub<KeyManager> {
-  return env.KEYS.get(env.KEYS.idFromName('signing-keys'))
+/** The one KeyManager instance of a namespace. */
+export function getKeyManager(
+  namespace: DurableObjectNamespace<KeyManager>,
+): DurableObjectStub<KeyManager> {
+  return namespace.get(namespace.idFromName('signing-keys'))
 }

@@ -6,7 +6,7 @@
 // single-flight) nor evict another issuer's keys. When the source is down, known keys keep
 // working up to max_stale_seconds; a key that cannot be known is a 503, not a 401.
 
-import type { IssuerConfig, JwksSettings } from '../config/config'
+import type { IssuerConfig, JwksSettings } from './issuer'
 import { AuthError } from '../lib/errors'
 import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
@@ -274,6 +274,3 @@ export async function writeStored(
     logLine('warn', 'jwks_kv_write_failed', { issuer })
   }
 }
-
-/** The isolate's key store: module scope is per isolate in workerd. */
-export const keyStore = new KeyStore()

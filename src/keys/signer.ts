@@ -3,11 +3,8 @@
 // CryptoKey, so minting a token costs one signature and no Durable Object round trip.
 
 import { SignJWT } from 'jose'
-import type { Config } from '../config/config'
-import type { SigningAlgorithm } from '../config/auth'
-import type { Env } from '../config/env'
 import { unsealSigningKey } from './key-crypto'
-import { SIGNING_KEY_CACHE_MS, getKeyManager, keyManagerSettings } from './key-manager'
+import { SIGNING_KEY_CACHE_MS, type SigningAlgorithm, type SigningKeyRecord } from './key-manager'
 
 export interface Signer {
   readonly kid: string
@@ -17,37 +14,50 @@ export interface Signer {
   readonly loadedAt: number
 }
 
-let cached: Promise<Signer> | null = null
-let cachedAt = 0
+/**
+ * The isolate's current signer, cached for SIGNING_KEY_CACHE_MS (single-flight). `loadRecord`
+ * asks the KeyManager for the sealed current key; `secret` unseals it. One per isolate (wiring).
+ */
+export class SignerCache {
+  private cached: Promise<Signer> | null = null
+  private cachedAt = 0
 
-/** The isolate's current signer; reloads after SIGNING_KEY_CACHE_MS or after forgetSigner(). */
-export function currentSigner(env: Env, config: Config, now = Date.now()): Promise<Signer> {
-  if (cached === null || now - cachedAt > SIGNING_KEY_CACHE_MS) {
-    cachedAt = now
-    const load = loadSigner(env, config, now)
-    cached = load
-    // A failed load must not be cached: the next caller tries again.
-    load.catch(() => {
-      if (cached === load) cached = null
-    })
+  constructor(
+    private readonly loadRecord: () => Promise<SigningKeyRecord>,
+    private readonly secret: string,
+  ) {}
+
+  /** The current signer at `now` (epoch ms); reloads after SIGNING_KEY_CACHE_MS or forget(). */
+  current(now: number): Promise<Signer> {
+    if (this.cached === null || now - this.cachedAt > SIGNING_KEY_CACHE_MS) {
+      this.cachedAt = now
+      const load = this.load(now)
+      this.cached = load
+      // A failed load must not be cached: the next caller tries again.
+      load.catch(() => {
+        if (this.cached === load) this.cached = null
+      })
+    }
+    return this.cached
   }
-  return cached
+
+  /** Drops the cached signer (after a rotation in this isolate). */
+  forget(): void {
+    this.cached = null
+  }
+
+  private async load(now: number): Promise<Signer> {
+    const record = await this.loadRecord()
+    const key = await unsealSigningKey(record.sealed, record.kid, record.alg, this.secret)
+    return { kid: record.kid, alg: record.alg, key, loadedAt: now }
+  }
 }
 
-/** Drops the cached signer (after a rotation in this isolate). */
-export function forgetSigner(): void {
-  cached = null
-}
-
-async function loadSigner(env: Env, config: Config, now: number): Promise<Signer> {
-  const record = await getKeyManager(env).signingKey(keyManagerSettings(config))
-  const key = await unsealSigningKey(
-    record.sealed,
-    record.kid,
-    record.alg,
-    config.auth.keyEncryptionSecret,
-  )
-  return { kid: record.kid, alg: record.alg, key, loadedAt: now }
+/** What minting needs of the configuration. */
+export interface MintSettings {
+  readonly issuer: string
+  readonly audience: string
+  readonly accessTokenTtlSeconds: number
 }
 
 export interface AccessTokenClaims {
@@ -71,12 +81,12 @@ export interface MintedAccessToken {
  */
 export async function mintAccessToken(
   signer: Signer,
-  config: Config,
+  settings: MintSettings,
   claims: AccessTokenClaims,
   nowSeconds: number,
 ): Promise<MintedAccessToken> {
   const iat = Math.floor(nowSeconds)
-  const expiresIn = config.auth.accessTokenTtlSeconds
+  const expiresIn = settings.accessTokenTtlSeconds
   // The jti names its session, so an administrator can revoke a token by jti alone: the
   // session row says which subject's RevocationShard holds it.
   const jti = `${claims.sid}.${crypto.randomUUID()}`
@@ -87,9 +97,9 @@ export async function mintAccessToken(
     client_id: claims.clientId,
   })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })
-    .setIssuer(config.auth.issuer)
+    .setIssuer(settings.issuer)
     .setSubject(claims.sub)
-    .setAudience(config.auth.audience)
+    .setAudience(settings.audience)
     .setIssuedAt(iat)
     .setExpirationTime(iat + expiresIn)
     .setJti(jti)

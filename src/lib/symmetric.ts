@@ -39,6 +39,20 @@ export async function deriveSealingKey(secret: string, salt: string): Promise<Cr
   )
 }
 
+/** An HMAC-SHA256 signing key derived from `secret` with HKDF-SHA256 for one purpose (`info`). */
+export async function hkdfHmacKey(secret: string, info: string): Promise<CryptoKey> {
+  const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, [
+    'deriveKey',
+  ])
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encoder.encode(info) },
+    ikm,
+    { name: 'HMAC', hash: 'SHA-256', length: 256 },
+    false,
+    ['sign'],
+  )
+}
+
 /** Seals text: base64url(iv ‖ AES-GCM ciphertext), bound to `aad` when given. */
 export async function sealText(key: CryptoKey, plaintext: string, aad = ''): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(GCM_IV_BYTES))

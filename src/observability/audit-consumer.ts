@@ -2,7 +2,6 @@
 // in one D1 batch, off every request path. A malformed message is acknowledged and logged (a
 // retry would not fix it); a D1 failure retries the whole batch (the queue redelivers).
 
-import type { Env } from '../config/env'
 import { logLine } from './log'
 
 export interface QueuedEvent {
@@ -23,7 +22,10 @@ function isEvent(body: unknown): body is QueuedEvent {
 
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null)
 
-export async function consumeAuthEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeAuthEvents(
+  batch: MessageBatch<unknown>,
+  db: D1Database,
+): Promise<void> {
   const statements: D1PreparedStatement[] = []
   for (const message of batch.messages) {
     if (!isEvent(message.body)) {
@@ -32,22 +34,24 @@ export async function consumeAuthEvents(batch: MessageBatch<unknown>, env: Env):
     }
     const { type, at, tenant, user_id, sid, request_id, ...rest } = message.body
     statements.push(
-      env.DB.prepare(
-        'INSERT INTO audit_events (at, type, tenant, user_id, sid, request_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
-      ).bind(
-        at,
-        type,
-        text(tenant),
-        text(user_id),
-        text(sid),
-        text(request_id),
-        JSON.stringify(rest),
-      ),
+      db
+        .prepare(
+          'INSERT INTO audit_events (at, type, tenant, user_id, sid, request_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+        )
+        .bind(
+          at,
+          type,
+          text(tenant),
+          text(user_id),
+          text(sid),
+          text(request_id),
+          JSON.stringify(rest),
+        ),
     )
   }
   if (statements.length === 0) return
   try {
-    await env.DB.batch(statements)
+    await db.batch(statements)
   } catch (err) {
     logLine('error', 'audit_write_failed', {
       events: statements.length,

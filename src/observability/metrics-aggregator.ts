@@ -3,7 +3,6 @@
 // Series are bounded by the closed label sets of metrics.ts. SQLite-backed, RPC only.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Env } from '../config/env'
 import type { SeriesDelta } from './metrics'
 
 interface SeriesRow {
@@ -16,10 +15,10 @@ interface SeriesRow {
   [column: string]: SqlStorageValue
 }
 
-export class MetricsAggregator extends DurableObject<Env> {
+export class MetricsAggregator extends DurableObject<unknown> {
   private readonly sql: SqlStorage
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     void ctx.blockConcurrencyWhile(async () => {
@@ -78,6 +77,8 @@ function addBuckets(a: number[], b: readonly number[]): number[] {
 }
 
 /** The one aggregator instance. */
-export function getMetricsAggregator(env: Env): DurableObjectStub<MetricsAggregator> {
-  return env.METRICS_AGGREGATOR.get(env.METRICS_AGGREGATOR.idFromName('metrics'))
+export function getMetricsAggregator(
+  namespace: DurableObjectNamespace<MetricsAggregator>,
+): DurableObjectStub<MetricsAggregator> {
+  return namespace.get(namespace.idFromName('metrics'))
 }

@@ -24,10 +24,23 @@ export interface SecurityEvent extends LogFields {
   readonly reason?: string | null
 }
 
+/** Where a request's events go: built once per request by createEventSink. */
 export interface EventSink {
   readonly queue: Queue | undefined
   readonly waitUntil: (promise: Promise<unknown>) => void
   readonly requestId: string | null
+  /** Epoch milliseconds. */
+  readonly now: () => number
+}
+
+/** The one way to make a sink (the request context and the cron each make one). */
+export function createEventSink(
+  queue: Queue | undefined,
+  waitUntil: (promise: Promise<unknown>) => void,
+  requestId: string | null,
+  now: () => number,
+): EventSink {
+  return { queue, waitUntil, requestId, now }
 }
 
 const WARN_EVENTS = new Set<SecurityEventType>([
@@ -40,7 +53,7 @@ const WARN_EVENTS = new Set<SecurityEventType>([
 /** Logs the event and queues it for the audit table; never throws. */
 export function emitSecurityEvent(sink: EventSink, event: SecurityEvent): void {
   countMetric('gatehouse_security_events_total', { type: event.type })
-  const at = Math.floor(Date.now() / 1000)
+  const at = Math.floor(sink.now() / 1000)
   const { type, ...fields } = event
   logLine(WARN_EVENTS.has(type) ? 'warn' : 'info', 'security_event', {
     ...fields,

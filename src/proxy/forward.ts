@@ -29,30 +29,23 @@ interface OriginState {
   retryBudget: number
 }
 
-const origins = new Map<string, OriginState>()
-
-function originState(origin: string): OriginState {
-  let state = origins.get(origin)
-  if (state === undefined) {
-    state = {
-      breaker: new CircuitBreaker({
-        failureThreshold: BREAKER_FAILURES,
-        openMs: BREAKER_OPEN_MS,
-        onChange: (to) => {
-          countMetric('gatehouse_breaker_transitions_total', { breaker: 'origin', state: to })
-          logLine(to === 'open' ? 'warn' : 'info', 'breaker_state', {
-            breaker: 'origin',
-            origin,
-            state: to,
-          })
-        },
-      }),
-      inFlight: 0,
-      retryBudget: RETRY_BUDGET_MAX,
-    }
-    origins.set(origin, state)
+function newOriginState(origin: string): OriginState {
+  return {
+    breaker: new CircuitBreaker({
+      failureThreshold: BREAKER_FAILURES,
+      openMs: BREAKER_OPEN_MS,
+      onChange: (to) => {
+        countMetric('gatehouse_breaker_transitions_total', { breaker: 'origin', state: to })
+        logLine(to === 'open' ? 'warn' : 'info', 'breaker_state', {
+          breaker: 'origin',
+          origin,
+          state: to,
+        })
+      },
+    }),
+    inFlight: 0,
+    retryBudget: RETRY_BUDGET_MAX,
   }
-  return state
 }
 
 /** Full-jitter backoff (AWS Architecture Blog, 2015): uniform in [0, min(cap, base·2^attempt)). */
@@ -77,12 +70,34 @@ export interface ForwardInput {
   readonly random?: () => number
 }
 
-/** Sends the request; throws AuthError origin_timeout | origin_unreachable | origin_circuit_open. */
-export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
-  const state = originState(input.origin)
+/**
+ * The isolate's forwarder: per-origin breaker, bulkhead and retry budget (one per isolate, built
+ * by the wiring). `now` is the clock in epoch ms.
+ */
+export class Forwarder {
+  private readonly origins = new Map<string, OriginState>()
+
+  constructor(private readonly now: () => number) {}
+
+  /** Sends the request; throws AuthError origin_timeout | origin_unreachable | origin_busy | origin_circuit_open. */
+  forward(input: ForwardInput): Promise<Response> {
+    let state = this.origins.get(input.origin)
+    if (state === undefined) {
+      state = newOriginState(input.origin)
+      this.origins.set(input.origin, state)
+    }
+    return forwardWith(input, state, this.now)
+  }
+}
+
+async function forwardWith(
+  input: ForwardInput,
+  state: OriginState,
+  now: () => number,
+): Promise<Response> {
   if (state.inFlight >= input.maxInFlight) {
     countMetric('gatehouse_origin_requests_total', { route: input.route, result: 'bulkhead_full' })
-    throw new AuthError('origin_circuit_open', { detail: 'bulkhead full', retryAfterSeconds: 1 })
+    throw new AuthError('origin_busy', { detail: 'bulkhead full', retryAfterSeconds: 1 })
   }
   if (!state.breaker.allow()) {
     countMetric('gatehouse_origin_requests_total', { route: input.route, result: 'circuit_open' })
@@ -92,10 +107,10 @@ export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
   }
   state.inFlight++
   state.retryBudget = Math.min(RETRY_BUDGET_MAX, state.retryBudget + RETRY_BUDGET_PER_REQUEST)
-  const started = Date.now()
+  const started = now()
   try {
-    const response = await attempts(input, state)
-    observeMetric('gatehouse_origin_duration_ms', { route: input.route }, Date.now() - started)
+    const response = await attempts(input, state, now)
+    observeMetric('gatehouse_origin_duration_ms', { route: input.route }, now() - started)
     if (UNAVAILABLE_STATUSES.has(response.status)) state.breaker.failure()
     else state.breaker.success()
     countMetric('gatehouse_origin_requests_total', {
@@ -117,13 +132,17 @@ export async function forwardToOrigin(input: ForwardInput): Promise<Response> {
   }
 }
 
-async function attempts(input: ForwardInput, state: OriginState): Promise<Response> {
-  const deadline = Date.now() + input.timeoutMs
+async function attempts(
+  input: ForwardInput,
+  state: OriginState,
+  now: () => number,
+): Promise<Response> {
+  const deadline = now() + input.timeoutMs
   // A body can be sent once: a request with one is never retried.
   const retryable = input.body === null && RETRYABLE_METHODS.has(input.method)
   for (let attempt = 0; ; attempt++) {
     try {
-      return await sendOnce(input, deadline, attempt)
+      return await sendOnce(input, deadline - now(), attempt)
     } catch (err) {
       if (err instanceof AuthError) throw err // a timeout is not retried: the origin may be working
       const canRetry = retryable && attempt < input.retries && state.retryBudget >= 1
@@ -134,16 +153,20 @@ async function attempts(input: ForwardInput, state: OriginState): Promise<Respon
       state.retryBudget -= 1
       countMetric('gatehouse_origin_retries_total', { route: input.route })
       const delay = backoffDelayMs(attempt, (input.random ?? Math.random)())
-      if (Date.now() + delay >= deadline)
+      if (now() + delay >= deadline)
         throw new AuthError('origin_timeout', { detail: 'no time left to retry' })
       await new Promise((resolve) => setTimeout(resolve, delay))
     }
   }
 }
 
-async function sendOnce(input: ForwardInput, deadline: number, attempt: number): Promise<Response> {
+async function sendOnce(
+  input: ForwardInput,
+  remainingMs: number,
+  attempt: number,
+): Promise<Response> {
   const controller = new AbortController()
-  const remaining = Math.max(1, deadline - Date.now())
+  const remaining = Math.max(1, remainingMs)
   const timer = setTimeout(
     () => controller.abort(new DOMException('origin timeout', 'TimeoutError')),
     remaining,

@@ -3,23 +3,16 @@
 // and a path no route claims is denied. Matching is on the raw path that request-target.ts has
 // already vetted, case-sensitively, exactly as the origin will receive it.
 
-import type { RouteConfig } from '../config/config'
+import type { RouteConfig } from './route'
 
 export interface RouteTable {
   /** Routes sorted by descending prefix length. */
   readonly routes: readonly RouteConfig[]
 }
 
-const compiled = new WeakMap<readonly RouteConfig[], RouteTable>()
-
-/** Returns the compiled table for a config's routes (compiled on first use per isolate). */
-export function routeTableFor(routes: readonly RouteConfig[]): RouteTable {
-  let table = compiled.get(routes)
-  if (table === undefined) {
-    table = { routes: [...routes].sort((a, b) => b.prefix.length - a.prefix.length) }
-    compiled.set(routes, table)
-  }
-  return table
+/** Compiles a route list into a table (once per isolate, by the wiring). */
+export function compileRouteTable(routes: readonly RouteConfig[]): RouteTable {
+  return { routes: [...routes].sort((a, b) => b.prefix.length - a.prefix.length) }
 }
 
 /** The route for a raw path, or null when no route claims it. */

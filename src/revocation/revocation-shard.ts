@@ -5,7 +5,6 @@
 // and the alarm deletes them. Keyed by identifiers, never by token bytes.
 
 import { DurableObject } from 'cloudflare:workers'
-import type { Env } from '../config/env'
 
 export interface RevocationQuery {
   readonly jti: string | null
@@ -33,10 +32,10 @@ interface ExpiryRow {
   [column: string]: SqlStorageValue
 }
 
-export class RevocationShard extends DurableObject<Env> {
+export class RevocationShard extends DurableObject<unknown> {
   private readonly sql: SqlStorage
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env)
     this.sql = ctx.storage.sql
     void ctx.blockConcurrencyWhile(async () => {
@@ -144,26 +143,26 @@ function nowSeconds(): number {
 
 /** idFromName hashes the name each call; ids are plain values, so an isolate keeps recent ones. */
 const ID_CACHE_MAX = 10_000
-const idCaches = new WeakMap<object, Map<string, DurableObjectId>>()
 
-/** The shard for one subject; the name keeps issuers and tenants apart. */
-export function getRevocationShard(
-  env: Env,
-  issuer: string,
-  tenant: string,
-  subject: string,
-): DurableObjectStub<RevocationShard> {
-  const name = JSON.stringify([issuer, tenant, subject])
-  let ids = idCaches.get(env.REVOCATIONS)
-  if (ids === undefined) {
-    ids = new Map()
-    idCaches.set(env.REVOCATIONS, ids)
+export type RevocationShardStub = DurableObjectStub<RevocationShard>
+
+/** Finds the shard of one subject; built once per isolate by the wiring. */
+export type ShardLocator = (issuer: string, tenant: string, subject: string) => RevocationShardStub
+
+/** A locator over one namespace, with its own bounded cache of shard ids. */
+export function createShardLocator(
+  namespace: DurableObjectNamespace<RevocationShard>,
+): ShardLocator {
+  const ids = new Map<string, DurableObjectId>()
+  return (issuer, tenant, subject) => {
+    // The name keeps issuers and tenants apart.
+    const name = JSON.stringify([issuer, tenant, subject])
+    let id = ids.get(name)
+    if (id === undefined) {
+      if (ids.size >= ID_CACHE_MAX) ids.clear()
+      id = namespace.idFromName(name)
+      ids.set(name, id)
+    }
+    return namespace.get(id)
   }
-  let id = ids.get(name)
-  if (id === undefined) {
-    if (ids.size >= ID_CACHE_MAX) ids.clear()
-    id = env.REVOCATIONS.idFromName(name)
-    ids.set(name, id)
-  }
-  return env.REVOCATIONS.get(id)
 }

@@ -2,7 +2,8 @@
 // §3.8–3.11): exp required, nbf/iat with bounded skew, a maximum lifetime, audience, and the
 // identity claims the gateway forwards — which therefore must be safe to put in a header.
 
-import type { IssuerConfig } from '../config/config'
+import type { IssuerConfig } from '../keys/issuer'
+import { SCOPE_VALUE } from '../lib/scope-token'
 import { AuthError } from '../lib/errors'
 
 export interface TokenClaims {
@@ -28,8 +29,6 @@ const MAX_IDENTIFIER_LENGTH = 256
 const MAX_SCOPE_LENGTH = 2048
 // C0 controls, DEL and C1 controls: never inside a value that becomes a header or a log field.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
-// RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*NQCHAR.
-const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*$/
 
 /** Checks time, audience and identity claims; throws AuthError with the failing reason. */
 export function checkClaims(
@@ -104,7 +103,7 @@ function readScope(value: unknown): string {
   if (typeof value !== 'string' || value.length > MAX_SCOPE_LENGTH) {
     throw new AuthError('invalid_claims', { detail: 'scope is not a string' })
   }
-  if (value !== '' && !SCOPE.test(value)) {
+  if (value !== '' && !SCOPE_VALUE.test(value)) {
     throw new AuthError('invalid_claims', { detail: 'scope is not space-delimited scope-tokens' })
   }
   return value

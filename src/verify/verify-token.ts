@@ -4,8 +4,7 @@
 // trusted before the signature except what selects the key, and that selection is bounded by
 // configuration. Pure apart from the injected key resolver; `now` is a parameter.
 
-import type { Algorithm, IssuerConfig } from '../config/config'
-import { normalizeTokenType } from '../config/config'
+import { normalizeTokenType, type Algorithm, type IssuerConfig } from '../keys/issuer'
 import { AuthError } from '../lib/errors'
 import { ALGORITHM_SPECS, type VerificationKey } from '../keys/jwk-import'
 import { checkClaims, type TokenClaims } from './claims'

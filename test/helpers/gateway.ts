@@ -5,7 +5,10 @@
 
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test'
 import { expect, vi } from 'vitest'
+import { ConfigError } from '../../src/config/config'
+import type { Env } from '../../src/config/env'
 import { app } from '../../src/http/app'
+import { servicesFor, type Services } from '../../src/http/services'
 import type { TestKey } from './keys'
 
 export const ORIGIN = 'https://origin.test'
@@ -208,4 +211,11 @@ export async function expectRefused(
   expect(res.status, path).toBe(status)
   expect(net.originCalls.length, `origin reached for refused ${path}`).toBe(before)
   return res
+}
+
+/** The services the app builds for this env (its key store, signer, shards): what a test inspects. */
+export function servicesOf(gatewayEnv: object): Services {
+  const services = servicesFor(gatewayEnv as Env)
+  if (services instanceof ConfigError) throw services
+  return services
 }

@@ -4,7 +4,9 @@
 
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { getRevocationShard } from '../../src/revocation/revocation-shard'
+import { createShardLocator } from '../../src/revocation/revocation-shard'
+
+const getRevocationShard = createShardLocator(env.REVOCATIONS)
 import { setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
@@ -93,7 +95,7 @@ describe('rotation', () => {
     })
     expect(await sessionRevoked(sid)).toBe('refresh_reuse')
     expect((await refreshWeb(gw, successor)).status).toBe(401)
-    const verdict = await getRevocationShard(env, PUBLIC_URL, user.tenant, user.id).check({
+    const verdict = await getRevocationShard(PUBLIC_URL, user.tenant, user.id).check({
       jti: null,
       sid,
       iat: null,

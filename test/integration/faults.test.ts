@@ -8,7 +8,7 @@
 
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { jwksKvKey, keyStore } from '../../src/keys/key-store'
+import { jwksKvKey } from '../../src/keys/key-store'
 import {
   PUBLIC_URL,
   authConfig,
@@ -25,6 +25,7 @@ import {
   testConfig,
   testEnv,
   uniqueIssuer,
+  servicesOf,
   type Network,
 } from '../helpers/gateway'
 import { makeKey } from '../helpers/keys'
@@ -71,7 +72,6 @@ const accessOf = async (res: Response) =>
 
 describe('KV unavailable', () => {
   it('logs in, verifies and serves the JWKS from the KeyManager, cold isolate included', async () => {
-    keyStore.forget(PUBLIC_URL)
     const gw = testEnv(authConfig(), { JWKS_CACHE: brokenKv })
     const res = await login(gw, await createTestUser())
     expect(res.status).toBe(200)
@@ -233,7 +233,7 @@ describe('cold start with empty caches', () => {
   it('serves our own issuer from the KeyManager when both the isolate and KV are empty', async () => {
     const gw = testEnv(authConfig())
     const token = await accessOf(await login(gw, await createTestUser()))
-    keyStore.forget(PUBLIC_URL)
+    servicesOf(gw).keyStore.forget(PUBLIC_URL)
     await env.JWKS_CACHE.delete(jwksKvKey(PUBLIC_URL))
     expect((await send(gw, '/api/echo/x', { token })).status).toBe(200)
   })

@@ -4,25 +4,22 @@
 
 import { env, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { parseConfig } from '../../src/config/config'
-import { getKeyManager, keyManagerSettings, type KeyManager } from '../../src/keys/key-manager'
+import { getKeyManager, type KeyManager } from '../../src/keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../../src/keys/key-store'
 import { rotateSigningKeys } from '../../src/http/admin/key-rotation'
-import { forgetSigner } from '../../src/keys/signer'
-import { PUBLIC_URL, authConfig, authEnv, createTestUser, login } from '../helpers/auth'
-import { expectRefused, installNetwork, send, type Network } from '../helpers/gateway'
+import { PUBLIC_URL, authEnv, createTestUser, login } from '../helpers/auth'
+import { expectRefused, installNetwork, send, servicesOf, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 const gw = authEnv()
-const config = parseConfig({ ...env, GATEHOUSE: authConfig() })
-const settings = keyManagerSettings(config)
+const settings = servicesOf(gw).keySettings
 const DAY_MS = 86_400_000
-const sink = { queue: undefined, waitUntil: () => undefined, requestId: null }
+const sink = { queue: undefined, waitUntil: () => undefined, requestId: null, now: () => Date.now() }
 
 let net: Network
 beforeEach(() => {
   net = installNetwork()
-  forgetSigner()
+  servicesOf(gw).signer.forget()
 })
 afterEach(() => vi.restoreAllMocks())
 
@@ -36,7 +33,7 @@ async function accessToken(): Promise<string> {
 function inKeyManager<R>(
   fn: (km: KeyManager, state: DurableObjectState) => Promise<R>,
 ): Promise<R> {
-  return runInDurableObject(getKeyManager(env), (instance, state) =>
+  return runInDurableObject(getKeyManager(env.KEYS), (instance, state) =>
     fn(instance as unknown as KeyManager, state),
   )
 }
@@ -53,7 +50,7 @@ async function publishedKids(): Promise<string[]> {
 describe('key lifecycle', () => {
   it('publishes the next key before it signs, rotates, retires and finally deletes', async () => {
     const before = await accessToken()
-    const status = await getKeyManager(env).status(settings)
+    const status = await getKeyManager(env.KEYS).status(settings)
     const current = status.find((k) => k.state === 'current')?.kid as string
     const next = status.find((k) => k.state === 'next')?.kid as string
     expect(split(before).header.kid).toBe(current)
@@ -66,7 +63,7 @@ describe('key lifecycle', () => {
     const newNext = rotated.find((k) => k.state === 'next')?.kid as string
     expect(await publishedKids()).toEqual(expect.arrayContaining([current, next, newNext]))
 
-    forgetSigner() // as rotateSigningKeys does; other isolates reload within SIGNING_KEY_CACHE_MS
+    servicesOf(gw).signer.forget() // as rotateSigningKeys does; other isolates reload within SIGNING_KEY_CACHE_MS
     const after = await accessToken()
     expect(split(after).header.kid).toBe(next)
     expect((await send(gw, '/api/echo/x', { token: before })).status).toBe(200)
@@ -78,7 +75,7 @@ describe('key lifecycle', () => {
   })
 
   it('refuses a manual rotation until the next key has been published long enough', async () => {
-    await getKeyManager(env).status(settings)
+    await getKeyManager(env.KEYS).status(settings)
     const createdAt = Date.now()
     const early = await inKeyManager(async (instance) => {
       await instance.advance(settings, createdAt)
@@ -126,7 +123,7 @@ describe('emergency rotation', () => {
   it('refuses tokens signed by the removed key at once and signs with a new one', async () => {
     const compromised = await accessToken()
     expect((await send(gw, '/api/echo/x', { token: compromised })).status).toBe(200)
-    const result = await rotateSigningKeys(env, config, true, sink)
+    const result = await rotateSigningKeys(servicesOf(gw), true, sink)
     expect(result.removed).toBe(split(compromised).header.kid)
     expect(await publishedKids()).not.toContain(result.removed)
     await expectRefused(net, gw, '/api/echo/x', { token: compromised }, 401)

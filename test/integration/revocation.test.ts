@@ -4,7 +4,9 @@
 
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { getRevocationShard } from '../../src/revocation/revocation-shard'
+import { createShardLocator } from '../../src/revocation/revocation-shard'
+
+const getRevocationShard = createShardLocator(env.REVOCATIONS)
 import {
   PUBLIC_URL,
   authEnv,
@@ -141,7 +143,7 @@ describe('account changes kill older tokens', () => {
 
 describe('RevocationShard storage', () => {
   it('answers by jti, sid and subject cut-off, and the alarm deletes expired entries', async () => {
-    const shard = getRevocationShard(env, PUBLIC_URL, 'acme', `cleanup-${crypto.randomUUID()}`)
+    const shard = getRevocationShard(PUBLIC_URL, 'acme', `cleanup-${crypto.randomUUID()}`)
     const now = Math.floor(Date.now() / 1000)
     await shard.revokeJti('gone-jti', now - 1)
     await shard.revokeSession('gone-sid', now - 1, 'test')

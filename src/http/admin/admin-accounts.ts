@@ -5,9 +5,9 @@
 // from the JWKS at once; {emergency: true, kid} removes that key, whatever its state).
 
 import { AuthError } from '../../lib/errors'
+import { isScopeList } from '../../lib/scope-token'
 import { rotateSigningKeys } from './key-rotation'
-import { getKeyManager, keyManagerSettings } from '../../keys/key-manager'
-import type { RequestScope } from '../request-context'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { revokeSubject } from '../revoke'
 import { MAX_PASSWORD_LENGTH } from '../auth/login'
 import { hashPassword } from '../../accounts/password-hash'
@@ -17,11 +17,6 @@ import { jsonResponse, requireAdmin, requireAuthServer } from './admin-auth'
 
 /** NIST SP 800-63B §5.1.1.2: at least 8 characters; no composition rules. */
 const MIN_PASSWORD_LENGTH = 8
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
-
-function sinkOf(scope: RequestScope) {
-  return { queue: scope.env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
-}
 
 function readPassword(body: Record<string, unknown>): string {
   const password = stringField(body, 'password', MAX_PASSWORD_LENGTH)
@@ -32,9 +27,9 @@ function readPassword(body: Record<string, unknown>): string {
 }
 
 /** POST /admin/users {tenant, username, password, scopes} → 201 {id} | 409 */
-export async function adminCreateUser(request: Request, scope: RequestScope): Promise<Response> {
-  requireAuthServer(scope)
-  await requireAdmin(request, scope)
+export async function adminCreateUser(request: Request, rc: RequestContext): Promise<Response> {
+  requireAuthServer(rc)
+  await requireAdmin(request, rc)
   const body = await readJsonObject(request)
   const tenant = stringField(body, 'tenant', 64)
   const username = stringField(body, 'username', 128)
@@ -42,63 +37,56 @@ export async function adminCreateUser(request: Request, scope: RequestScope): Pr
   const scopes = body.scopes ?? []
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(tenant))
     throw new AuthError('bad_request', { detail: 'tenant' })
-  if (
-    !Array.isArray(scopes) ||
-    !scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))
-  ) {
+  if (!isScopeList(scopes)) {
     throw new AuthError('bad_request', { detail: 'scopes must be a list of scope tokens' })
   }
   const id = `usr_${crypto.randomUUID().replace(/-/g, '')}`
-  const stored = await hashPassword(password, scope.config.auth.passwordPepper)
+  const stored = await hashPassword(password, rc.config.auth.passwordPepper)
   const created = await createUser(
-    scope.env.DB,
-    { id, tenant, username, password: stored, scopes: scopes as string[] },
-    Math.floor(Date.now() / 1000),
+    rc.services.db,
+    { id, tenant, username, password: stored, scopes },
+    nowSeconds(rc),
   )
-  if (!created)
-    return jsonResponse({ error: 'conflict', error_description: 'The username exists' }, 409)
+  if (!created) throw new AuthError('conflict', { detail: 'username exists' })
   return jsonResponse({ id, tenant, username, scopes }, 201)
 }
 
 /** POST /admin/users/:id/{disable|enable|password} */
 export async function adminChangeUser(
   request: Request,
-  scope: RequestScope,
+  rc: RequestContext,
   id: string,
   action: string,
 ): Promise<Response> {
-  requireAuthServer(scope)
-  const admin = await requireAdmin(request, scope)
-  const { env, config } = scope
-  const user = await findUserById(env.DB, id)
+  requireAuthServer(rc)
+  const admin = await requireAdmin(request, rc)
+  const { config, services } = rc
+  const user = await findUserById(services.db, id)
   if (user === null) throw new AuthError('route_not_found', { detail: 'unknown user' })
   const who = { issuer: config.auth.issuer, tenant: user.tenant, subject: user.id }
   if (action === 'enable') {
-    await setUserStatus(env.DB, id, 'active')
+    await setUserStatus(services.db, id, 'active')
     return jsonResponse({ id, status: 'active' })
   }
   if (action === 'disable') {
-    await setUserStatus(env.DB, id, 'disabled')
-    const ended = await revokeSubject(
-      env,
-      config,
-      who,
-      'user_disabled',
-      sinkOf(scope),
-      admin.subject,
-    )
+    await setUserStatus(services.db, id, 'disabled')
+    const ended = await revokeSubject(rc.services, who, 'user_disabled', rc.events, admin.subject)
     return jsonResponse({ id, status: 'disabled', sessions_ended: ended })
   }
   if (action === 'password') {
     const password = readPassword(await readJsonObject(request))
-    const now = Math.floor(Date.now() / 1000)
-    await changePassword(env.DB, id, await hashPassword(password, config.auth.passwordPepper), now)
+    const now = nowSeconds(rc)
+    await changePassword(
+      services.db,
+      id,
+      await hashPassword(password, config.auth.passwordPepper),
+      now,
+    )
     const ended = await revokeSubject(
-      env,
-      config,
+      rc.services,
       who,
       'password_changed',
-      sinkOf(scope),
+      rc.events,
       admin.subject,
     )
     return jsonResponse({ id, password_changed_at: now, sessions_ended: ended })
@@ -107,9 +95,9 @@ export async function adminChangeUser(
 }
 
 /** POST /admin/keys/rotate {emergency?} */
-export async function adminRotateKeys(request: Request, scope: RequestScope): Promise<Response> {
-  requireAuthServer(scope)
-  await requireAdmin(request, scope)
+export async function adminRotateKeys(request: Request, rc: RequestContext): Promise<Response> {
+  requireAuthServer(rc)
+  await requireAdmin(request, rc)
   const body = request.headers.has('content-type') ? await readJsonObject(request) : {}
   if (body.emergency !== undefined && typeof body.emergency !== 'boolean') {
     throw new AuthError('bad_request', { detail: 'emergency must be a boolean' })
@@ -118,13 +106,7 @@ export async function adminRotateKeys(request: Request, scope: RequestScope): Pr
   if (kid !== null && (typeof kid !== 'string' || body.emergency !== true)) {
     throw new AuthError('bad_request', { detail: 'kid is a string, and only with emergency: true' })
   }
-  const result = await rotateSigningKeys(
-    scope.env,
-    scope.config,
-    body.emergency === true,
-    sinkOf(scope),
-    kid,
-  )
+  const result = await rotateSigningKeys(rc.services, body.emergency === true, rc.events, kid)
   if (kid !== null && result.removed === null)
     throw new AuthError('route_not_found', { detail: 'unknown kid' })
   return jsonResponse({
@@ -136,10 +118,10 @@ export async function adminRotateKeys(request: Request, scope: RequestScope): Pr
 }
 
 /** GET /admin/keys */
-export async function adminKeyStatus(request: Request, scope: RequestScope): Promise<Response> {
-  requireAuthServer(scope)
-  await requireAdmin(request, scope)
-  const keys = await getKeyManager(scope.env).status(keyManagerSettings(scope.config))
+export async function adminKeyStatus(request: Request, rc: RequestContext): Promise<Response> {
+  requireAuthServer(rc)
+  await requireAdmin(request, rc)
+  const keys = await rc.services.keyManager().status(rc.services.keySettings)
   const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000))
   return jsonResponse({
     keys: keys.map((k) => ({

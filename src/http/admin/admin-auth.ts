@@ -2,8 +2,7 @@
 // pass a revocation check that fails closed, so a revoked admin token stops working at once.
 
 import { AuthError } from '../../lib/errors'
-import type { RequestScope } from '../request-context'
-import { checkRevocation } from '../../revocation/revocation-check'
+import type { RequestContext } from '../request-context'
 import { splitRequestTarget } from '../../proxy/request-target'
 import { authenticate } from '../authenticate'
 import type { VerifiedToken } from '../../verify/verify-token'
@@ -11,26 +10,21 @@ import type { VerifiedToken } from '../../verify/verify-token'
 export const ADMIN_SCOPE = 'gatehouse:admin'
 
 /** Authenticates an administrator; throws AuthError (401/403/503). */
-export async function requireAdmin(request: Request, scope: RequestScope): Promise<VerifiedToken> {
+export async function requireAdmin(request: Request, rc: RequestContext): Promise<VerifiedToken> {
   const token = await authenticate(
     request,
     splitRequestTarget(request.url).search,
     [ADMIN_SCOPE],
-    scope,
+    rc,
   )
-  scope.record.tier = 'critical'
-  scope.record.revocation = await checkRevocation(
-    token,
-    'critical',
-    scope.env,
-    scope.config.revocationTimeoutMs,
-  )
+  rc.record.tier = 'critical'
+  rc.record.revocation = await rc.services.revocation.check(token, 'critical')
   return token
 }
 
 /** Requires the admin API to have an auth server behind it (users and sessions live there). */
-export function requireAuthServer(scope: RequestScope): void {
-  if (!scope.config.auth.enabled) throw new AuthError('route_not_found')
+export function requireAuthServer(rc: RequestContext): void {
+  if (!rc.config.auth.enabled) throw new AuthError('route_not_found')
 }
 
 export function jsonResponse(body: unknown, status = 200): Response {

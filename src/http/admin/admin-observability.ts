@@ -3,10 +3,8 @@
 // /admin/explain (which check a token fails and why — without echoing the token).
 
 import { jsonResponse, requireAdmin } from './admin-auth'
-import type { RequestScope } from '../request-context'
+import type { RequestContext } from '../request-context'
 import { AuthError } from '../../lib/errors'
-import { flushMetricsNow } from '../metrics-flush'
-import { getMetricsAggregator } from '../../observability/metrics-aggregator'
 import { renderPrometheus } from '../../observability/prometheus'
 import { explainToken } from './explain'
 import { readJsonObject, stringField } from '../../lib/json-body'
@@ -27,18 +25,18 @@ async function constantTimeEquals(a: string, b: string): Promise<boolean> {
 }
 
 /** GET /metrics */
-export async function metricsEndpoint(request: Request, scope: RequestScope): Promise<Response> {
-  const secret = scope.config.metricsScrapeSecret
+export async function metricsEndpoint(request: Request, rc: RequestContext): Promise<Response> {
+  const secret = rc.config.metricsScrapeSecret
   const presented = /^bearer +(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? null
   const isScraper =
     secret !== null && presented !== null && (await constantTimeEquals(presented, secret))
-  if (!isScraper) await requireAdmin(request, scope)
+  if (!isScraper) await requireAdmin(request, rc)
   try {
-    await flushMetricsNow(scope.env)
+    await rc.services.metrics.flushNow()
   } catch {
     // the aggregator keeps older totals; this isolate's deltas wait for the next flush
   }
-  const series = await getMetricsAggregator(scope.env).snapshot()
+  const series = await rc.services.metrics.snapshot()
   return new Response(renderPrometheus(series), {
     headers: {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
@@ -48,18 +46,16 @@ export async function metricsEndpoint(request: Request, scope: RequestScope): Pr
 }
 
 /** GET /admin/audit-events?sub=…&limit=… */
-export async function auditEventsEndpoint(
-  request: Request,
-  scope: RequestScope,
-): Promise<Response> {
-  await requireAdmin(request, scope)
+export async function auditEventsEndpoint(request: Request, rc: RequestContext): Promise<Response> {
+  await requireAdmin(request, rc)
   const params = new URL(request.url).searchParams
   const sub = params.get('sub')
   if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
   const limit = Math.min(500, Math.max(1, Number(params.get('limit') ?? '100') || 100))
-  const rows = await scope.env.DB.prepare(
-    'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2',
-  )
+  const rows = await rc.services.db
+    .prepare(
+      'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2',
+    )
     .bind(sub, limit)
     .all<{ detail: string } & Record<string, unknown>>()
   const events = rows.results.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }))
@@ -67,8 +63,8 @@ export async function auditEventsEndpoint(
 }
 
 /** POST /admin/explain {token} */
-export async function explainEndpoint(request: Request, scope: RequestScope): Promise<Response> {
-  await requireAdmin(request, scope)
+export async function explainEndpoint(request: Request, rc: RequestContext): Promise<Response> {
+  await requireAdmin(request, rc)
   const token = stringField(await readJsonObject(request, 16 * 1024), 'token', 12_000)
-  return jsonResponse(await explainToken(token, scope))
+  return jsonResponse(await explainToken(token, rc))
 }

@@ -4,8 +4,7 @@
 
 import { tokenHorizon } from '../../config/config'
 import { AuthError } from '../../lib/errors'
-import type { EventSink } from '../../observability/security-events'
-import type { RequestScope } from '../request-context'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { revokeAccessToken, revokeSubject } from '../revoke'
 import { endSession } from '../end-session'
 import { readJsonObject, optionalStringField } from '../../lib/json-body'
@@ -13,14 +12,10 @@ import { findSession, listSessions, type Session } from '../../sessions/session-
 import { findUserById } from '../../accounts/user-store'
 import { jsonResponse, requireAdmin } from './admin-auth'
 
-function sinkOf(scope: RequestScope): EventSink {
-  return { queue: scope.env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
-}
-
 /** POST /admin/revocations */
-export async function adminRevoke(request: Request, scope: RequestScope): Promise<Response> {
-  const admin = await requireAdmin(request, scope)
-  const { config, env } = scope
+export async function adminRevoke(request: Request, rc: RequestContext): Promise<Response> {
+  const admin = await requireAdmin(request, rc)
+  const { config, services } = rc
   const body = await readJsonObject(request)
   const jti = optionalStringField(body, 'jti', 300)
   const sid = optionalStringField(body, 'sid', 64)
@@ -29,30 +24,29 @@ export async function adminRevoke(request: Request, scope: RequestScope): Promis
   const iss = optionalStringField(body, 'iss', 300) ?? config.auth.issuer
   if (!config.issuers.some((i) => i.issuer === iss))
     throw new AuthError('bad_request', { detail: 'unknown iss' })
-  const now = Math.floor(Date.now() / 1000)
+  const now = nowSeconds(rc)
   const actor = admin.subject
 
   if (jti !== null) {
     const who =
       sub !== null && tenant !== null
         ? { issuer: iss, tenant, subject: sub }
-        : await ownerOfJti(scope, jti)
-    await revokeAccessToken(env, who, jti, tokenHorizon(config, now))
+        : await ownerOfJti(rc, jti)
+    await revokeAccessToken(rc.services, who, jti, tokenHorizon(config, now))
     return jsonResponse({ revoked: 'jti', jti })
   }
   if (sid !== null) {
-    const session = await findSession(env.DB, sid)
+    const session = await findSession(services.db, sid)
     if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
-    await endSession(env, config, session, 'admin', sinkOf(scope), actor)
+    await endSession(rc.services, session, 'admin', rc.events, actor)
     return jsonResponse({ revoked: 'sid', sid })
   }
   if (sub !== null && tenant !== null) {
     const ended = await revokeSubject(
-      env,
-      config,
+      rc.services,
       { issuer: iss, tenant, subject: sub },
       'admin',
-      sinkOf(scope),
+      rc.events,
       actor,
     )
     return jsonResponse({ revoked: 'subject', sub, tenant, sessions_ended: ended })
@@ -61,42 +55,42 @@ export async function adminRevoke(request: Request, scope: RequestScope): Promis
 }
 
 /** Our jtis are `<sid>.<uuid>`: the session row names the subject whose shard holds them. */
-async function ownerOfJti(scope: RequestScope, jti: string) {
+async function ownerOfJti(rc: RequestContext, jti: string) {
   const sid = jti.includes('.') ? jti.slice(0, jti.indexOf('.')) : ''
-  const session = sid === '' ? null : await findSession(scope.env.DB, sid)
+  const session = sid === '' ? null : await findSession(rc.services.db, sid)
   if (session === null) {
     throw new AuthError('bad_request', {
       detail: 'jti of a foreign token: give sub and tenant too',
     })
   }
-  return { issuer: scope.config.auth.issuer, tenant: session.tenant, subject: session.userId }
+  return { issuer: rc.config.auth.issuer, tenant: session.tenant, subject: session.userId }
 }
 
 /** GET /admin/sessions?sub=…&tenant=… */
-export async function adminListSessions(request: Request, scope: RequestScope): Promise<Response> {
-  await requireAdmin(request, scope)
+export async function adminListSessions(request: Request, rc: RequestContext): Promise<Response> {
+  await requireAdmin(request, rc)
   const params = new URL(request.url).searchParams
   const sub = params.get('sub')
   const tenant = params.get('tenant')
   if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
-  const user = await findUserById(scope.env.DB, sub)
+  const user = await findUserById(rc.services.db, sub)
   if (user === null || (tenant !== null && user.tenant !== tenant)) {
     return jsonResponse({ sub, sessions: [] })
   }
-  const sessions = await listSessions(scope.env.DB, sub)
+  const sessions = await listSessions(rc.services.db, sub)
   return jsonResponse({ sub, tenant: user.tenant, sessions: sessions.map(publicSession) })
 }
 
 /** DELETE /admin/sessions/:sid */
 export async function adminEndSession(
   request: Request,
-  scope: RequestScope,
+  rc: RequestContext,
   sid: string,
 ): Promise<Response> {
-  const admin = await requireAdmin(request, scope)
-  const session = await findSession(scope.env.DB, sid)
+  const admin = await requireAdmin(request, rc)
+  const session = await findSession(rc.services.db, sid)
   if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
-  await endSession(scope.env, scope.config, session, 'admin', sinkOf(scope), admin.subject)
+  await endSession(rc.services, session, 'admin', rc.events, admin.subject)
   return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
 }
 

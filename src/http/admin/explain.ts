@@ -4,9 +4,7 @@
 // see *why* (wrong aud, clock skew, unknown kid …). The token itself is never echoed.
 
 import { AuthError, type Reason } from '../../lib/errors'
-import type { RequestScope } from '../request-context'
-import { checkRevocation } from '../../revocation/revocation-check'
-import { verifyToken } from '../authenticate'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { decodeBase64Url } from '../../lib/base64url'
 
 const SHOWN_CLAIMS = [
@@ -49,21 +47,17 @@ function peek(
   }
 }
 
-export async function explainToken(token: string, scope: RequestScope): Promise<Explanation> {
+export async function explainToken(token: string, rc: RequestContext): Promise<Explanation> {
   const [h, p] = token.split('.')
   const base = {
     header: peek(h, SHOWN_HEADER),
     claims: peek(p, SHOWN_CLAIMS),
-    now: Math.floor(Date.now() / 1000),
+    now: nowSeconds(rc),
   }
   try {
-    const verified = await verifyToken(token, scope)
-    const revocation = await checkRevocation(
-      verified,
-      'critical',
-      scope.env,
-      scope.config.revocationTimeoutMs,
-    )
+    // The inspected token is not the caller: verify it without recording it as the actor.
+    const verified = await rc.services.verifier.verify(token, rc.waitUntil)
+    const revocation = await rc.services.revocation.check(verified, 'critical')
     return { ...base, valid: true, reason: null, detail: null, revocation }
   } catch (err) {
     if (!(err instanceof AuthError)) throw err

@@ -3,29 +3,21 @@
 // signer — and every other isolate re-reads the KV copy within SELF_ISSUER_REVALIDATE_MS
 // (plus KV's propagation delay of up to a minute).
 
-import type { Config } from '../../config/config'
-import type { Env } from '../../config/env'
+import type { RotationResult } from '../../keys/key-manager'
 import { emitSecurityEvent, type EventSink } from '../../observability/security-events'
-import { getKeyManager, keyManagerSettings, type RotationResult } from '../../keys/key-manager'
-import { keyStore } from '../../keys/key-store'
-import { forgetSigner } from '../../keys/signer'
+import type { Services } from '../services'
 
 export async function rotateSigningKeys(
-  env: Env,
-  config: Config,
+  s: Services,
   emergency: boolean,
   sink: EventSink,
   kid: string | null = null,
 ): Promise<RotationResult> {
-  const result = await getKeyManager(env).rotate(
-    keyManagerSettings(config),
-    emergency,
-    Date.now(),
-    kid,
-  )
-  if (result.removed !== null) keyStore.evict(config.auth.issuer, result.removed)
-  keyStore.forget(config.auth.issuer)
-  forgetSigner()
+  const result = await s.keyManager().rotate(s.keySettings, emergency, s.now(), kid)
+  const issuer = s.config.auth.issuer
+  if (result.removed !== null) s.keyStore.evict(issuer, result.removed)
+  s.keyStore.forget(issuer)
+  s.signer.forget()
   if (result.rotated) {
     emitSecurityEvent(sink, {
       type: emergency ? 'signing_key_emergency_rotation' : 'signing_key_rotated',

@@ -3,6 +3,10 @@
 // authenticates must come from an allowed Origin, and a cross-site fetch (Sec-Fetch-Site) is
 // refused, before the token is even looked at. CORS answers only configured origins, with
 // credentials, and never `*`.
+// Our own code rather than Hono's cookie and CORS helpers, on purpose: hono/cookie's parser keeps
+// one value when a name repeats, but a duplicate refresh cookie (tossed from a sibling domain)
+// must be refused, not silently chosen; and hono/cors answers a disallowed preflight with 204
+// and no grant, where /auth refuses it through the reason table (403 origin_not_allowed).
 
 import type { AuthConfig } from '../../config/auth'
 import { AuthError } from '../../lib/errors'
@@ -65,8 +69,12 @@ export function corsHeaders(headers: Headers, auth: AuthConfig): Record<string, 
 /** Answers a CORS preflight for the auth endpoints. */
 export function preflight(headers: Headers, auth: AuthConfig): Response {
   const cors = corsHeaders(headers, auth)
-  if (Object.keys(cors).length === 0)
-    return new Response(null, { status: 403, headers: { vary: 'Origin' } })
+  if (Object.keys(cors).length === 0) {
+    throw new AuthError('origin_not_allowed', {
+      detail: 'preflight from an origin not in allowed_origins',
+      headers: { vary: 'Origin' },
+    })
+  }
   return new Response(null, {
     status: 204,
     headers: {

@@ -3,13 +3,17 @@
 // (one Argon2 run each) time; the throttle answers 429 before any hash runs.
 
 import { AuthError } from '../../lib/errors'
-import { currentSigner, mintAccessToken } from '../../keys/signer'
+import { mintAccessToken } from '../../keys/signer'
 import { countMetric } from '../../observability/metrics'
 import { emitSecurityEvent } from '../../observability/security-events'
-import type { RequestScope } from '../request-context'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { assertBrowserOrigin } from './browser-policy'
 import { DEVICE_ID, clientContext } from './client-context'
-import { releaseLoginAttempt, reserveLoginAttempt, throttleKeys } from '../../accounts/login-throttle'
+import {
+  releaseLoginAttempt,
+  reserveLoginAttempt,
+  throttleKeys,
+} from '../../accounts/login-throttle'
 import { DUMMY_PASSWORD, hashPassword, verifyPassword } from '../../accounts/password-hash'
 import { newRefreshToken, newSessionId, hashRefreshToken } from '../../sessions/refresh-token'
 import { readJsonObject, optionalStringField, stringField } from '../../lib/json-body'
@@ -23,12 +27,12 @@ export const MAX_PASSWORD_LENGTH = 1024
 const MAX_USERNAME_LENGTH = 128
 const TENANT = /^[A-Za-z0-9._-]{1,64}$/
 
-export function login(request: Request, scope: RequestScope): Promise<Response> {
-  return withStoreFailuresAs503('login', () => loginFlow(request, scope))
+export function login(request: Request, rc: RequestContext): Promise<Response> {
+  return withStoreFailuresAs503('login', () => loginFlow(request, rc))
 }
 
-async function loginFlow(request: Request, scope: RequestScope): Promise<Response> {
-  const { config, env } = scope
+async function loginFlow(request: Request, rc: RequestContext): Promise<Response> {
+  const { config, services } = rc
   const auth = config.auth
   const body = await readJsonObject(request)
   const tenant = stringField(body, 'tenant', 64)
@@ -45,19 +49,19 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
   // A browser login from a foreign page would plant the attacker's session (login CSRF).
   if (client === 'web') assertBrowserOrigin(request.headers, auth, false)
 
-  const now = Math.floor(Date.now() / 1000)
+  const now = nowSeconds(rc)
   const ctx = await clientContext(request)
-  const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
+  const sink = rc.events
   const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
   // Reserved atomically before the hash: a burst of concurrent guesses cannot all get through.
-  const wait = await reserveLoginAttempt(env.DB, keys, now)
+  const wait = await reserveLoginAttempt(services.db, keys, now)
   if (wait > 0) {
     countMetric('gatehouse_login_total', { result: 'throttled' })
     emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
     throw new AuthError('rate_limited', { retryAfterSeconds: wait })
   }
 
-  const user = await findUserByName(env.DB, tenant, username)
+  const user = await findUserByName(services.db, tenant, username)
   const check = await verifyPassword(
     user?.password ?? DUMMY_PASSWORD,
     password,
@@ -74,11 +78,11 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
     })
     throw new AuthError('invalid_grant', { detail: 'login' })
   }
-  scope.waitUntil(releaseLoginAttempt(env.DB, keys).catch(() => undefined))
+  rc.waitUntil(releaseLoginAttempt(services.db, keys).catch(() => undefined))
   if (check.needsRehash) {
-    scope.waitUntil(
+    rc.waitUntil(
       hashPassword(password, auth.passwordPepper)
-        .then((stored) => upgradePasswordHash(env.DB, user.id, stored))
+        .then((stored) => upgradePasswordHash(services.db, user.id, stored))
         .catch(() => undefined),
     )
   }
@@ -89,7 +93,7 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
   const idleExpiresAt = Math.min(now + auth.refresh.idleLifetimeSeconds, absoluteExpiresAt)
   const scopeGranted = user.scopes.join(' ')
   await createSession(
-    env.DB,
+    services.db,
     {
       sid,
       userId: user.id,
@@ -111,13 +115,13 @@ async function loginFlow(request: Request, scope: RequestScope): Promise<Respons
     idleExpiresAt,
   )
   const access = await mintAccessToken(
-    await currentSigner(env, config),
-    config,
+    await rc.services.signer.current(rc.services.now()),
+    config.auth,
     { sub: user.id, sid, tid: tenant, scope: scopeGranted, clientId: `gatehouse-${client}` },
     now,
   )
-  scope.record.sid = sid
-  scope.record.jti = access.jti
+  rc.record.sid = sid
+  rc.record.jti = access.jti
   countMetric('gatehouse_login_total', { result: 'ok' })
   emitSecurityEvent(sink, { type: 'login_succeeded', tenant, user_id: user.id, sid, client })
   return tokenResponse(request, auth, {

@@ -4,7 +4,7 @@
 
 import { AuthError } from '../../lib/errors'
 import { emitSecurityEvent } from '../../observability/security-events'
-import type { RequestScope } from '../request-context'
+import type { RequestContext } from '../request-context'
 import { splitRequestTarget } from '../../proxy/request-target'
 import { authenticate } from '../authenticate'
 import { clearedRefreshCookie, corsHeaders } from './browser-policy'
@@ -15,17 +15,16 @@ import { findRefreshContext } from '../../sessions/refresh-store'
 import type { Session } from '../../sessions/session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 
-export function logout(request: Request, scope: RequestScope): Promise<Response> {
-  return withStoreFailuresAs503('logout', () => logoutFlow(request, scope))
+export function logout(request: Request, rc: RequestContext): Promise<Response> {
+  return withStoreFailuresAs503('logout', () => logoutFlow(request, rc))
 }
 
-async function logoutFlow(request: Request, scope: RequestScope): Promise<Response> {
-  const { config, env } = scope
-  const session = await sessionOf(request, scope)
+async function logoutFlow(request: Request, rc: RequestContext): Promise<Response> {
+  const { config } = rc
+  const session = await sessionOf(request, rc)
   if (session !== null) {
-    scope.record.sid = session.sid
-    const sink = { queue: env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId }
-    await endSession(env, config, session, 'logout', sink, 'user')
+    rc.record.sid = session.sid
+    await endSession(rc.services, session, 'logout', rc.events, 'user')
   }
   return new Response(null, {
     status: 204,
@@ -39,9 +38,9 @@ async function logoutFlow(request: Request, scope: RequestScope): Promise<Respon
 
 type SessionRef = Pick<Session, 'sid' | 'userId' | 'tenant'>
 
-async function sessionOf(request: Request, scope: RequestScope): Promise<SessionRef | null> {
+async function sessionOf(request: Request, rc: RequestContext): Promise<SessionRef | null> {
   if (request.headers.has('authorization')) {
-    const token = await authenticate(request, splitRequestTarget(request.url).search, [], scope)
+    const token = await authenticate(request, splitRequestTarget(request.url).search, [], rc)
     if (!token.issuer.self || token.sessionId === null) {
       throw new AuthError('invalid_request', {
         detail: 'logout needs an access token issued by this gateway',
@@ -49,14 +48,15 @@ async function sessionOf(request: Request, scope: RequestScope): Promise<Session
     }
     return { sid: token.sessionId, userId: token.subject, tenant: token.tenant }
   }
-  const presented = await readPresentedToken(request, scope.config.auth)
-  const context = await findRefreshContext(scope.env.DB, await hashRefreshToken(presented.token))
+  const presented = await readPresentedToken(request, rc.config.auth)
+  const context = await findRefreshContext(rc.services.db, await hashRefreshToken(presented.token))
   if (context === null) return null
   if (context.session.deviceId !== presented.deviceId && presented.client === 'mobile') {
-    emitSecurityEvent(
-      { queue: scope.env.AUTH_EVENTS, waitUntil: scope.waitUntil, requestId: scope.requestId },
-      { type: 'refresh_suspicious', sid: context.session.sid, reason: 'device_mismatch_on_logout' },
-    )
+    emitSecurityEvent(rc.events, {
+      type: 'refresh_suspicious',
+      sid: context.session.sid,
+      reason: 'device_mismatch_on_logout',
+    })
   }
   return context.session
 }

@@ -5,11 +5,11 @@
 // Infrastructure errors propagate as 503 and revoke nothing: a failed batch consumed nothing.
 
 import { AuthError } from '../../lib/errors'
-import { currentSigner, mintAccessToken } from '../../keys/signer'
+import { mintAccessToken } from '../../keys/signer'
 import { logLine } from '../../observability/log'
 import { countMetric } from '../../observability/metrics'
 import { emitSecurityEvent, type EventSink } from '../../observability/security-events'
-import type { RequestScope } from '../request-context'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { clientContext, deviceFingerprint, type ClientContext } from './client-context'
 import { endSession } from '../end-session'
 import {
@@ -20,17 +20,19 @@ import {
   unsealSuccessor,
 } from '../../sessions/refresh-token'
 import { readPresentedToken, type Presented } from './presented-token'
-import { findRefreshContext, rotateRefreshToken, type RefreshContext } from '../../sessions/refresh-store'
+import {
+  findRefreshContext,
+  rotateRefreshToken,
+  type RefreshContext,
+} from '../../sessions/refresh-store'
 import type { Session } from '../../sessions/session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
 /** POST /auth/refresh; counts every outcome in gatehouse_refresh_total. */
-export async function refresh(request: Request, scope: RequestScope): Promise<Response> {
+export async function refresh(request: Request, rc: RequestContext): Promise<Response> {
   try {
-    const { response, result } = await withStoreFailuresAs503('refresh', () =>
-      rotate(request, scope),
-    )
+    const { response, result } = await withStoreFailuresAs503('refresh', () => rotate(request, rc))
     countMetric('gatehouse_refresh_total', { result })
     return response
   } catch (err) {
@@ -52,26 +54,22 @@ type RefreshResult = 'rotated' | 'same_successor'
 
 async function rotate(
   request: Request,
-  scope: RequestScope,
+  rc: RequestContext,
 ): Promise<{ response: Response; result: RefreshResult }> {
-  const { config, env } = scope
+  const { config, services } = rc
   const presented = await readPresentedToken(request, config.auth)
   const sid = refreshTokenSessionId(presented.token)
   if (sid === null) throw new AuthError('invalid_grant', { detail: 'malformed refresh token' })
   const hash = await hashRefreshToken(presented.token)
-  let context = await findRefreshContext(env.DB, hash)
+  let context = await findRefreshContext(services.db, hash)
   if (context === null || context.session.sid !== sid) {
     throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
   }
-  scope.record.sid = sid
-  const now = Math.floor(Date.now() / 1000)
+  rc.record.sid = sid
+  const now = nowSeconds(rc)
   const ctx = await clientContext(request)
-  const sink: EventSink = {
-    queue: env.AUTH_EVENTS,
-    waitUntil: scope.waitUntil,
-    requestId: scope.requestId,
-  }
-  await assertSessionUsable(context, presented, now, scope, sink)
+  const sink = rc.events
+  await assertSessionUsable(context, presented, now, rc, sink)
   const fingerprint = deviceFingerprint(presented.client, presented.deviceId, ctx)
 
   if (context.token.usedAt === null) {
@@ -80,7 +78,7 @@ async function rotate(
       now + config.auth.refresh.idleLifetimeSeconds,
       context.session.absoluteExpiresAt,
     )
-    const won = await rotateRefreshToken(env.DB, {
+    const won = await rotateRefreshToken(services.db, {
       parentHash: hash,
       successorHash: await hashRefreshToken(successor),
       sid,
@@ -95,12 +93,12 @@ async function rotate(
     })
     if (won) {
       noteSuspicious(context, ctx, sink)
-      return { response: await issue(request, scope, context, successor, now), result: 'rotated' }
+      return { response: await issue(request, rc, context, successor, now), result: 'rotated' }
     }
     // Another request consumed it first: decide as for any used token, on fresh state.
-    context = await findRefreshContext(env.DB, hash)
+    context = await findRefreshContext(services.db, hash)
     if (context === null) throw new AuthError('invalid_grant', { detail: 'token vanished' })
-    await assertSessionUsable(context, presented, now, scope, sink)
+    await assertSessionUsable(context, presented, now, rc, sink)
   }
 
   const token = context.token
@@ -115,7 +113,7 @@ async function rotate(
     const successor = await unsealSuccessor(token.successorSealed, presented.token)
     if (successor !== null) {
       return {
-        response: await issue(request, scope, context, successor, now),
+        response: await issue(request, rc, context, successor, now),
         result: 'same_successor',
       }
     }
@@ -131,18 +129,18 @@ async function rotate(
     country: ctx.country,
     session_country: context.session.lastCountry,
   })
-  await endSessionAfterReuse(scope, context.session, sink)
+  await endSessionAfterReuse(rc, context.session, sink)
   throw new RefreshReuseError()
 }
 
 /** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
 async function endSessionAfterReuse(
-  scope: RequestScope,
+  rc: RequestContext,
   session: Session,
   sink: EventSink,
 ): Promise<void> {
   try {
-    await endSession(scope.env, scope.config, session, 'refresh_reuse', sink)
+    await endSession(rc.services, session, 'refresh_reuse', sink)
   } catch (err) {
     // The D1 row is revoked first, so no refresh works any more; if the revocation store is
     // down too, the session's access tokens live until exp (≤ the access-token lifetime).
@@ -158,7 +156,7 @@ async function assertSessionUsable(
   context: RefreshContext,
   presented: Presented,
   now: number,
-  scope: RequestScope,
+  rc: RequestContext,
   sink: EventSink,
 ): Promise<void> {
   const s = context.session
@@ -180,14 +178,14 @@ async function assertSessionUsable(
     })
     // A rotated token from another device is a stolen one: that is reuse, and the session dies.
     if (context.token.usedAt !== null) {
-      await endSessionAfterReuse(scope, s, sink)
+      await endSessionAfterReuse(rc, s, sink)
       throw new RefreshReuseError()
     }
     throw new AuthError('invalid_grant', { detail: 'client or device mismatch' })
   }
   if (context.userStatus !== 'active' || s.createdAt < context.passwordChangedAt) {
     const reason = context.userStatus !== 'active' ? 'user_disabled' : 'password_changed'
-    await endSession(scope.env, scope.config, s, reason, sink)
+    await endSession(rc.services, s, reason, sink)
     throw new AuthError('invalid_grant', { detail: reason })
   }
 }
@@ -212,20 +210,20 @@ function noteSuspicious(context: RefreshContext, ctx: ClientContext, sink: Event
 
 async function issue(
   request: Request,
-  scope: RequestScope,
+  rc: RequestContext,
   context: RefreshContext,
   successor: string,
   now: number,
 ): Promise<Response> {
-  const { config, env } = scope
+  const { config } = rc
   const s = context.session
   const granted = grantedScope(
     s.scope,
     context.userScopes === '' ? [] : context.userScopes.split(' '),
   )
   const access = await mintAccessToken(
-    await currentSigner(env, config),
-    config,
+    await rc.services.signer.current(rc.services.now()),
+    config.auth,
     {
       sub: s.userId,
       sid: s.sid,
@@ -235,7 +233,7 @@ async function issue(
     },
     now,
   )
-  scope.record.jti = access.jti
+  rc.record.jti = access.jti
   return tokenResponse(request, config.auth, {
     access,
     scope: granted,

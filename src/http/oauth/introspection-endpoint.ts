@@ -4,37 +4,32 @@
 // more (§2.2), so introspection never explains why a token failed.
 
 import { jsonResponse, requireAdmin } from '../admin/admin-auth'
-import { getRevocationShard } from '../../revocation/revocation-shard'
-import type { RequestScope } from '../request-context'
+import { nowSeconds, type RequestContext } from '../request-context'
 import { hashRefreshToken, refreshTokenSessionId } from '../../sessions/refresh-token'
 import { findRefreshContext } from '../../sessions/refresh-store'
 import { grantedScope } from '../auth/token-response'
-import { verifyWithScope } from './verify-with-scope'
+import { verifyParameterToken } from './verify-parameter-token'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
 
 const INACTIVE = { active: false }
 
-export async function introspectEndpoint(request: Request, scope: RequestScope): Promise<Response> {
-  await requireAdmin(request, scope)
+export async function introspectEndpoint(request: Request, rc: RequestContext): Promise<Response> {
+  await requireAdmin(request, rc)
   const { token } = await readTokenParams(request)
   const answer = looksLikeRefreshToken(token)
-    ? await refreshTokenInfo(token, scope)
-    : await accessTokenInfo(token, scope)
+    ? await refreshTokenInfo(token, rc)
+    : await accessTokenInfo(token, rc)
   return jsonResponse(answer)
 }
 
-async function accessTokenInfo(token: string, scope: RequestScope): Promise<object> {
-  const v = await verifyWithScope(token, scope)
+async function accessTokenInfo(token: string, rc: RequestContext): Promise<object> {
+  const v = await verifyParameterToken(token, rc)
   if (v === null) return INACTIVE
   // Introspection is strict: a revocation store that cannot answer makes the token inactive.
   try {
-    const verdict = await getRevocationShard(scope.env, v.issuer.issuer, v.tenant, v.subject).check(
-      {
-        jti: v.tokenId,
-        sid: v.sessionId,
-        iat: v.issuedAt,
-      },
-    )
+    const verdict = await rc.services
+      .shards(v.issuer.issuer, v.tenant, v.subject)
+      .check({ jti: v.tokenId, sid: v.sessionId, iat: v.issuedAt })
     if (verdict.revoked) return INACTIVE
   } catch {
     return INACTIVE
@@ -54,11 +49,11 @@ async function accessTokenInfo(token: string, scope: RequestScope): Promise<obje
   }
 }
 
-async function refreshTokenInfo(token: string, scope: RequestScope): Promise<object> {
+async function refreshTokenInfo(token: string, rc: RequestContext): Promise<object> {
   const sid = refreshTokenSessionId(token)
   const context =
-    sid === null ? null : await findRefreshContext(scope.env.DB, await hashRefreshToken(token))
-  const now = Math.floor(Date.now() / 1000)
+    sid === null ? null : await findRefreshContext(rc.services.db, await hashRefreshToken(token))
+  const now = nowSeconds(rc)
   if (context === null || context.session.sid !== sid) return INACTIVE
   const s = context.session
   const live =
@@ -76,7 +71,7 @@ async function refreshTokenInfo(token: string, scope: RequestScope): Promise<obj
     scope: grantedScope(s.scope, context.userScopes === '' ? [] : context.userScopes.split(' ')),
     client_id: `gatehouse-${s.clientType}`,
     sub: s.userId,
-    iss: scope.config.auth.issuer,
+    iss: rc.config.auth.issuer,
     exp: Math.min(context.token.expiresAt, s.absoluteExpiresAt),
     sid: s.sid,
     tid: s.tenant,

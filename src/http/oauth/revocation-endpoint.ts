@@ -3,45 +3,40 @@
 // The answer is 200 for anything well-formed — unknown, expired or garbage tokens included
 // (§2.2): revocation reveals nothing about a token.
 
-import type { RequestScope } from '../request-context'
+import type { RequestContext } from '../request-context'
 import { revokeAccessToken } from '../revoke'
 import { endSession } from '../end-session'
 import { hashRefreshToken, refreshTokenSessionId } from '../../sessions/refresh-token'
 import { findRefreshContext } from '../../sessions/refresh-store'
 import { withStoreFailuresAs503 } from '../auth/store-failure'
-import { verifyWithScope } from './verify-with-scope'
+import { verifyParameterToken } from './verify-parameter-token'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
 
-export function revokeEndpoint(request: Request, scope: RequestScope): Promise<Response> {
-  return withStoreFailuresAs503('revoke', () => revoke(request, scope))
+export function revokeEndpoint(request: Request, rc: RequestContext): Promise<Response> {
+  return withStoreFailuresAs503('revoke', () => revoke(request, rc))
 }
 
-async function revoke(request: Request, scope: RequestScope): Promise<Response> {
+async function revoke(request: Request, rc: RequestContext): Promise<Response> {
   const { token } = await readTokenParams(request)
-  const { env, config } = scope
+  const { services } = rc
   if (looksLikeRefreshToken(token)) {
     const sid = refreshTokenSessionId(token)
     const context =
-      sid === null ? null : await findRefreshContext(env.DB, await hashRefreshToken(token))
+      sid === null ? null : await findRefreshContext(services.db, await hashRefreshToken(token))
     if (context !== null && context.session.sid === sid) {
-      const sink = {
-        queue: env.AUTH_EVENTS,
-        waitUntil: scope.waitUntil,
-        requestId: scope.requestId,
-      }
-      await endSession(env, config, context.session, 'revoked_by_client', sink, 'client')
-      scope.record.sid = sid
+      await endSession(rc.services, context.session, 'revoked_by_client', rc.events, 'client')
+      rc.record.sid = sid
     }
   } else {
-    const verified = await verifyWithScope(token, scope)
+    const verified = await verifyParameterToken(token, rc)
     if (verified !== null && verified.tokenId !== null) {
       const who = {
         issuer: verified.issuer.issuer,
         tenant: verified.tenant,
         subject: verified.subject,
       }
-      await revokeAccessToken(env, who, verified.tokenId, Math.ceil(verified.expiresAt))
-      scope.record.jti = verified.tokenId
+      await revokeAccessToken(rc.services, who, verified.tokenId, Math.ceil(verified.expiresAt))
+      rc.record.jti = verified.tokenId
     }
   }
   return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } })

@@ -1,18 +1,18 @@
 // Verifying a token that arrived as a parameter (RFC 7009, RFC 7662) rather than as a bearer
 // credential: an invalid token is simply "not active" (null); only a key that cannot be known
-// right now is an error (503), because then the honest answer is "try again".
+// right now is an error (503), because then the honest answer is "try again". The inspected
+// token is not the caller, so it is not recorded as the request's subject.
 
 import { AuthError } from '../../lib/errors'
-import type { RequestScope } from '../request-context'
-import { verifyToken } from '../authenticate'
 import type { VerifiedToken } from '../../verify/verify-token'
+import type { RequestContext } from '../request-context'
 
-export async function verifyWithScope(
+export async function verifyParameterToken(
   token: string,
-  scope: RequestScope,
+  rc: RequestContext,
 ): Promise<VerifiedToken | null> {
   try {
-    return await verifyToken(token, scope)
+    return await rc.services.verifier.verify(token, rc.waitUntil)
   } catch (err) {
     if (err instanceof AuthError && err.reason !== 'key_unavailable') return null
     throw err

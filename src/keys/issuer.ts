@@ -1,0 +1,42 @@
+// A trusted issuer as the key store and the verifier see it: where its keys come from and what
+// its tokens must look like. The configuration layer builds these; nothing here reads config.
+
+export const ALGORITHMS = [
+  'EdDSA',
+  'ES256',
+  'ES384',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+] as const
+export type Algorithm = (typeof ALGORITHMS)[number]
+
+export interface IssuerConfig {
+  readonly issuer: string
+  /** True for Gatehouse's own issuer: keys come from the KeyManager, not a jwks_uri. */
+  readonly self: boolean
+  readonly jwksUri: string | null
+  readonly audiences: readonly string[]
+  readonly algorithms: readonly Algorithm[]
+  /** Accepted `typ` values, lower-case, without the `application/` prefix (RFC 8725 §3.11). */
+  readonly tokenTypes: readonly string[]
+  /** Forced tenant for every token of this issuer; null means the signed `tid` claim. */
+  readonly tenant: string | null
+}
+
+/** How keys are cached and refetched (all milliseconds). */
+export interface JwksSettings {
+  readonly refetchCooldownMs: number
+  readonly maxStaleMs: number
+  readonly fetchTimeoutMs: number
+  readonly isolateTtlMs: number
+}
+
+/** Lower-cases a `typ` value and drops the optional `application/` prefix (RFC 7515 §4.1.9). */
+export function normalizeTokenType(typ: string): string {
+  const lower = typ.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}

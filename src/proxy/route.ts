@@ -1,0 +1,29 @@
+// One proxied route as the proxy sees it: the prefix it claims, the origin behind it, the
+// scopes per method class and the forwarding limits. The configuration layer builds these.
+
+import type { Tier } from '../revocation/tier'
+
+export type AuthMode = 'none' | 'token'
+
+export interface RouteConfig {
+  /** Path prefix without a trailing slash; matches the prefix itself and everything below it. */
+  readonly prefix: string
+  /** Origin base (scheme://host[:port]) the unchanged path and query are appended to. */
+  readonly origin: string
+  readonly auth: AuthMode
+  /** Scopes required for GET, HEAD and OPTIONS. */
+  readonly readScopes: readonly string[]
+  /** Scopes required for every other method. */
+  readonly writeScopes: readonly string[]
+  readonly methods: ReadonlySet<string>
+  readonly tier: Tier
+  readonly timeoutMs: number
+  readonly forwardAuthorization: boolean
+  /** Extra attempts for idempotent, body-less requests that fail before any response byte. */
+  readonly retries: number
+  /** Bulkhead: concurrent forwards to this route's origin per isolate. */
+  readonly maxInFlight: number
+  readonly originSecretName: string
+  /** The resolved per-origin HMAC secret; never logged. */
+  readonly originSecret: string
+}

@@ -1,0 +1,87 @@
+// The isolate's access-token verifier: the per-isolate verified-token cache in front of the full
+// check (strict parse, issuer by `iss`, key by kid within that issuer, signature, claims), with
+// keys from the layered key store. One instance per isolate, built by the wiring; the clock and
+// the key source are injected, so nothing here reads a binding or the wall clock on its own.
+
+import type { IssuerConfig, JwksSettings } from '../keys/issuer'
+import type { KeySource, KeyStore } from '../keys/key-store'
+import { AuthError } from '../lib/errors'
+import { countMetric, observeMetric } from '../observability/metrics'
+import { VerifiedTokenCache } from './verified-token-cache'
+import { verifyAccessToken, type VerifiedToken } from './verify-token'
+
+export interface VerifierOptions {
+  readonly issuers: readonly IssuerConfig[]
+  readonly clockSkewSeconds: number
+  readonly maxTokenLifetimeSeconds: number
+  readonly jwks: JwksSettings
+  readonly keyStore: KeyStore
+  readonly kv: KVNamespace
+  readonly source: KeySource
+  /** Epoch milliseconds. */
+  readonly now: () => number
+}
+
+export class Verifier {
+  private readonly issuers: ReadonlyMap<string, IssuerConfig>
+  private readonly cache = new VerifiedTokenCache()
+
+  constructor(private readonly o: VerifierOptions) {
+    this.issuers = new Map(o.issuers.map((i) => [i.issuer, i]))
+  }
+
+  /**
+   * Verifies an access token (RFC 9068 profile); `waitUntil` carries background key refreshes.
+   * Throws AuthError with the failing check's reason (malformed … key_unavailable).
+   */
+  async verify(
+    token: string,
+    waitUntil: (promise: Promise<unknown>) => void,
+  ): Promise<VerifiedToken> {
+    const o = this.o
+    const nowMs = o.now()
+    const now = nowMs / 1000
+    const hit = this.cache.get(token, now, o.clockSkewSeconds, (v) => this.keyHeld(v, nowMs))
+    if (hit !== null) {
+      countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'hit' })
+      return hit
+    }
+    let verified: VerifiedToken
+    try {
+      verified = await verifyAccessToken(token, {
+        issuers: this.issuers,
+        nowSeconds: now,
+        clockSkewSeconds: o.clockSkewSeconds,
+        maxTokenLifetimeSeconds: o.maxTokenLifetimeSeconds,
+        resolveKey: (issuer, kid) =>
+          o.keyStore.getKey(issuer, kid, {
+            kv: o.kv,
+            source: o.source,
+            settings: o.jwks,
+            now: o.now,
+            waitUntil,
+          }),
+        peekKey: (issuer, kid) => o.keyStore.peekKey(issuer, kid, o.jwks, nowMs),
+      })
+    } catch (err) {
+      if (err instanceof AuthError)
+        countMetric('gatehouse_verify_total', { outcome: err.reason, cache: 'miss' })
+      throw err
+    }
+    this.cache.set(token, verified)
+    countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'miss' })
+    if (verified.issuedAt !== null) {
+      observeMetric(
+        'gatehouse_clock_offset_seconds',
+        { issuer: verified.issuer.issuer },
+        now - verified.issuedAt,
+      )
+    }
+    return verified
+  }
+
+  /** A cached verification stands only while its signing key is still held, fresh, here. */
+  private keyHeld(verified: VerifiedToken, nowMs: number): boolean {
+    return this.o.keyStore.peekKey(verified.issuer, verified.kid, this.o.jwks, nowMs) !== undefined
+  }
+}
