@@ -16,7 +16,8 @@ const LAYERS = {
   revocation: ['lib', 'observability', 'verify', 'keys'],
   accounts: ['lib', 'observability'],
   sessions: ['lib', 'observability'],
-  proxy: ['lib', 'observability', 'revocation', 'verify', 'keys'],
+  // origin/ is the standalone verifier; the proxy signs the very canonical string it checks.
+  proxy: ['lib', 'observability', 'revocation', 'verify', 'keys', 'origin'],
   // config/ may use the capability libraries (their types, their defaults), never http/
   config: [
     'lib',

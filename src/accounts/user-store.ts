@@ -14,6 +14,8 @@ export interface User {
   readonly status: UserStatus
   /** Epoch seconds. */
   readonly passwordChangedAt: number
+  /** Bumped by every password change; sessions carry the version their login verified. */
+  readonly credentialVersion: number
   readonly createdAt: number
 }
 
@@ -27,6 +29,7 @@ interface UserRow {
   scopes: string
   status: string
   password_changed_at: number
+  credential_version: number
   created_at: number
 }
 
@@ -43,6 +46,7 @@ function toUser(row: UserRow): User {
     scopes: row.scopes === '' ? [] : row.scopes.split(' '),
     status: row.status as UserStatus,
     passwordChangedAt: row.password_changed_at,
+    credentialVersion: row.credential_version,
     createdAt: row.created_at,
   }
 }
@@ -83,7 +87,7 @@ export async function upgradePasswordHash(
     .run()
 }
 
-/** Sets a new password; every session created before `now` stops refreshing. */
+/** Sets a new password and bumps the credential version: every existing session stops refreshing. */
 export async function changePassword(
   db: D1Database,
   id: string,
@@ -92,7 +96,7 @@ export async function changePassword(
 ): Promise<void> {
   await db
     .prepare(
-      'UPDATE users SET password_scheme = ?2, password_params = ?3, password_hash = ?4, password_changed_at = ?5 WHERE id = ?1',
+      'UPDATE users SET password_scheme = ?2, password_params = ?3, password_hash = ?4, password_changed_at = ?5, credential_version = credential_version + 1 WHERE id = ?1',
     )
     .bind(id, stored.scheme, stored.params, stored.hash, now)
     .run()

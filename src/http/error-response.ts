@@ -11,6 +11,7 @@ const DESCRIPTIONS: Partial<Record<Reason, string>> = {
   expired: 'The access token expired',
   key_unavailable: 'The token cannot be verified right now; retry shortly',
   insufficient_scope: 'The access token lacks the required scope',
+  tenant_not_allowed: 'The access token lacks the required scope',
   route_not_found: 'Not found',
   bad_path: 'The request path is not allowed',
   method_not_allowed: 'Method not allowed',

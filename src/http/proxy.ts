@@ -7,7 +7,7 @@ import { formatTraceparent } from '../observability/trace'
 import { forwardableRequestHeaders } from '../proxy/header-rules'
 import { signIdentityHeaders, type ForwardIdentity } from '../proxy/identity-signing'
 import { pathHazard, queryHazard, splitRequestTarget } from '../proxy/request-target'
-import { matchRoute, requiredScopes } from '../proxy/route-table'
+import { caseFoldConflict, matchRoute, requiredScopes } from '../proxy/route-table'
 import type { RevocationOutcome } from '../revocation/revocation-check'
 import { effectiveTier } from '../revocation/tier'
 import type { VerifiedToken } from '../verify/verify-token'
@@ -22,6 +22,9 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
   if (hazard !== null) throw new AuthError('bad_path', { detail: hazard })
   const route = matchRoute(services.routes, path)
   if (route === null) throw new AuthError('route_not_found')
+  if (caseFoldConflict(services.routes, path, route)) {
+    throw new AuthError('bad_path', { detail: 'case-folded path selects another route' })
+  }
   record.route = route.prefix
   record.tier = route.tier
   const method = request.method

@@ -35,6 +35,10 @@ export interface RequestRecord {
   /** The verified subject; logged only as a hash. */
   subject: string | null
   revocation: RevocationOutcome | null
+  /** What an admin or OAuth endpoint acted on, kept apart from the acting caller above. */
+  targetSubject: string | null
+  targetSid: string | null
+  targetJti: string | null
 }
 
 /** What a handler needs of its request's environment, passed down explicitly. */
@@ -67,6 +71,9 @@ function newRecord(): RequestRecord {
     tenant: null,
     subject: null,
     revocation: null,
+    targetSubject: null,
+    targetSid: null,
+    targetJti: null,
   }
 }
 
@@ -146,6 +153,12 @@ async function recordRequest(
     kid: record.kid,
     jti: record.jti,
     sid: record.sid,
+    target_subject_hash:
+      record.targetSubject === null || subjectHash === null
+        ? null
+        : await subjectHash('', record.targetSubject),
+    target_sid: record.targetSid,
+    target_jti: record.targetJti,
     colo,
     latency_ms: o.latencyMs,
   })

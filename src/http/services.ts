@@ -113,7 +113,7 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
     keyManager,
     keySettings,
     shards,
-    revocation: new RevocationPolicy(shards, config.revocationTimeoutMs),
+    revocation: new RevocationPolicy(shards, config.revocationTimeoutMs, now),
     forwarder: new Forwarder(now),
     metrics: new MetricsFlusher(env.METRICS_AGGREGATOR, now),
     subjectHash: createSubjectHasher(subjectHashSecret(config)),

@@ -5,8 +5,10 @@
 // private key never crosses an RPC boundary in the clear.
 
 import { calculateJwkThumbprint } from 'jose'
-import type { SigningAlgorithm } from './key-manager'
 import { deriveSealingKey, openSealedText, sealText } from '../lib/symmetric'
+
+/** The algorithms Gatehouse signs its own tokens with. */
+export type SigningAlgorithm = 'EdDSA' | 'RS256'
 
 export interface GeneratedKey {
   readonly kid: string

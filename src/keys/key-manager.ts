@@ -7,7 +7,9 @@
 
 import { DurableObject } from 'cloudflare:workers'
 import { logLine } from '../observability/log'
-import { generateSigningKey, sealPrivateKey } from './key-crypto'
+import { generateSigningKey, sealPrivateKey, type SigningAlgorithm } from './key-crypto'
+
+export type { SigningAlgorithm }
 import { planLifecycle, type KeyRow, type KeyState, type LifecyclePolicy } from './key-lifecycle'
 import { writeStored } from './key-store'
 
@@ -58,8 +60,6 @@ interface StoredRow {
   retired_at: number | null
   [column: string]: SqlStorageValue
 }
-
-export type SigningAlgorithm = 'EdDSA' | 'RS256'
 
 /** The bindings the KeyManager reads: its KV copy of the JWKS and the sealing secret. */
 export interface KeyManagerEnv {

@@ -8,7 +8,8 @@ export type BreakerState = 'closed' | 'open' | 'half_open'
 export interface BreakerOptions {
   readonly failureThreshold: number
   readonly openMs: number
-  readonly now?: () => number
+  /** Epoch milliseconds. */
+  readonly now: () => number
   readonly onChange?: (state: BreakerState) => void
 }
 
@@ -61,7 +62,7 @@ export class CircuitBreaker {
   }
 
   private now(): number {
-    return (this.options.now ?? Date.now)()
+    return this.options.now()
   }
 
   private transition(state: BreakerState): void {

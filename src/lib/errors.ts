@@ -25,8 +25,11 @@ export const REASONS = {
   wrong_audience: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   invalid_claims: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   revoked: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
+  wrong_tenant: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   // policy
   insufficient_scope: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
+  tenant_not_allowed: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
+  issuer_not_allowed: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   route_not_found: { status: 404, wire: 'not_found', challenge: 'none' },
   bad_path: { status: 400, wire: 'invalid_request', challenge: 'none' },
   method_not_allowed: { status: 405, wire: 'method_not_allowed', challenge: 'none' },

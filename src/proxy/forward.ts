@@ -29,11 +29,12 @@ interface OriginState {
   retryBudget: number
 }
 
-function newOriginState(origin: string): OriginState {
+function newOriginState(origin: string, now: () => number): OriginState {
   return {
     breaker: new CircuitBreaker({
       failureThreshold: BREAKER_FAILURES,
       openMs: BREAKER_OPEN_MS,
+      now,
       onChange: (to) => {
         countMetric('gatehouse_breaker_transitions_total', { breaker: 'origin', state: to })
         logLine(to === 'open' ? 'warn' : 'info', 'breaker_state', {
@@ -83,7 +84,7 @@ export class Forwarder {
   forward(input: ForwardInput): Promise<Response> {
     let state = this.origins.get(input.origin)
     if (state === undefined) {
-      state = newOriginState(input.origin)
+      state = newOriginState(input.origin, this.now)
       this.origins.set(input.origin, state)
     }
     return forwardWith(input, state, this.now)

@@ -135,6 +135,8 @@ export function sanitizeResponseHeaders(headers: Headers, gatewayCookies: readon
     }
   }
   for (const name of DROPPED_RESPONSE_HEADERS) headers.delete(name)
+  // The gateway's host also serves /auth: a proxied answer must never be sniffed into script.
+  headers.set('x-content-type-options', 'nosniff')
   if (!headers.has('set-cookie')) return
   const cookies = headers.getSetCookie()
   headers.delete('set-cookie')

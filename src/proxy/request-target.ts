@@ -2,7 +2,9 @@
 // as the runtime handed it over — never decoded, never normalised by us — and anything that an
 // origin might decode or normalise into a different path is refused with 400 before routing:
 // dot segments, encoded dots/slashes/backslashes, double encoding, empty segments, NUL, control
-// characters and ';' path parameters. So the origin receives exactly the path policy evaluated.
+// characters, ';' path parameters, and percent-encoded unreserved characters (RFC 3986 §2.3: they
+// never need encoding, so `%61dmin` is only ever a way to reach `admin` past a prefix match). So
+// the origin receives exactly the path policy evaluated.
 
 export interface RequestTarget {
   /** Raw path, starting with '/'. */
@@ -30,6 +32,8 @@ const ENCODED_HAZARD = /%(?:2e|2f|5c|25|00|3b)/i
 // Raw hazards: backslash, ';', controls, and characters a URL parser would have encoded.
 const RAW_HAZARD = /[\\;\u0000-\u0020\u007f-\u009f"<>`{}]/
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/
+// RFC 3986 §2.3 unreserved, percent-encoded: ALPHA, DIGIT, '-', '_', '~' ('.' is above).
+const ENCODED_UNRESERVED = /%(?:3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2d|5f|7e)/i
 
 /** Returns why a raw path is refused, or null when it is safe to route and forward as is. */
 export function pathHazard(path: string): string | null {
@@ -38,6 +42,7 @@ export function pathHazard(path: string): string | null {
   if (DOT_SEGMENT.test(path)) return 'dot segment'
   if (RAW_HAZARD.test(path)) return 'forbidden character'
   if (path.includes('%') && ENCODED_HAZARD.test(path)) return 'forbidden encoding'
+  if (path.includes('%') && ENCODED_UNRESERVED.test(path)) return 'encoded unreserved character'
   if (path.includes('%')) {
     if (!/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(path)) return 'broken encoding'
     if (!decodesToUtf8(path)) return 'invalid utf-8 encoding'

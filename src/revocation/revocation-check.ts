@@ -1,5 +1,5 @@
-// The tier policy for revocation (DESIGN.md § risk tiers): `low` skips the check, `standard` and
-// `critical` ask the subject's RevocationShard through a timeout and a per-isolate circuit
+// The tier policy for revocation (ARCHITECTURE § risk tiers): `low` skips the check, `standard`
+// and `critical` ask the subject's RevocationShard through a timeout and that shard's circuit
 // breaker. When the store cannot answer, `standard` fails open (counted, logged, and told to the
 // origin) and `critical` fails closed with 503 + Retry-After. No other code path improvises.
 
@@ -11,30 +11,26 @@ import type { VerifiedToken } from '../verify/verify-token'
 import type { ShardLocator } from './revocation-shard'
 import type { Tier } from './tier'
 
-/** Consecutive failures that open the breaker, and how long it stays open. */
+/** Consecutive failures that open a shard's breaker, and how long it stays open. */
 const BREAKER_FAILURES = 3
 const BREAKER_OPEN_MS = 5_000
+/** Breakers kept per isolate; the least recently used goes first (a closed one costs nothing). */
+const MAX_SHARD_BREAKERS = 1_000
 
 /** What the origin is told about revocation (X-Auth-Revocation); a closed set. */
 export type RevocationOutcome = 'checked' | 'skipped; tier=low' | 'unavailable; policy=fail-open'
 
-/** The tier policy over a shard locator; one per isolate, built by the wiring. */
+/**
+ * The tier policy over a shard locator; one per isolate, built by the wiring. Each shard has its
+ * own breaker, so one slow or flooded subject cannot make every other subject's checks fail open.
+ */
 export class RevocationPolicy {
-  private readonly breaker = new CircuitBreaker({
-    failureThreshold: BREAKER_FAILURES,
-    openMs: BREAKER_OPEN_MS,
-    onChange: (state) => {
-      countMetric('gatehouse_breaker_transitions_total', { breaker: 'revocation', state })
-      logLine(state === 'open' ? 'warn' : 'info', 'breaker_state', {
-        breaker: 'revocation',
-        state,
-      })
-    },
-  })
+  private readonly breakers = new Map<string, CircuitBreaker>()
 
   constructor(
     private readonly shards: ShardLocator,
     private readonly timeoutMs: number,
+    private readonly now: () => number,
   ) {}
 
   /**
@@ -43,7 +39,7 @@ export class RevocationPolicy {
    */
   async check(token: VerifiedToken, tier: Tier): Promise<RevocationOutcome> {
     if (tier === 'low') return 'skipped; tier=low'
-    const breaker = this.breaker
+    const breaker = this.breakerFor(token.issuer.issuer, token.tenant, token.subject)
     if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
     let verdict
     try {
@@ -64,6 +60,34 @@ export class RevocationPolicy {
     }
     countMetric('gatehouse_revocation_checks_total', { tier, result: 'ok' })
     return 'checked'
+  }
+
+  private breakerFor(issuer: string, tenant: string, subject: string): CircuitBreaker {
+    const key = JSON.stringify([issuer, tenant, subject])
+    let breaker = this.breakers.get(key)
+    if (breaker !== undefined) {
+      // Map order is insertion order: re-inserting keeps the most recently used last.
+      this.breakers.delete(key)
+    } else {
+      if (this.breakers.size >= MAX_SHARD_BREAKERS) {
+        const oldest = this.breakers.keys().next()
+        if (!oldest.done) this.breakers.delete(oldest.value)
+      }
+      breaker = new CircuitBreaker({
+        failureThreshold: BREAKER_FAILURES,
+        openMs: BREAKER_OPEN_MS,
+        now: this.now,
+        onChange: (state) => {
+          countMetric('gatehouse_breaker_transitions_total', { breaker: 'revocation', state })
+          logLine(state === 'open' ? 'warn' : 'info', 'breaker_state', {
+            breaker: 'revocation',
+            state,
+          })
+        },
+      })
+    }
+    this.breakers.set(key, breaker)
+    return breaker
   }
 }
 

@@ -23,7 +23,8 @@ export interface RefreshContext {
   readonly session: Session
   readonly userStatus: string
   readonly userScopes: string
-  readonly passwordChangedAt: number
+  /** The user's current credential version (bumped by every password change). */
+  readonly credentialVersion: number
   /** Whether the successor (if any) is still unused: the parent is then the *immediate* parent. */
   readonly successorUnused: boolean
 }
@@ -39,7 +40,7 @@ interface ContextRow extends SessionRow {
   successor_sealed_until: number | null
   user_status: string
   user_scopes: string
-  password_changed_at: number
+  user_credential_version: number
   successor_used_at: number | null
 }
 
@@ -52,7 +53,8 @@ export async function findRefreshContext(
     .prepare(
       `SELECT t.token_hash, t.generation, t.expires_at, t.used_at, t.used_fingerprint, t.successor_hash,
               t.successor_sealed, t.successor_sealed_until, s.*,
-              u.status AS user_status, u.scopes AS user_scopes, u.password_changed_at,
+              u.status AS user_status, u.scopes AS user_scopes,
+              u.credential_version AS user_credential_version,
               n.used_at AS successor_used_at
          FROM refresh_tokens t
          JOIN sessions s ON s.sid = t.sid
@@ -78,7 +80,7 @@ export async function findRefreshContext(
     session: toSession(r),
     userStatus: r.user_status,
     userScopes: r.user_scopes,
-    passwordChangedAt: r.password_changed_at,
+    credentialVersion: r.user_credential_version,
     successorUnused: r.successor_hash !== null && r.successor_used_at === null,
   }
 }

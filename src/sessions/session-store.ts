@@ -20,6 +20,8 @@ export interface Session {
   readonly createdCountry: string | null
   readonly lastCountry: string | null
   readonly userAgentHash: string | null
+  /** The user's credential version its login verified; refresh needs it to be current. */
+  readonly credentialVersion: number
 }
 
 export interface SessionRow {
@@ -38,6 +40,7 @@ export interface SessionRow {
   created_country: string | null
   last_country: string | null
   user_agent_hash: string | null
+  credential_version: number
 }
 
 export function toSession(r: SessionRow): Session {
@@ -57,6 +60,7 @@ export function toSession(r: SessionRow): Session {
     createdCountry: r.created_country,
     lastCountry: r.last_country,
     userAgentHash: r.user_agent_hash,
+    credentialVersion: r.credential_version,
   }
 }
 
@@ -71,8 +75,9 @@ export async function createSession(
     db
       .prepare(
         `INSERT INTO sessions (sid, user_id, tenant, client_type, device_id, scope, created_at, last_used_at,
-           absolute_expires_at, idle_expires_at, created_country, last_country, user_agent_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11)`,
+           absolute_expires_at, idle_expires_at, created_country, last_country, user_agent_hash,
+           credential_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11, ?12)`,
       )
       .bind(
         s.sid,
@@ -86,6 +91,7 @@ export async function createSession(
         s.idleExpiresAt,
         s.createdCountry,
         s.userAgentHash,
+        s.credentialVersion,
       ),
     db
       .prepare(

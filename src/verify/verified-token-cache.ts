@@ -1,8 +1,8 @@
 // A per-isolate cache of verification results, keyed by the exact token string (like Envoy
 // jwt_authn's jwt_cache_config). A client sends the same access token with every request for
 // its lifetime, so re-parsing it and re-checking its signature is repeated work. A hit still
-// checks what can change: exp against the clock, and that the signing key is still held and
-// fresh (an emergency-removed key drops its tokens at once). Revocation is never cached: it is
+// checks what can change: exp against the clock, and that the very key that verified it is still
+// held and fresh (an emergency-removed or replaced key drops its tokens at once). Revocation is never cached: it is
 // checked after verification, per the route's tier. Only the exact bytes hit, so a re-encoded
 // twin of a token goes through the full verification.
 

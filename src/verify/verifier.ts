@@ -80,8 +80,13 @@ export class Verifier {
     return verified
   }
 
-  /** A cached verification stands only while its signing key is still held, fresh, here. */
+  /**
+   * A cached verification stands only while the very key that verified it is still held, fresh,
+   * here: a rotated-in key reusing the kid does not vouch for tokens the old one verified.
+   */
   private keyHeld(verified: VerifiedToken, nowMs: number): boolean {
-    return this.o.keyStore.peekKey(verified.issuer, verified.kid, this.o.jwks, nowMs) !== undefined
+    return (
+      this.o.keyStore.peekKey(verified.issuer, verified.kid, this.o.jwks, nowMs) === verified.key
+    )
   }
 }

@@ -14,6 +14,8 @@ export interface VerifiedToken extends TokenClaims {
   readonly issuer: IssuerConfig
   readonly kid: string
   readonly alg: Algorithm
+  /** The very key object that verified the signature (a cache hit must find the same one). */
+  readonly key: VerificationKey
 }
 
 export interface VerifyContext {
@@ -49,7 +51,7 @@ export async function verifyAccessToken(token: string, ctx: VerifyContext): Prom
     throw new AuthError('bad_signature', { detail: `kid ${key.kid}` })
   }
   const claims = checkClaims(jws.payload, issuer, ctx)
-  return { ...claims, issuer, kid: key.kid, alg }
+  return { ...claims, issuer, kid: key.kid, alg, key }
 }
 
 function typeAllowed(typ: string | null, issuer: IssuerConfig): boolean {

@@ -13,10 +13,27 @@ import { MAX_PASSWORD_LENGTH } from '../auth/login'
 import { hashPassword } from '../../accounts/password-hash'
 import { readJsonObject, stringField } from '../../lib/json-body'
 import { changePassword, createUser, findUserById, setUserStatus } from '../../accounts/user-store'
-import { jsonResponse, requireAdmin, requireAuthServer } from './admin-auth'
+import {
+  OPERATOR_SCOPE,
+  assertTenant,
+  jsonResponse,
+  requireAdmin,
+  requireAuthServer,
+  type Administrator,
+} from './admin-auth'
 
 /** NIST SP 800-63B §5.1.1.2: at least 8 characters; no composition rules. */
 const MIN_PASSWORD_LENGTH = 8
+
+/** Only an operator may grant the operator scope: a tenant admin cannot mint a deployment admin. */
+function assertGrantable(admin: Administrator, scopes: readonly string[]): void {
+  if (!admin.operator && scopes.includes(OPERATOR_SCOPE)) {
+    throw new AuthError('insufficient_scope', {
+      detail: 'granting gatehouse:operator needs an operator',
+      scope: OPERATOR_SCOPE,
+    })
+  }
+}
 
 function readPassword(body: Record<string, unknown>): string {
   const password = stringField(body, 'password', MAX_PASSWORD_LENGTH)
@@ -29,7 +46,7 @@ function readPassword(body: Record<string, unknown>): string {
 /** POST /admin/users {tenant, username, password, scopes} → 201 {id} | 409 */
 export async function adminCreateUser(request: Request, rc: RequestContext): Promise<Response> {
   requireAuthServer(rc)
-  await requireAdmin(request, rc)
+  const admin = await requireAdmin(request, rc)
   const body = await readJsonObject(request)
   const tenant = stringField(body, 'tenant', 64)
   const username = stringField(body, 'username', 128)
@@ -40,6 +57,8 @@ export async function adminCreateUser(request: Request, rc: RequestContext): Pro
   if (!isScopeList(scopes)) {
     throw new AuthError('bad_request', { detail: 'scopes must be a list of scope tokens' })
   }
+  assertTenant(admin, tenant)
+  assertGrantable(admin, scopes)
   const id = `usr_${crypto.randomUUID().replace(/-/g, '')}`
   const stored = await hashPassword(password, rc.config.auth.passwordPepper)
   const created = await createUser(
@@ -63,6 +82,8 @@ export async function adminChangeUser(
   const { config, services } = rc
   const user = await findUserById(services.db, id)
   if (user === null) throw new AuthError('route_not_found', { detail: 'unknown user' })
+  assertTenant(admin, user.tenant)
+  rc.record.targetSubject = user.id
   const who = { issuer: config.auth.issuer, tenant: user.tenant, subject: user.id }
   if (action === 'enable') {
     await setUserStatus(services.db, id, 'active')
@@ -94,10 +115,10 @@ export async function adminChangeUser(
   throw new AuthError('route_not_found')
 }
 
-/** POST /admin/keys/rotate {emergency?} */
+/** POST /admin/keys/rotate {emergency?} (operator) */
 export async function adminRotateKeys(request: Request, rc: RequestContext): Promise<Response> {
   requireAuthServer(rc)
-  await requireAdmin(request, rc)
+  await requireAdmin(request, rc, true)
   const body = request.headers.has('content-type') ? await readJsonObject(request) : {}
   if (body.emergency !== undefined && typeof body.emergency !== 'boolean') {
     throw new AuthError('bad_request', { detail: 'emergency must be a boolean' })
@@ -117,10 +138,10 @@ export async function adminRotateKeys(request: Request, rc: RequestContext): Pro
   })
 }
 
-/** GET /admin/keys */
+/** GET /admin/keys (operator) */
 export async function adminKeyStatus(request: Request, rc: RequestContext): Promise<Response> {
   requireAuthServer(rc)
-  await requireAdmin(request, rc)
+  await requireAdmin(request, rc, true)
   const keys = await rc.services.keyManager().status(rc.services.keySettings)
   const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000))
   return jsonResponse({

@@ -1,6 +1,6 @@
-// Operator endpoints: GET /metrics (Prometheus text, for a scraper holding the scrape secret or
-// an administrator), GET /admin/audit-events (the audit trail of one user), and POST
-// /admin/explain (which check a token fails and why — without echoing the token).
+// Observability endpoints: GET /metrics (Prometheus text, for a scraper holding the scrape
+// secret or an operator), GET /admin/audit-events (one user's audit trail, within the admin's
+// tenant), and POST /admin/explain (operator: which check a token fails, without echoing it).
 
 import { jsonResponse, requireAdmin } from './admin-auth'
 import type { RequestContext } from '../request-context'
@@ -30,7 +30,7 @@ export async function metricsEndpoint(request: Request, rc: RequestContext): Pro
   const presented = /^bearer +(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? null
   const isScraper =
     secret !== null && presented !== null && (await constantTimeEquals(presented, secret))
-  if (!isScraper) await requireAdmin(request, rc)
+  if (!isScraper) await requireAdmin(request, rc, true)
   try {
     await rc.services.metrics.flushNow()
   } catch {
@@ -62,9 +62,9 @@ export async function auditEventsEndpoint(request: Request, rc: RequestContext):
   return jsonResponse({ sub, events })
 }
 
-/** POST /admin/explain {token} */
+/** POST /admin/explain {token} (operator: it reads tokens of any tenant) */
 export async function explainEndpoint(request: Request, rc: RequestContext): Promise<Response> {
-  await requireAdmin(request, rc)
+  await requireAdmin(request, rc, true)
   const token = stringField(await readJsonObject(request, 16 * 1024), 'token', 12_000)
   return jsonResponse(await explainToken(token, rc))
 }

@@ -1,16 +1,17 @@
 // Admin: revocations and sessions. POST /admin/revocations takes {jti} | {sid} | {sub, tenant}
 // (with optional iss for a third-party subject); GET /admin/sessions lists a user's sessions;
-// DELETE /admin/sessions/:sid ends one. Answers carry identifiers and times, never tokens.
+// DELETE /admin/sessions/:sid ends one. A tenant admin reaches only its own tenant; answers
+// carry identifiers and times, never tokens.
 
 import { tokenHorizon } from '../../config/config'
 import { AuthError } from '../../lib/errors'
 import { nowSeconds, type RequestContext } from '../request-context'
-import { revokeAccessToken, revokeSubject } from '../revoke'
+import { revokeAccessToken, revokeSubject, type Subject } from '../revoke'
 import { endSession } from '../end-session'
 import { readJsonObject, optionalStringField } from '../../lib/json-body'
 import { findSession, listSessions, type Session } from '../../sessions/session-store'
 import { findUserById } from '../../accounts/user-store'
-import { jsonResponse, requireAdmin } from './admin-auth'
+import { assertTenant, jsonResponse, requireAdmin, type Administrator } from './admin-auth'
 
 /** POST /admin/revocations */
 export async function adminRevoke(request: Request, rc: RequestContext): Promise<Response> {
@@ -30,32 +31,52 @@ export async function adminRevoke(request: Request, rc: RequestContext): Promise
   if (jti !== null) {
     const who =
       sub !== null && tenant !== null
-        ? { issuer: iss, tenant, subject: sub }
-        : await ownerOfJti(rc, jti)
+        ? await knownSubject(rc, admin, iss, tenant, sub)
+        : await ownerOfJti(rc, admin, jti)
+    rc.record.targetJti = jti
     await revokeAccessToken(rc.services, who, jti, tokenHorizon(config, now))
     return jsonResponse({ revoked: 'jti', jti })
   }
   if (sid !== null) {
     const session = await findSession(services.db, sid)
     if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
+    assertTenant(admin, session.tenant)
+    rc.record.targetSid = sid
     await endSession(rc.services, session, 'admin', rc.events, actor)
     return jsonResponse({ revoked: 'sid', sid })
   }
   if (sub !== null && tenant !== null) {
-    const ended = await revokeSubject(
-      rc.services,
-      { issuer: iss, tenant, subject: sub },
-      'admin',
-      rc.events,
-      actor,
-    )
+    const who = await knownSubject(rc, admin, iss, tenant, sub)
+    const ended = await revokeSubject(rc.services, who, 'admin', rc.events, actor)
     return jsonResponse({ revoked: 'subject', sub, tenant, sessions_ended: ended })
   }
   throw new AuthError('bad_request', { detail: 'give jti, sid, or sub and tenant' })
 }
 
+/**
+ * The subject an admin names, checked: inside the admin's tenant, and — for our own issuer — a
+ * user that exists in that tenant (a wrong tenant would write to a shard no token consults).
+ */
+async function knownSubject(
+  rc: RequestContext,
+  admin: Administrator,
+  issuer: string,
+  tenant: string,
+  subject: string,
+): Promise<Subject> {
+  assertTenant(admin, tenant)
+  rc.record.targetSubject = subject
+  if (issuer === rc.config.auth.issuer) {
+    const user = await findUserById(rc.services.db, subject)
+    if (user === null || user.tenant !== tenant) {
+      throw new AuthError('route_not_found', { detail: 'no such user in that tenant' })
+    }
+  }
+  return { issuer, tenant, subject }
+}
+
 /** Our jtis are `<sid>.<uuid>`: the session row names the subject whose shard holds them. */
-async function ownerOfJti(rc: RequestContext, jti: string) {
+async function ownerOfJti(rc: RequestContext, admin: Administrator, jti: string): Promise<Subject> {
   const sid = jti.includes('.') ? jti.slice(0, jti.indexOf('.')) : ''
   const session = sid === '' ? null : await findSession(rc.services.db, sid)
   if (session === null) {
@@ -63,18 +84,21 @@ async function ownerOfJti(rc: RequestContext, jti: string) {
       detail: 'jti of a foreign token: give sub and tenant too',
     })
   }
+  assertTenant(admin, session.tenant)
   return { issuer: rc.config.auth.issuer, tenant: session.tenant, subject: session.userId }
 }
 
 /** GET /admin/sessions?sub=…&tenant=… */
 export async function adminListSessions(request: Request, rc: RequestContext): Promise<Response> {
-  await requireAdmin(request, rc)
+  const admin = await requireAdmin(request, rc)
   const params = new URL(request.url).searchParams
   const sub = params.get('sub')
-  const tenant = params.get('tenant')
+  const tenant = params.get('tenant') ?? admin.tenant
   if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
+  assertTenant(admin, tenant)
+  rc.record.targetSubject = sub
   const user = await findUserById(rc.services.db, sub)
-  if (user === null || (tenant !== null && user.tenant !== tenant)) {
+  if (user === null || user.tenant !== tenant) {
     return jsonResponse({ sub, sessions: [] })
   }
   const sessions = await listSessions(rc.services.db, sub)
@@ -90,6 +114,8 @@ export async function adminEndSession(
   const admin = await requireAdmin(request, rc)
   const session = await findSession(rc.services.db, sid)
   if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
+  assertTenant(admin, session.tenant)
+  rc.record.targetSid = sid
   await endSession(rc.services, session, 'admin', rc.events, admin.subject)
   return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } })
 }

@@ -110,6 +110,7 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
       createdCountry: ctx.country,
       lastCountry: ctx.country,
       userAgentHash: ctx.userAgentHash,
+      credentialVersion: user.credentialVersion,
     },
     await hashRefreshToken(refreshToken),
     idleExpiresAt,

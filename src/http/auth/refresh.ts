@@ -5,7 +5,7 @@
 // Infrastructure errors propagate as 503 and revoke nothing: a failed batch consumed nothing.
 
 import { AuthError } from '../../lib/errors'
-import { mintAccessToken } from '../../keys/signer'
+import { mintAccessToken, type Signer } from '../../keys/signer'
 import { logLine } from '../../observability/log'
 import { countMetric } from '../../observability/metrics'
 import { emitSecurityEvent, type EventSink } from '../../observability/security-events'
@@ -71,6 +71,9 @@ async function rotate(
   const sink = rc.events
   await assertSessionUsable(context, presented, now, rc, sink)
   const fingerprint = deviceFingerprint(presented.client, presented.deviceId, ctx)
+  // Everything that can fail before minting is done before the rotation commits: a KeyManager
+  // outage must answer 503 with the parent token still unused, not burn it.
+  const signer = await rc.services.signer.current(rc.services.now())
 
   if (context.token.usedAt === null) {
     const successor = newRefreshToken(sid)
@@ -93,7 +96,10 @@ async function rotate(
     })
     if (won) {
       noteSuspicious(context, ctx, sink)
-      return { response: await issue(request, rc, context, successor, now), result: 'rotated' }
+      return {
+        response: await issue(request, rc, context, successor, now, signer),
+        result: 'rotated',
+      }
     }
     // Another request consumed it first: decide as for any used token, on fresh state.
     context = await findRefreshContext(services.db, hash)
@@ -113,7 +119,7 @@ async function rotate(
     const successor = await unsealSuccessor(token.successorSealed, presented.token)
     if (successor !== null) {
       return {
-        response: await issue(request, rc, context, successor, now),
+        response: await issue(request, rc, context, successor, now, signer),
         result: 'same_successor',
       }
     }
@@ -176,14 +182,20 @@ async function assertSessionUsable(
       sid: s.sid,
       reason: 'device_mismatch',
     })
-    // A rotated token from another device is a stolen one: that is reuse, and the session dies.
-    if (context.token.usedAt !== null) {
-      await endSessionAfterReuse(rc, s, sink)
-      throw new RefreshReuseError()
-    }
-    throw new AuthError('invalid_grant', { detail: 'client or device mismatch' })
+    // A refresh token that reaches another device or transport has leaked, rotated or not (the
+    // device id is no secret): that is theft, and the session dies with its access tokens.
+    emitSecurityEvent(sink, {
+      type: 'refresh_reuse_detected',
+      tenant: s.tenant,
+      user_id: s.userId,
+      sid: s.sid,
+      generation: context.token.generation,
+      reason: 'foreign_device',
+    })
+    await endSessionAfterReuse(rc, s, sink)
+    throw new RefreshReuseError()
   }
-  if (context.userStatus !== 'active' || s.createdAt < context.passwordChangedAt) {
+  if (context.userStatus !== 'active' || s.credentialVersion !== context.credentialVersion) {
     const reason = context.userStatus !== 'active' ? 'user_disabled' : 'password_changed'
     await endSession(rc.services, s, reason, sink)
     throw new AuthError('invalid_grant', { detail: reason })
@@ -214,6 +226,7 @@ async function issue(
   context: RefreshContext,
   successor: string,
   now: number,
+  signer: Signer,
 ): Promise<Response> {
   const { config } = rc
   const s = context.session
@@ -222,7 +235,7 @@ async function issue(
     context.userScopes === '' ? [] : context.userScopes.split(' '),
   )
   const access = await mintAccessToken(
-    await rc.services.signer.current(rc.services.now()),
+    signer,
     config.auth,
     {
       sub: s.userId,

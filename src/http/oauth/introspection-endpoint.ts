@@ -1,4 +1,5 @@
-// POST /auth/introspect (RFC 7662), for administrators (gatehouse:admin): says whether a token
+// POST /auth/introspect (RFC 7662), for administrators of the token's tenant or operators: says
+// whether a token
 // is active right now — signature, claims and revocation for an access token; session, expiry
 // and rotation state for a refresh token. Anything not active is `{"active": false}` and nothing
 // more (§2.2), so introspection never explains why a token failed.
@@ -11,18 +12,29 @@ import { grantedScope } from '../auth/token-response'
 import { verifyParameterToken } from './verify-parameter-token'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
 
-const INACTIVE = { active: false }
+const INACTIVE = { active: false } as const
+
+interface ActiveToken {
+  readonly active: true
+  readonly tid: string | undefined
+  readonly [claim: string]: unknown
+}
+type Introspection = typeof INACTIVE | ActiveToken
 
 export async function introspectEndpoint(request: Request, rc: RequestContext): Promise<Response> {
-  await requireAdmin(request, rc)
+  const admin = await requireAdmin(request, rc)
   const { token } = await readTokenParams(request)
   const answer = looksLikeRefreshToken(token)
     ? await refreshTokenInfo(token, rc)
     : await accessTokenInfo(token, rc)
+  // A tenant admin learns nothing about another tenant's tokens: they are simply not active.
+  if (answer.active && !admin.operator && answer.tid !== admin.tenant) {
+    return jsonResponse(INACTIVE)
+  }
   return jsonResponse(answer)
 }
 
-async function accessTokenInfo(token: string, rc: RequestContext): Promise<object> {
+async function accessTokenInfo(token: string, rc: RequestContext): Promise<Introspection> {
   const v = await verifyParameterToken(token, rc)
   if (v === null) return INACTIVE
   // Introspection is strict: a revocation store that cannot answer makes the token inactive.
@@ -35,7 +47,7 @@ async function accessTokenInfo(token: string, rc: RequestContext): Promise<objec
     return INACTIVE
   }
   return {
-    active: true,
+    active: true as const,
     token_type: 'Bearer',
     scope: v.scope,
     client_id: v.clientId ?? undefined,
@@ -49,7 +61,7 @@ async function accessTokenInfo(token: string, rc: RequestContext): Promise<objec
   }
 }
 
-async function refreshTokenInfo(token: string, rc: RequestContext): Promise<object> {
+async function refreshTokenInfo(token: string, rc: RequestContext): Promise<Introspection> {
   const sid = refreshTokenSessionId(token)
   const context =
     sid === null ? null : await findRefreshContext(rc.services.db, await hashRefreshToken(token))
@@ -63,10 +75,10 @@ async function refreshTokenInfo(token: string, rc: RequestContext): Promise<obje
     now < s.absoluteExpiresAt &&
     now < s.idleExpiresAt &&
     context.userStatus === 'active' &&
-    s.createdAt >= context.passwordChangedAt
+    s.credentialVersion === context.credentialVersion
   if (!live) return INACTIVE
   return {
-    active: true,
+    active: true as const,
     token_type: 'refresh_token',
     scope: grantedScope(s.scope, context.userScopes === '' ? [] : context.userScopes.split(' ')),
     client_id: `gatehouse-${s.clientType}`,

@@ -1,0 +1,5 @@
+-- A per-user credential version (issue: password-change race). A password change increments it;
+-- a session records the version its login verified, and refreshes only while the two agree, so a
+-- login racing a password change cannot outlive it (a timestamp comparison can, within a second).
+ALTER TABLE users ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
