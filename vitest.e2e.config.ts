@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.test.ts', 'test/security/**/*.test.ts'],
-    globalSetup: ['./test/e2e/global-setup.ts'],
+    globalSetup: ['./test/helpers/stack/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -1,4 +1,4 @@
-// Makes sure Debian's Chromium is installed for the browser e2e tests (test/e2e/browser*.ts).
+// Makes sure Debian's Chromium is installed for the browser tests (test/helpers/stack/browser.ts).
 // The tests drive the distribution's browser through playwright-core rather than a browser build
 // that Playwright would download: only Debian's packages are reachable from CI and developer
 // machines. Installs with apt-get (as root, or through non-interactive sudo) when missing.

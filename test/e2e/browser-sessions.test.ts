@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest'
 import type { BrowserContext, Route } from 'playwright-core'
 import {
-  REFRESH_COOKIE,
   act,
   answeredCalls,
   gatewayCalls,
@@ -15,8 +14,8 @@ import {
   sentRefreshToken,
   serveHtml,
   useChromium,
-} from './browser'
-import { GATEWAY, originCount } from './stack'
+} from '../helpers/stack/browser'
+import { GATEWAY, REFRESH_COOKIE, originCount } from '../helpers/stack/stack'
 
 const newContext = useChromium()
 

@@ -6,18 +6,17 @@
 // Chromium treats http://127.0.0.1 as a secure context, so Secure cookies work without TLS.
 
 import { describe, expect, it } from 'vitest'
+import { split } from '../helpers/stack/attack-kit'
 import {
-  REFRESH_COOKIE,
   act,
   answeredCalls,
   gatewayCalls,
-  jwtClaims,
   logInOnDemoPage,
   recordWire,
   sentRefreshToken,
   useChromium,
-} from './browser'
-import { GATEWAY, loginAs } from './stack'
+} from '../helpers/stack/browser'
+import { GATEWAY, REFRESH_COOKIE, loginAs } from '../helpers/stack/stack'
 
 /** The session's absolute lifetime in the demo profile (720 h), as cookie Max-Age. */
 const SESSION_ABSOLUTE_LIFETIME_SECONDS = 720 * 3600
@@ -103,7 +102,7 @@ describe('the demo page in Chromium', () => {
     const revoked = await fetch(`${GATEWAY}/admin/revocations`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.accessToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ jti: jwtClaims(oldToken).jti }),
+      body: JSON.stringify({ jti: split(oldToken).payload.jti }),
     })
     expect(revoked.status).toBe(200)
 

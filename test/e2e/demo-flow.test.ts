@@ -2,13 +2,12 @@
 // call the origin sees with a verified identity, refresh, logout.
 
 import { describe, expect, it } from 'vitest'
-import { GATEWAY, loginAs, originCount } from './stack'
+import { GATEWAY, loginAs, loginAsBrowser, originCount } from '../helpers/stack/stack'
 
 describe('the demo profile from npm start', () => {
   it('logs alice in, proxies with a signed identity, refreshes and logs out', async () => {
-    const web = await loginAs('alice')
-    const cookie = web.setCookie[0]?.split(';')[0] as string
-    expect(cookie).toMatch(/^__Secure-gatehouse_refresh=ghr1\./)
+    const web = await loginAsBrowser('alice')
+    expect(web.refreshToken).toMatch(/^ghr1\./)
 
     const before = await originCount()
     const api = await fetch(`${GATEWAY}/api/echo/hello?x=1`, {
@@ -27,7 +26,7 @@ describe('the demo profile from npm start', () => {
 
     const refreshed = await fetch(`${GATEWAY}/auth/refresh`, {
       method: 'POST',
-      headers: { cookie, origin: GATEWAY },
+      headers: { cookie: web.refreshCookie, origin: GATEWAY },
     })
     expect(refreshed.status).toBe(200)
 

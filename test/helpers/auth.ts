@@ -128,19 +128,43 @@ export function refreshMobile(
   return send(gw, '/auth/refresh', json({ refresh_token: token, device_id: deviceId }))
 }
 
-export interface WebSession {
-  readonly user: TestUser
-  readonly access: string
-  readonly refresh: string
+/** The access token in a login or refresh answer's JSON body; throws if there is none. */
+export async function accessTokenOf(res: Response): Promise<string> {
+  const body = (await res.json()) as { access_token?: unknown }
+  if (typeof body.access_token !== 'string') throw new Error(`no access token (${res.status})`)
+  return body.access_token
 }
 
-/** A fresh user with `scopes`, logged in as a web client: its access and refresh tokens. */
+/** The session id a refresh token carries (`ghr1.<sid>.<secret>`). */
+export function sessionIdOf(refreshToken: string): string {
+  return refreshToken.split('.')[1] as string
+}
+
+export const ADMIN_SCOPES = ['echo:read', 'gatehouse:admin']
+
+export interface WebSession {
+  readonly user: TestUser
+  /** The access token from the login answer's body. */
+  readonly access: string
+  /** The refresh token from the login answer's Set-Cookie. */
+  readonly refresh: string
+  /** The session id (the refresh token's, and the access token's `sid` claim). */
+  readonly sid: string
+}
+
+/** A fresh user with `scopes`, logged in as a web client; throws unless the login succeeds. */
 export async function webSession(
   gw: ReturnType<typeof authEnv>,
   scopes = ['echo:read', 'echo:write'],
 ): Promise<WebSession> {
   const user = await createTestUser({ scopes })
   const res = await login(gw, user)
-  const body = (await res.json()) as Record<string, string>
-  return { user, access: body.access_token as string, refresh: cookieToken(res) }
+  if (res.status !== 200) throw new Error(`web login failed: ${res.status}`)
+  const refresh = cookieToken(res)
+  return { user, access: await accessTokenOf(res), refresh, sid: sessionIdOf(refresh) }
+}
+
+/** The access token of a fresh user with gatehouse:admin (ADMIN_SCOPES). */
+export async function adminAccess(gw: ReturnType<typeof authEnv>): Promise<string> {
+  return (await webSession(gw, ADMIN_SCOPES)).access
 }

@@ -1,7 +1,7 @@
 // Arbitraries for property tests of the gateway: client headers that try to plant identity,
 // forwarding facts or the refresh cookie (values marked "pwned" so a leak is visible), and
 // claim sets that break exactly one verification rule (or a header that breaks one), for
-// tokens re-signed with a trusted key. Shared by test/integration/property.test.ts.
+// tokens re-signed with a trusted key. Used by test/integration/property.test.ts.
 
 import fc from 'fast-check'
 

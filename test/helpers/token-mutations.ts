@@ -3,10 +3,10 @@
 // (re-encoded, signature kept), signature surgery (zero, truncated, padded, other alphabet,
 // Ed25519 S + L), wholesale replacement by random base64url, unicode or huge strings — as
 // printable data (so a failing case reads as what was done), and how a token crosses the wire.
-// Shared by test/integration/property.test.ts; pure, no runtime APIs beyond TextEncoder.
+// Used by test/integration/property.test.ts; pure, no runtime APIs beyond TextEncoder.
 
 import fc from 'fast-check'
-import { b64url, fromB64url } from '../helpers/tokens'
+import { b64url, fromB64url } from './tokens'
 
 /** Registered JWT claims and the ones Gatehouse reads. */
 export const RESERVED_CLAIMS = new Set([

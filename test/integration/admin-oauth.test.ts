@@ -3,7 +3,7 @@
 // {"active": false} and nothing more for anything not active.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { authEnv, json, login, refreshWeb, webSession } from '../helpers/auth'
+import { adminAccess, authEnv, json, login, refreshWeb, webSession } from '../helpers/auth'
 import { expectRefused, installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
@@ -13,10 +13,6 @@ beforeEach(() => {
   net = installNetwork()
 })
 afterEach(() => vi.restoreAllMocks())
-
-const session = (scopes?: string[]) => webSession(gw, scopes)
-
-const admin = () => session(['echo:read', 'gatehouse:admin']).then((s) => s.access)
 
 function form(fields: Record<string, string>, token?: string): RequestInit & { token?: string } {
   return {
@@ -30,14 +26,14 @@ function form(fields: Record<string, string>, token?: string): RequestInit & { t
 describe('admin API', () => {
   it('requires an access token with gatehouse:admin', async () => {
     expect((await send(gw, '/admin/keys')).status).toBe(401)
-    const { access } = await session()
+    const { access } = await webSession(gw)
     const res = await send(gw, '/admin/keys', { token: access })
     expect(res.status).toBe(403)
     expect(res.headers.get('www-authenticate')).toContain('scope="gatehouse:admin"')
   })
 
   it('stops honouring a revoked admin token on the next request', async () => {
-    const token = await admin()
+    const token = await adminAccess(gw)
     expect((await send(gw, '/admin/keys', { token })).status).toBe(200)
     expect(
       (await send(gw, '/admin/revocations', { ...json({ jti: split(token).payload.jti }), token }))
@@ -47,7 +43,7 @@ describe('admin API', () => {
   })
 
   it('creates users who can log in, refuses duplicates and weak passwords', async () => {
-    const token = await admin()
+    const token = await adminAccess(gw)
     const user = {
       tenant: 'acme',
       username: `new-${crypto.randomUUID().slice(0, 6)}`,
@@ -82,8 +78,8 @@ describe('admin API', () => {
   })
 
   it('lists a user’s sessions without token material and ends one', async () => {
-    const token = await admin()
-    const s = await session()
+    const token = await adminAccess(gw)
+    const s = await webSession(gw)
     const list = await send(gw, `/admin/sessions?sub=${s.user.id}&tenant=acme`, { token })
     const body = (await list.json()) as { sessions: Record<string, unknown>[] }
     expect(body.sessions).toHaveLength(1)
@@ -97,7 +93,7 @@ describe('admin API', () => {
   })
 
   it('rotates keys in an emergency and reports the removed kid', async () => {
-    const token = await admin()
+    const token = await adminAccess(gw)
     const res = await send(gw, '/admin/keys/rotate', { ...json({ emergency: true }), token })
     expect(res.status).toBe(200)
     const body = (await res.json()) as Record<string, unknown>
@@ -107,7 +103,7 @@ describe('admin API', () => {
   })
 
   it('removes a named key in an emergency, whatever its state, and lists keys in seconds', async () => {
-    const token = await admin()
+    const token = await adminAccess(gw)
     const before = (await (await send(gw, '/admin/keys', { token })).json()) as {
       keys: { kid: string; state: string; created_at: number }[]
     }
@@ -134,7 +130,7 @@ describe('admin API', () => {
   })
 
   it('answers garbage bodies with 400, not 500', async () => {
-    const token = await admin()
+    const token = await adminAccess(gw)
     for (const body of ['{}', '[]', '{"jti":5}', 'not json']) {
       const res = await send(gw, '/admin/revocations', {
         method: 'POST',
@@ -149,7 +145,7 @@ describe('admin API', () => {
 
 describe('RFC 7009 token revocation', () => {
   it('revoking a refresh token ends its session, access tokens included', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     const res = await send(
       gw,
       '/auth/revoke',
@@ -161,7 +157,7 @@ describe('RFC 7009 token revocation', () => {
   })
 
   it('revoking an access token kills that token only', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     expect((await send(gw, '/auth/revoke', form({ token: s.access }))).status).toBe(200)
     await expectRefused(net, gw, '/api/secure/x', { token: s.access }, 401)
     expect((await refreshWeb(gw, s.refresh)).status).toBe(200)
@@ -192,7 +188,7 @@ describe('RFC 7009 token revocation', () => {
 
 describe('RFC 7662 token introspection', () => {
   it('is for administrators only', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     expect((await send(gw, '/auth/introspect', form({ token: s.access }))).status).toBe(401)
     expect((await send(gw, '/auth/introspect', form({ token: s.access }, s.access))).status).toBe(
       403,
@@ -200,8 +196,8 @@ describe('RFC 7662 token introspection', () => {
   })
 
   it('describes an active access token and an active refresh token', async () => {
-    const token = await admin()
-    const s = await session()
+    const token = await adminAccess(gw)
+    const s = await webSession(gw)
     const access = (await (
       await send(gw, '/auth/introspect', form({ token: s.access }, token))
     ).json()) as Record<string, unknown>
@@ -218,8 +214,8 @@ describe('RFC 7662 token introspection', () => {
   })
 
   it('says only {"active": false} for revoked, rotated, tampered and garbage tokens', async () => {
-    const token = await admin()
-    const s = await session()
+    const token = await adminAccess(gw)
+    const s = await webSession(gw)
     await refreshWeb(gw, s.refresh) // rotates: the old refresh token is no longer active
     await send(gw, '/auth/revoke', form({ token: s.access }))
     const { header, payload } = split(s.access)

@@ -5,34 +5,30 @@
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createShardLocator } from '../../src/revocation/revocation-shard'
-
-const getRevocationShard = createShardLocator(env.REVOCATIONS)
 import { setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
   PUBLIC_URL,
   REFRESH_COOKIE,
+  accessTokenOf,
   authEnv,
   cookieToken,
   createTestUser,
   login,
   refreshMobile,
   refreshWeb,
+  sessionIdOf,
+  webSession,
 } from '../helpers/auth'
 import { captureLogs, installNetwork, send } from '../helpers/gateway'
+
+const getRevocationShard = createShardLocator(env.REVOCATIONS)
 
 const gw = authEnv()
 beforeEach(() => {
   installNetwork()
 })
 afterEach(() => vi.restoreAllMocks())
-
-async function webSession() {
-  const user = await createTestUser()
-  const res = await login(gw, user)
-  expect(res.status).toBe(200)
-  return { user, token: cookieToken(res), sid: cookieToken(res).split('.')[1] as string }
-}
 
 async function liveTokens(sid: string): Promise<number> {
   const row = await env.DB.prepare(
@@ -61,13 +57,13 @@ async function age(sid: string, seconds: number): Promise<void> {
 
 describe('rotation', () => {
   it('rotates on every use: a new token each time, the old one consumed', async () => {
-    const { token, sid } = await webSession()
-    const first = await refreshWeb(gw, token)
+    const { refresh, sid } = await webSession(gw)
+    const first = await refreshWeb(gw, refresh)
     expect(first.status).toBe(200)
     expect(first.headers.get('cache-control')).toBe('no-store')
     const second = cookieToken(first)
-    expect(second).not.toBe(token)
-    expect(second.split('.')[1]).toBe(sid)
+    expect(second).not.toBe(refresh)
+    expect(sessionIdOf(second)).toBe(sid)
     expect(await liveTokens(sid)).toBe(1)
     const third = await refreshWeb(gw, second)
     expect(third.status).toBe(200)
@@ -75,8 +71,8 @@ describe('rotation', () => {
   })
 
   it('never puts the refresh token in a browser JSON body', async () => {
-    const { token } = await webSession()
-    const res = await refreshWeb(gw, token)
+    const { refresh } = await webSession(gw)
+    const res = await refreshWeb(gw, refresh)
     const body = (await res.json()) as Record<string, unknown>
     expect(body.refresh_token).toBeUndefined()
     expect(JSON.stringify(body)).not.toContain('ghr1.')
@@ -84,10 +80,10 @@ describe('rotation', () => {
 
   it('revokes the whole session when a rotated token is reused outside the window', async () => {
     const logs = captureLogs()
-    const { user, token, sid } = await webSession()
-    const successor = cookieToken(await refreshWeb(gw, token))
+    const { user, refresh, sid } = await webSession(gw)
+    const successor = cookieToken(await refreshWeb(gw, refresh))
     await age(sid, 60)
-    const reuse = await refreshWeb(gw, token)
+    const reuse = await refreshWeb(gw, refresh)
     expect(reuse.status).toBe(401)
     expect(await reuse.json()).toEqual({
       error: 'invalid_grant',
@@ -107,10 +103,10 @@ describe('rotation', () => {
   })
 
   it('treats a grandparent token as reuse even inside the window', async () => {
-    const { token, sid } = await webSession()
-    const second = cookieToken(await refreshWeb(gw, token))
+    const { refresh, sid } = await webSession(gw)
+    const second = cookieToken(await refreshWeb(gw, refresh))
     expect((await refreshWeb(gw, second)).status).toBe(200)
-    expect((await refreshWeb(gw, token)).status).toBe(401)
+    expect((await refreshWeb(gw, refresh)).status).toBe(401)
     expect(await sessionRevoked(sid)).toBe('refresh_reuse')
   })
 })
@@ -119,8 +115,8 @@ describe('exactly once', () => {
   it.each([2, 10])(
     'gives %i parallel refreshes of one token the same successor and leaves one live token',
     async (n) => {
-      const { token, sid } = await webSession()
-      const answers = await Promise.all(Array.from({ length: n }, () => refreshWeb(gw, token)))
+      const { refresh, sid } = await webSession(gw)
+      const answers = await Promise.all(Array.from({ length: n }, () => refreshWeb(gw, refresh)))
       expect(answers.map((a) => a.status)).toEqual(Array(n).fill(200))
       const successors = new Set(answers.map(cookieToken))
       expect(successors.size).toBe(1)
@@ -131,29 +127,29 @@ describe('exactly once', () => {
   )
 
   it('answers a retry after a lost response with the same successor inside the window', async () => {
-    const { token, sid } = await webSession()
-    const lost = cookieToken(await refreshWeb(gw, token))
+    const { refresh, sid } = await webSession(gw)
+    const lost = cookieToken(await refreshWeb(gw, refresh))
     await age(sid, 5)
-    const retry = await refreshWeb(gw, token)
+    const retry = await refreshWeb(gw, refresh)
     expect(retry.status).toBe(200)
     expect(cookieToken(retry)).toBe(lost)
     expect(await liveTokens(sid)).toBe(1)
   })
 
   it('treats the same retry outside the window as reuse', async () => {
-    const { token, sid } = await webSession()
-    await refreshWeb(gw, token)
+    const { refresh, sid } = await webSession(gw)
+    await refreshWeb(gw, refresh)
     await age(sid, 11)
-    expect((await refreshWeb(gw, token)).status).toBe(401)
+    expect((await refreshWeb(gw, refresh)).status).toBe(401)
     expect(await sessionRevoked(sid)).toBe('refresh_reuse')
   })
 
   it('treats a retry from another browser inside the window as theft', async () => {
-    const web = await webSession()
+    const web = await webSession(gw)
     expect(
-      (await refreshWeb(gw, web.token, { origin: APP_ORIGIN, 'user-agent': 'tab-one' })).status,
+      (await refreshWeb(gw, web.refresh, { origin: APP_ORIGIN, 'user-agent': 'tab-one' })).status,
     ).toBe(200)
-    const other = await refreshWeb(gw, web.token, {
+    const other = await refreshWeb(gw, web.refresh, {
       origin: APP_ORIGIN,
       'user-agent': 'other-machine',
     })
@@ -165,21 +161,21 @@ describe('exactly once', () => {
 describe('lifetimes and standing', () => {
   it('refuses a session past its absolute or idle expiry', async () => {
     for (const column of ['absolute_expires_at', 'idle_expires_at']) {
-      const { token, sid } = await webSession()
+      const { refresh, sid } = await webSession(gw)
       await env.DB.prepare(`UPDATE sessions SET ${column} = ?2 WHERE sid = ?1`)
         .bind(sid, Math.floor(Date.now() / 1000) - 1)
         .run()
-      expect((await refreshWeb(gw, token)).status).toBe(401)
+      expect((await refreshWeb(gw, refresh)).status).toBe(401)
     }
   })
 
   it('never extends a session past its absolute lifetime', async () => {
-    const { token, sid } = await webSession()
+    const { refresh, sid } = await webSession(gw)
     const soon = Math.floor(Date.now() / 1000) + 120
     await env.DB.prepare('UPDATE sessions SET absolute_expires_at = ?2 WHERE sid = ?1')
       .bind(sid, soon)
       .run()
-    const res = await refreshWeb(gw, token)
+    const res = await refreshWeb(gw, refresh)
     expect(res.status).toBe(200)
     expect(
       Number(/Max-Age=(\d+)/.exec(res.headers.getSetCookie()[0] ?? '')?.[1]),
@@ -191,15 +187,15 @@ describe('lifetimes and standing', () => {
   })
 
   it('stops refreshing for a disabled user and after a password change', async () => {
-    const a = await webSession()
+    const a = await webSession(gw)
     await setUserStatus(env.DB, a.user.id, 'disabled')
-    expect((await refreshWeb(gw, a.token)).status).toBe(401)
+    expect((await refreshWeb(gw, a.refresh)).status).toBe(401)
     expect(await sessionRevoked(a.sid)).toBe('user_disabled')
-    const b = await webSession()
+    const b = await webSession(gw)
     await env.DB.prepare('UPDATE users SET password_changed_at = ?2 WHERE id = ?1')
       .bind(b.user.id, Math.floor(Date.now() / 1000) + 1)
       .run()
-    expect((await refreshWeb(gw, b.token)).status).toBe(401)
+    expect((await refreshWeb(gw, b.refresh)).status).toBe(401)
     expect(await sessionRevoked(b.sid)).toBe('password_changed')
   })
 
@@ -221,13 +217,13 @@ describe('lifetimes and standing', () => {
 
 describe('browser and device binding', () => {
   it('refuses a foreign Origin, a cross-site fetch and a missing Origin without consuming the token', async () => {
-    const { token, sid } = await webSession()
+    const { refresh, sid } = await webSession(gw)
     for (const headers of [
       { origin: 'https://evil.test' },
       { origin: APP_ORIGIN, 'sec-fetch-site': 'cross-site' },
       {},
     ]) {
-      const res = await refreshWeb(gw, token, headers as Record<string, string>)
+      const res = await refreshWeb(gw, refresh, headers as Record<string, string>)
       expect(res.status).toBe(403)
     }
     expect(await liveTokens(sid)).toBe(1)
@@ -235,16 +231,16 @@ describe('browser and device binding', () => {
       .bind(sid)
       .first()
     expect(unused?.used_at).toBeNull()
-    expect((await refreshWeb(gw, token)).status).toBe(200)
+    expect((await refreshWeb(gw, refresh)).status).toBe(200)
   })
 
   it('refuses two refresh cookies at once', async () => {
-    const { token } = await webSession()
+    const { refresh } = await webSession(gw)
     const res = await send(gw, '/auth/refresh', {
       method: 'POST',
       headers: {
         origin: APP_ORIGIN,
-        cookie: `${REFRESH_COOKIE}=${token}; ${REFRESH_COOKIE}=ghr1.x.y`,
+        cookie: `${REFRESH_COOKIE}=${refresh}; ${REFRESH_COOKIE}=ghr1.x.y`,
       },
     })
     expect(res.status).toBe(400)
@@ -268,7 +264,7 @@ describe('browser and device binding', () => {
     const token = ((await res.json()) as Record<string, string>).refresh_token as string
     expect((await refreshMobile(gw, token, 'phone-1')).status).toBe(200)
     expect((await refreshMobile(gw, token, 'phone-2')).status).toBe(401)
-    expect(await sessionRevoked(token.split('.')[1] as string)).toBe('refresh_reuse')
+    expect(await sessionRevoked(sessionIdOf(token))).toBe('refresh_reuse')
   })
 
   it('answers garbage refresh tokens with invalid_grant', async () => {
@@ -283,18 +279,18 @@ describe('logout', () => {
   it('ends the session with the access token or the refresh cookie, and clears the cookie', async () => {
     const user = await createTestUser()
     const res = await login(gw, user)
-    const access = ((await res.json()) as Record<string, string>).access_token as string
+    const access = await accessTokenOf(res)
     const token = cookieToken(res)
     const out = await send(gw, '/auth/logout', { method: 'POST', token: access })
     expect(out.status).toBe(204)
     expect(out.headers.getSetCookie()[0]).toContain('Max-Age=0')
     expect((await refreshWeb(gw, token)).status).toBe(401)
-    const b = await webSession()
+    const b = await webSession(gw)
     expect(
       (
         await send(gw, '/auth/logout', {
           method: 'POST',
-          headers: { origin: APP_ORIGIN, cookie: `${REFRESH_COOKIE}=${b.token}` },
+          headers: { origin: APP_ORIGIN, cookie: `${REFRESH_COOKIE}=${b.refresh}` },
         })
       ).status,
     ).toBe(204)

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { jwksKvKey } from '../../src/keys/key-store'
 import {
   PUBLIC_URL,
+  accessTokenOf,
   authConfig,
   cookieToken,
   createTestUser,
@@ -67,15 +68,12 @@ function brokenDb(what: 'prepare' | 'batch'): D1Database {
   })
 }
 
-const accessOf = async (res: Response) =>
-  ((await res.json()) as { access_token: string }).access_token
-
 describe('KV unavailable', () => {
   it('logs in, verifies and serves the JWKS from the KeyManager, cold isolate included', async () => {
     const gw = testEnv(authConfig(), { JWKS_CACHE: brokenKv })
     const res = await login(gw, await createTestUser())
     expect(res.status).toBe(200)
-    const token = await accessOf(res)
+    const token = await accessTokenOf(res)
     expect((await send(gw, '/api/echo/x', { token })).status).toBe(200)
     expect((await send(gw, '/api/secure/x', { token })).status).toBe(200)
     const jwks = await send(gw, '/.well-known/jwks.json')
@@ -163,7 +161,7 @@ describe('D1 down', () => {
       const gw = testEnv(authConfig())
       const res = await login(gw, await createTestUser())
       const refreshToken = cookieToken(res)
-      const access = await accessOf(res)
+      const access = await accessTokenOf(res)
       const failed = await refreshWeb(testEnv(authConfig(), { DB: brokenDb(what) }), refreshToken)
       expect(failed.status).toBeGreaterThanOrEqual(500)
       expect(failed.headers.getSetCookie()).toEqual([])
@@ -176,7 +174,7 @@ describe('D1 down', () => {
 
   it('answers a logout 5xx and lets the retry end the session once D1 is back', async () => {
     const gw = testEnv(authConfig())
-    const access = await accessOf(await login(gw, await createTestUser()))
+    const access = await accessTokenOf(await login(gw, await createTestUser()))
     const failed = await send(testEnv(authConfig(), { DB: brokenDb('batch') }), '/auth/logout', {
       method: 'POST',
       token: access,
@@ -232,7 +230,7 @@ describe('cold start with empty caches', () => {
 
   it('serves our own issuer from the KeyManager when both the isolate and KV are empty', async () => {
     const gw = testEnv(authConfig())
-    const token = await accessOf(await login(gw, await createTestUser()))
+    const token = await accessTokenOf(await login(gw, await createTestUser()))
     servicesOf(gw).keyStore.forget(PUBLIC_URL)
     await env.JWKS_CACHE.delete(jwksKvKey(PUBLIC_URL))
     expect((await send(gw, '/api/echo/x', { token })).status).toBe(200)

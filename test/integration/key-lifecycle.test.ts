@@ -7,14 +7,19 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { getKeyManager, type KeyManager } from '../../src/keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../../src/keys/key-store'
 import { rotateSigningKeys } from '../../src/http/admin/key-rotation'
-import { PUBLIC_URL, authEnv, createTestUser, login } from '../helpers/auth'
+import { PUBLIC_URL, authEnv, webSession } from '../helpers/auth'
 import { expectRefused, installNetwork, send, servicesOf, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 const gw = authEnv()
 const settings = servicesOf(gw).keySettings
 const DAY_MS = 86_400_000
-const sink = { queue: undefined, waitUntil: () => undefined, requestId: null, now: () => Date.now() }
+const sink = {
+  queue: undefined,
+  waitUntil: () => undefined,
+  requestId: null,
+  now: () => Date.now(),
+}
 
 let net: Network
 beforeEach(() => {
@@ -22,12 +27,6 @@ beforeEach(() => {
   servicesOf(gw).signer.forget()
 })
 afterEach(() => vi.restoreAllMocks())
-
-async function accessToken(): Promise<string> {
-  const res = await login(gw, await createTestUser())
-  expect(res.status).toBe(200)
-  return ((await res.json()) as Record<string, string>).access_token as string
-}
 
 /** Runs `fn` inside the KeyManager instance (its exported class, with its real storage). */
 function inKeyManager<R>(
@@ -49,7 +48,7 @@ async function publishedKids(): Promise<string[]> {
 
 describe('key lifecycle', () => {
   it('publishes the next key before it signs, rotates, retires and finally deletes', async () => {
-    const before = await accessToken()
+    const before = (await webSession(gw)).access
     const status = await getKeyManager(env.KEYS).status(settings)
     const current = status.find((k) => k.state === 'current')?.kid as string
     const next = status.find((k) => k.state === 'next')?.kid as string
@@ -64,7 +63,7 @@ describe('key lifecycle', () => {
     expect(await publishedKids()).toEqual(expect.arrayContaining([current, next, newNext]))
 
     servicesOf(gw).signer.forget() // as rotateSigningKeys does; other isolates reload within SIGNING_KEY_CACHE_MS
-    const after = await accessToken()
+    const after = (await webSession(gw)).access
     expect(split(after).header.kid).toBe(next)
     expect((await send(gw, '/api/echo/x', { token: before })).status).toBe(200)
     expect((await send(gw, '/api/echo/x', { token: after })).status).toBe(200)
@@ -88,7 +87,7 @@ describe('key lifecycle', () => {
   })
 
   it('serves the JWKS with every published key and a cache lifetime', async () => {
-    await accessToken()
+    await webSession(gw) // a login makes the KeyManager create its keys
     const res = await send(gw, '/.well-known/jwks.json')
     expect(res.status).toBe(200)
     expect(res.headers.get('cache-control')).toBe('public, max-age=300')
@@ -108,7 +107,7 @@ describe('key lifecycle', () => {
   })
 
   it('stores private keys only sealed', async () => {
-    await accessToken()
+    await webSession(gw) // a login makes the KeyManager create its keys
     const rows = await inKeyManager(async (_km, state) =>
       state.storage.sql.exec('SELECT public_jwk, sealed_private FROM signing_keys').toArray(),
     )
@@ -121,13 +120,13 @@ describe('key lifecycle', () => {
 
 describe('emergency rotation', () => {
   it('refuses tokens signed by the removed key at once and signs with a new one', async () => {
-    const compromised = await accessToken()
+    const compromised = (await webSession(gw)).access
     expect((await send(gw, '/api/echo/x', { token: compromised })).status).toBe(200)
     const result = await rotateSigningKeys(servicesOf(gw), true, sink)
     expect(result.removed).toBe(split(compromised).header.kid)
     expect(await publishedKids()).not.toContain(result.removed)
     await expectRefused(net, gw, '/api/echo/x', { token: compromised }, 401)
-    const fresh = await accessToken()
+    const fresh = (await webSession(gw)).access
     expect(split(fresh).header.kid).toBe(result.current)
     expect((await send(gw, '/api/echo/x', { token: fresh })).status).toBe(200)
   })

@@ -5,16 +5,18 @@
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
+  ADMIN_SCOPES,
   APP_ORIGIN,
   REFRESH_COOKIE,
+  accessTokenOf,
   authConfig,
   authEnv,
   cookieToken,
   createTestUser,
   json,
   login,
-  webSession,
   refreshWeb,
+  webSession,
 } from '../helpers/auth'
 import {
   captureLogs,
@@ -71,12 +73,10 @@ function delta(before: Series, after: Series, key: string): number {
   return (after.get(key) ?? 0) - (before.get(key) ?? 0)
 }
 
-const session = (scopes?: string[]) => webSession(gw, scopes)
-
 describe('metrics', () => {
   it('move for every outcome class and render as Prometheus text', async () => {
     const before = await scrape()
-    const s = await session(['echo:read'])
+    const s = await webSession(gw, ['echo:read'])
     await send(gw, '/api/echo/x', { token: s.access }) // verify ok
     await send(gw, '/api/echo/x', { token: s.access, method: 'POST', body: '{}' }) // insufficient_scope
     await send(gw, '/api/echo/x', { token: tamperSignature(s.access) }) // bad signature
@@ -153,7 +153,7 @@ describe('metrics', () => {
   })
 
   it('counts a fail-open fallback by tier', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     const before = await scrape()
     const failing = {
       idFromName: () => ({}),
@@ -172,14 +172,14 @@ describe('metrics', () => {
     expect(
       (await send(gw, '/metrics', { headers: { authorization: 'Bearer wrong-secret' } })).status,
     ).toBe(401)
-    const { access } = await session(['echo:read', 'gatehouse:admin'])
+    const { access } = await webSession(gw, ADMIN_SCOPES)
     expect((await send(gw, '/metrics', { token: access })).status).toBe(200)
   })
 })
 
 describe('audit trail', () => {
   it('delivers security events through the real Queue into D1, listed per user', async () => {
-    const s = await session(['echo:read', 'gatehouse:admin'])
+    const s = await webSession(gw, ADMIN_SCOPES)
     await send(gw, '/auth/logout', { method: 'POST', token: s.access })
     let rows: Record<string, unknown>[] = []
     for (let i = 0; i < 60 && rows.length < 2; i++) {
@@ -191,7 +191,7 @@ describe('audit trail', () => {
       ).results
     }
     expect(rows.map((r) => r.type).sort()).toEqual(['login_succeeded', 'session_revoked'])
-    const admin = await session(['echo:read', 'gatehouse:admin'])
+    const admin = await webSession(gw, ADMIN_SCOPES)
     const listed = await send(gw, `/admin/audit-events?sub=${s.user.id}`, { token: admin.access })
     const body = (await listed.json()) as { events: { type: string }[] }
     expect(body.events.map((e) => e.type)).toContain('session_revoked')
@@ -201,9 +201,9 @@ describe('audit trail', () => {
 describe('logs', () => {
   it('carry no token, cookie, password or secret anywhere in the whole flow', async () => {
     const logs = captureLogs()
-    const user = await createTestUser({ scopes: ['echo:read', 'gatehouse:admin'] })
+    const user = await createTestUser({ scopes: ADMIN_SCOPES })
     const web = await login(gw, user)
-    const access = ((await web.json()) as Record<string, string>).access_token as string
+    const access = await accessTokenOf(web)
     const refresh = cookieToken(web)
     const mobile = (await (
       await login(gw, user, { client: 'mobile', device_id: 'p1' }, {})
@@ -245,7 +245,7 @@ describe('logs', () => {
 
   it('put the caller trace id and a hashed subject on the request line', async () => {
     const logs = captureLogs()
-    const s = await session()
+    const s = await webSession(gw)
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
     await send(gw, '/api/echo/x', {
       token: s.access,
@@ -260,8 +260,8 @@ describe('logs', () => {
 
 describe('explain', () => {
   it('says which check a token fails, without echoing it', async () => {
-    const admin = await session(['echo:read', 'gatehouse:admin'])
-    const victim = await session()
+    const admin = await webSession(gw, ADMIN_SCOPES)
+    const victim = await webSession(gw)
     await send(gw, '/auth/logout', { method: 'POST', token: victim.access })
     for (const [token, reason] of [
       [victim.access, 'revoked'],

@@ -13,14 +13,14 @@ import { createIdentityVerifier } from '../../src/origin/verify-identity'
 import { ORIGIN_SECRET, installNetwork, send, setupIssuer, type Network } from '../helpers/gateway'
 import { makeKey, type TestKey } from '../helpers/keys'
 import { mint, nowSeconds, signRaw } from '../helpers/tokens'
-import { badHeader, plantedHeaders, violation } from '../security/request-arbitraries'
+import { badHeader, plantedHeaders, violation } from '../helpers/request-arbitraries'
 import {
   RESERVED_CLAIMS,
   applyMutation,
   mutation,
   trimOws,
   wireToken,
-} from '../security/token-mutations'
+} from '../helpers/token-mutations'
 
 const RUNS = { mutations: 6_000, violations: 1_600, valid: 600, headers: 2_000 }
 const SKEW = 60 // clock_skew_seconds default

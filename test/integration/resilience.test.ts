@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { drainMetrics } from '../../src/observability/metrics'
 import { backoffDelayMs } from '../../src/proxy/forward'
-import { authConfig, createTestUser, login } from '../helpers/auth'
+import { authConfig, webSession } from '../helpers/auth'
 import { installNetwork, send, testEnv, type Network } from '../helpers/gateway'
 
 let net: Network
@@ -32,11 +32,6 @@ function fakeRevocations(behaviour: () => Promise<unknown>) {
   return { namespace, counter }
 }
 
-async function tokenFor(gwEnv: ReturnType<typeof testEnv>): Promise<string> {
-  const res = await login(gwEnv, await createTestUser())
-  return ((await res.json()) as Record<string, string>).access_token as string
-}
-
 function envWith(overrides: Record<string, unknown>, routes?: Record<string, unknown>[]) {
   const config = authConfig()
   if (routes) config.routes = routes
@@ -56,7 +51,7 @@ describe('revocation store down', () => {
   it('fails closed on critical routes (503 + Retry-After) and open on standard ones, counted', async () => {
     const { namespace } = fakeRevocations(() => Promise.reject(new Error('shard unreachable')))
     const gw = envWith({ REVOCATIONS: namespace })
-    const token = await tokenFor(gw)
+    const token = (await webSession(gw)).access
     drainMetrics()
     const critical = await send(gw, '/api/secure/x', { token })
     expect(critical.status).toBe(503)
@@ -74,7 +69,7 @@ describe('revocation store down', () => {
     const { namespace } = fakeRevocations(() => new Promise(() => undefined))
     const config = { ...authConfig(), revocation_timeout_ms: 150 }
     const gw = testEnv(config, { REVOCATIONS: namespace })
-    const token = await tokenFor(gw)
+    const token = (await webSession(gw)).access
     expect((await send(gw, '/api/secure/x', { token })).status).toBe(503)
   })
 
@@ -84,7 +79,7 @@ describe('revocation store down', () => {
       down ? Promise.reject(new Error('down')) : Promise.resolve({ revoked: false, by: null }),
     )
     const gw = envWith({ REVOCATIONS: namespace })
-    const token = await tokenFor(gw)
+    const token = (await webSession(gw)).access
     for (let i = 0; i < 3; i++)
       expect((await send(gw, '/api/secure/x', { token })).status).toBe(503)
     expect(counter.calls).toBe(3)

@@ -5,20 +5,22 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createShardLocator } from '../../src/revocation/revocation-shard'
-
-const getRevocationShard = createShardLocator(env.REVOCATIONS)
 import {
   PUBLIC_URL,
+  accessTokenOf,
+  adminAccess,
   authEnv,
   createTestUser,
   json,
   login,
-  webSession,
   refreshWeb,
+  webSession,
   type TestUser,
 } from '../helpers/auth'
 import { installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
+
+const getRevocationShard = createShardLocator(env.REVOCATIONS)
 
 const gw = authEnv()
 let net: Network
@@ -26,12 +28,6 @@ beforeEach(() => {
   net = installNetwork()
 })
 afterEach(() => vi.restoreAllMocks())
-
-const session = (scopes?: string[]) => webSession(gw, scopes)
-
-async function adminToken(): Promise<string> {
-  return (await session(['echo:read', 'gatehouse:admin'])).access
-}
 
 async function statuses(token: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
@@ -45,13 +41,13 @@ async function statuses(token: string): Promise<Record<string, number>> {
 }
 
 async function adminPost(path: string, body: unknown): Promise<Response> {
-  const token = await adminToken()
+  const token = await adminAccess(gw)
   return send(gw, path, { ...json(body), token })
 }
 
 describe('logout and revocation are seen on the very next request', () => {
   it('refuses the session access token on critical and standard routes after logout; low keeps it', async () => {
-    const { access } = await session()
+    const { access } = await webSession(gw)
     expect(await statuses(access)).toEqual({ echo: 200, standard: 200, secure: 200 })
     expect((await send(gw, '/auth/logout', { method: 'POST', token: access })).status).toBe(204)
     const calls = net.originCalls.length
@@ -62,16 +58,15 @@ describe('logout and revocation are seen on the very next request', () => {
   })
 
   it('tells the origin what it did about revocation, inside the signed headers', async () => {
-    const { access } = await session()
+    const { access } = await webSession(gw)
     await statuses(access)
     const seen = net.originCalls.slice(-3).map((c) => c.headers.get('x-auth-revocation'))
     expect(seen).toEqual(['skipped; tier=low', 'checked', 'checked'])
   })
 
   it('revokes one token by jti alone, leaving the session’s other tokens alive', async () => {
-    const s = await session()
-    const other = ((await (await refreshWeb(gw, s.refresh)).json()) as Record<string, string>)
-      .access_token as string
+    const s = await webSession(gw)
+    const other = await accessTokenOf(await refreshWeb(gw, s.refresh))
     const res = await adminPost('/admin/revocations', { jti: split(s.access).payload.jti })
     expect(res.status).toBe(200)
     expect((await statuses(s.access)).secure).toBe(401)
@@ -79,7 +74,7 @@ describe('logout and revocation are seen on the very next request', () => {
   })
 
   it('revokes a session by sid: every access token of it and its refresh token', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     const res = await adminPost('/admin/revocations', { sid: split(s.access).payload.sid })
     expect(res.status).toBe(200)
     expect(await statuses(s.access)).toMatchObject({ standard: 401, secure: 401 })
@@ -90,9 +85,7 @@ describe('logout and revocation are seen on the very next request', () => {
     const user = await createTestUser()
     const tokens: string[] = []
     for (let i = 0; i < 2; i++) {
-      tokens.push(
-        ((await (await login(gw, user)).json()) as Record<string, string>).access_token as string,
-      )
+      tokens.push(await accessTokenOf(await login(gw, user)))
     }
     const res = await adminPost('/admin/revocations', { sub: user.id, tenant: user.tenant })
     expect(await res.json()).toMatchObject({ revoked: 'subject', sessions_ended: 2 })
@@ -100,7 +93,7 @@ describe('logout and revocation are seen on the very next request', () => {
   })
 
   it('refuses a revoked token presented with a padded or re-encoded signature', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     await adminPost('/admin/revocations', { jti: split(s.access).payload.jti })
     const calls = net.originCalls.length
     for (const variant of [
@@ -122,7 +115,7 @@ describe('account changes kill older tokens', () => {
   }
 
   it('disabling a user kills their tokens and sessions', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     const res = await adminPost(`/admin/users/${s.user.id}/disable`, {})
     expect(res.status).toBe(200)
     await expectDead(s.user, s)
@@ -130,7 +123,7 @@ describe('account changes kill older tokens', () => {
   })
 
   it('changing a password kills older tokens; the new password logs in', async () => {
-    const s = await session()
+    const s = await webSession(gw)
     const res = await adminPost(`/admin/users/${s.user.id}/password`, {
       password: 'a brand new passphrase',
     })

@@ -19,7 +19,7 @@ import {
   unb64url,
   withBearer,
   type AttackerAlg,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let t: ReturnType<typeof split>

@@ -15,7 +15,7 @@ import {
   split,
   tamper,
   withBearer,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let t: ReturnType<typeof split>

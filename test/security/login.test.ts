@@ -18,7 +18,7 @@ import {
   withBearer,
   type Answer,
   type CreatedUser,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 const USER_FAILURES_ALLOWED = 5
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

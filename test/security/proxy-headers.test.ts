@@ -17,7 +17,7 @@ import {
   rawSocket,
   sessionOf,
   type Echo,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let readerToken: string

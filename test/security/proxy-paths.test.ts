@@ -16,7 +16,7 @@ import {
   rawPath,
   rawSocket,
   sessionOf,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let readerToken: string

@@ -8,26 +8,20 @@ import { describe, expect, it } from 'vitest'
 import {
   DEMO,
   GATEWAY,
+  REFRESH_COOKIE,
   SUBJECT,
   call,
   expectAccepted,
   expectRejected,
   loginAs,
+  loginAsBrowser,
   postJson,
   rawSocket,
   sessionOf,
   split,
   withBearer,
   type Answer,
-} from './attack-kit'
-
-const COOKIE = '__Secure-gatehouse_refresh'
-
-async function webSession(who: keyof typeof DEMO = 'alice') {
-  const s = await loginAs(who)
-  const cookie = s.setCookie.find((c) => c.startsWith(`${COOKIE}=`))?.split(';')[0] as string
-  return { accessToken: s.accessToken, cookie, value: cookie.slice(COOKIE.length + 1) }
-}
+} from '../helpers/stack/attack-kit'
 
 const refreshWeb = (cookie: string, headers: Record<string, string> = {}) =>
   call('/auth/refresh', { method: 'POST', headers: { cookie, origin: GATEWAY, ...headers } })
@@ -45,19 +39,19 @@ async function expectSessionEnded(newestCookie: string, accessToken: string) {
 
 describe('reuse and races', () => {
   it('ends the whole session when a rotated (grandparent) token is presented again', async () => {
-    const s = await webSession()
-    const first = await refreshWeb(s.cookie)
+    const s = await loginAsBrowser('alice')
+    const first = await refreshWeb(s.refreshCookie)
     const second = await refreshWeb(nextCookie(first))
     expect(second.status).toBe(200)
-    await expectRejected(401, () => refreshWeb(s.cookie))
+    await expectRejected(401, () => refreshWeb(s.refreshCookie))
     await expectSessionEnded(nextCookie(second), accessOf(second))
   })
 
   it('ends the session when the parent is replayed from another browser inside the window', async () => {
-    const s = await webSession()
-    const honest = await refreshWeb(s.cookie, { 'user-agent': 'Browser-A' })
+    const s = await loginAsBrowser('alice')
+    const honest = await refreshWeb(s.refreshCookie, { 'user-agent': 'Browser-A' })
     expect(honest.status).toBe(200)
-    await expectRejected(401, () => refreshWeb(s.cookie, { 'user-agent': 'Browser-B' }))
+    await expectRejected(401, () => refreshWeb(s.refreshCookie, { 'user-agent': 'Browser-B' }))
     await expectSessionEnded(nextCookie(honest), accessOf(honest))
   })
 
@@ -74,8 +68,8 @@ describe('reuse and races', () => {
   })
 
   it('lets two parallel refreshes of one token both succeed with the same successor', async () => {
-    const s = await webSession()
-    const [a, b] = await Promise.all([refreshWeb(s.cookie), refreshWeb(s.cookie)])
+    const s = await loginAsBrowser('alice')
+    const [a, b] = await Promise.all([refreshWeb(s.refreshCookie), refreshWeb(s.refreshCookie)])
     expect([a?.status, b?.status]).toEqual([200, 200])
     expect(nextCookie(a as Answer)).toBe(nextCookie(b as Answer))
     await expectAccepted(SUBJECT.alice, () => withBearer('/api/secure/x', accessOf(b as Answer)))
@@ -92,28 +86,28 @@ describe('cross-site requests are refused before the token is read', () => {
     ['our host over https', { origin: GATEWAY.replace('http:', 'https:') }],
     ['a sibling port', { origin: 'http://127.0.0.1:1' }],
   ])('refuses %s with 403 and leaves the token usable', async (_name, headers) => {
-    const s = await webSession()
-    await expectRejected(403, () => refreshWeb(s.cookie, headers))
-    expect((await refreshWeb(s.cookie)).status).toBe(200)
+    const s = await loginAsBrowser('alice')
+    await expectRejected(403, () => refreshWeb(s.refreshCookie, headers))
+    expect((await refreshWeb(s.refreshCookie)).status).toBe(200)
   })
 
   it('refuses a cookie refresh without any Origin and leaves the token usable', async () => {
-    const s = await webSession()
+    const s = await loginAsBrowser('alice')
     await expectRejected(403, () =>
-      call('/auth/refresh', { method: 'POST', headers: { cookie: s.cookie } }),
+      call('/auth/refresh', { method: 'POST', headers: { cookie: s.refreshCookie } }),
     )
-    expect((await refreshWeb(s.cookie)).status).toBe(200)
+    expect((await refreshWeb(s.refreshCookie)).status).toBe(200)
   })
 
   it('refuses a cookie logout from a foreign Origin, leaving the session alive', async () => {
-    const s = await webSession()
+    const s = await loginAsBrowser('alice')
     await expectRejected(403, () =>
       call('/auth/logout', {
         method: 'POST',
-        headers: { cookie: s.cookie, origin: 'https://attacker.example' },
+        headers: { cookie: s.refreshCookie, origin: 'https://attacker.example' },
       }),
     )
-    expect((await refreshWeb(s.cookie)).status).toBe(200)
+    expect((await refreshWeb(s.refreshCookie)).status).toBe(200)
   })
 
   it('answers a foreign preflight without CORS grants', async () => {
@@ -129,39 +123,39 @@ describe('cross-site requests are refused before the token is read', () => {
 
 describe('cookie tricks', () => {
   it('refuses two refresh cookies in one Cookie header without consuming either', async () => {
-    const a = await webSession()
-    const b = await webSession()
-    await expectRejected(400, () => refreshWeb(`${a.cookie}; ${b.cookie}`))
-    expect((await refreshWeb(a.cookie)).status).toBe(200)
-    expect((await refreshWeb(b.cookie)).status).toBe(200)
+    const a = await loginAsBrowser('alice')
+    const b = await loginAsBrowser('alice')
+    await expectRejected(400, () => refreshWeb(`${a.refreshCookie}; ${b.refreshCookie}`))
+    expect((await refreshWeb(a.refreshCookie)).status).toBe(200)
+    expect((await refreshWeb(b.refreshCookie)).status).toBe(200)
   })
 
   it('refuses refresh cookies split over two Cookie header lines', async () => {
-    const a = await webSession()
-    const b = await webSession()
+    const a = await loginAsBrowser('alice')
+    const b = await loginAsBrowser('alice')
     await expectRejected(400, () =>
       rawSocket('POST /auth/refresh HTTP/1.1', [
-        `Cookie: ${a.cookie}`,
-        `Cookie: ${b.cookie}`,
+        `Cookie: ${a.refreshCookie}`,
+        `Cookie: ${b.refreshCookie}`,
         `Origin: ${GATEWAY}`,
         'Connection: close',
       ]),
     )
-    expect((await refreshWeb(a.cookie)).status).toBe(200)
+    expect((await refreshWeb(a.refreshCookie)).status).toBe(200)
   })
 
   it.each([
-    ['lower case', (v: string) => `${COOKIE.toLowerCase()}=${v}`],
-    ['upper case', (v: string) => `${COOKIE.toUpperCase()}=${v}`],
+    ['lower case', (v: string) => `${REFRESH_COOKIE.toLowerCase()}=${v}`],
+    ['upper case', (v: string) => `${REFRESH_COOKIE.toUpperCase()}=${v}`],
     ['without the __Secure- prefix', (v: string) => `gatehouse_refresh=${v}`],
     ['with a __Host- prefix', (v: string) => `__Host-gatehouse_refresh=${v}`],
-    ['with a quoted value', (v: string) => `${COOKIE}="${v}"`],
+    ['with a quoted value', (v: string) => `${REFRESH_COOKIE}="${v}"`],
   ])(
     'ignores the refresh token under a cookie name in %s, without consuming it',
     async (_name, make) => {
-      const s = await webSession()
-      await expectRejected(401, () => refreshWeb(make(s.value)))
-      expect((await refreshWeb(s.cookie)).status).toBe(200)
+      const s = await loginAsBrowser('alice')
+      await expectRejected(401, () => refreshWeb(make(s.refreshToken)))
+      expect((await refreshWeb(s.refreshCookie)).status).toBe(200)
     },
   )
 
@@ -188,14 +182,14 @@ describe('binding, scope and fixation', () => {
 
   it('refuses a mobile token carried in the browser cookie without consuming it', async () => {
     const s = await sessionOf(DEMO.alice, 'phone-3')
-    await expectRejected(401, () => refreshWeb(`${COOKIE}=${s.refreshToken}`))
+    await expectRejected(401, () => refreshWeb(`${REFRESH_COOKIE}=${s.refreshToken}`))
     expect((await refreshMobile(s.refreshToken, 'phone-3')).status).toBe(200)
   })
 
   it('refuses a browser token carried in a mobile body without consuming it', async () => {
-    const s = await webSession()
-    await expectRejected(401, () => refreshMobile(s.value, 'phone-4'))
-    expect((await refreshWeb(s.cookie)).status).toBe(200)
+    const s = await loginAsBrowser('alice')
+    await expectRejected(401, () => refreshMobile(s.refreshToken, 'phone-4'))
+    expect((await refreshWeb(s.refreshCookie)).status).toBe(200)
   })
 
   it.each([
@@ -222,15 +216,15 @@ describe('binding, scope and fixation', () => {
   })
 
   it('never turns alice’s login into the session of a refresh cookie she carried in', async () => {
-    const admin = await webSession('admin')
+    const admin = await loginAsBrowser('admin')
     const res = await call('/auth/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', origin: GATEWAY, cookie: admin.cookie },
+      headers: { 'content-type': 'application/json', origin: GATEWAY, cookie: admin.refreshCookie },
       body: JSON.stringify(DEMO.alice),
     })
     expect(split(accessOf(res)).payload.sub).toBe(SUBJECT.alice)
     expect(split(accessOf(res)).payload.sid).not.toBe(split(admin.accessToken).payload.sid)
-    const adminRefresh = await refreshWeb(admin.cookie)
+    const adminRefresh = await refreshWeb(admin.refreshCookie)
     expect(split(accessOf(adminRefresh)).payload.sub).toBe(SUBJECT.admin)
     const aliceRefresh = await refreshWeb(nextCookie(res))
     await expectAccepted(SUBJECT.alice, () => withBearer('/api/echo/x', accessOf(aliceRefresh)))

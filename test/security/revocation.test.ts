@@ -18,7 +18,7 @@ import {
   tamper,
   unb64url,
   withBearer,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 const logout = (token: string) =>
   call('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } })

@@ -12,7 +12,7 @@ import {
   sessionOf,
   split,
   withBearer,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let t: ReturnType<typeof split>

@@ -17,7 +17,7 @@ import {
   sessionOf,
   split,
   withBearer,
-} from './attack-kit'
+} from '../helpers/stack/attack-kit'
 
 let token: string
 let refreshToken: string

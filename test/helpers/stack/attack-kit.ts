@@ -6,10 +6,10 @@
 
 import { createHmac } from 'node:crypto'
 import { expect } from 'vitest'
-import { DEMO, GATEWAY, originCount } from '../e2e/stack'
+import { DEMO, GATEWAY, originCount } from './stack'
 import type { Answer } from './raw-http'
 
-export { DEMO, GATEWAY, ORIGIN, loginAs, originCount } from '../e2e/stack'
+export { DEMO, GATEWAY, REFRESH_COOKIE, loginAs, loginAsBrowser, originCount } from './stack'
 export { rawPath, rawSocket, type Answer } from './raw-http'
 
 /** The subjects the demo seed gives its users. */

@@ -8,13 +8,11 @@ import { createServer, type Server } from 'node:http'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, expect } from 'vitest'
 // @ts-expect-error: a plain .mjs script without type declarations (it is also run as a command)
-import { ensureChromium } from '../../scripts/lib/ensure-chromium.mjs'
-import { DEMO, GATEWAY } from './stack'
+import { ensureChromium } from '../../../scripts/lib/ensure-chromium.mjs'
+import { DEMO, GATEWAY, REFRESH_COOKIE } from './stack'
 
 /** apt-get may have to download Chromium and its libraries (about 40 s here, more on a slow mirror). */
-export const CHROMIUM_INSTALL_TIMEOUT_MS = 600_000
-
-export const REFRESH_COOKIE = '__Secure-gatehouse_refresh'
+const CHROMIUM_INSTALL_TIMEOUT_MS = 600_000
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -31,7 +29,7 @@ const CHROMIUM_ARGS = [
  * launch a fresh temporary user-data dir (removed on close), and every `browser.newContext()` is
  * an isolated cookie jar, so tests share no browser state.
  */
-export async function launchChromium(): Promise<Browser> {
+async function launchChromium(): Promise<Browser> {
   const executablePath = (await ensureChromium()) as string
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true })
 }
@@ -57,7 +55,7 @@ export function useChromium(): () => Promise<BrowserContext> {
 export type Status = Record<string, string | undefined>
 
 /** The demo page's read-only summary: the data-* attributes of #status. */
-export function readStatus(page: Page): Promise<Status> {
+function readStatus(page: Page): Promise<Status> {
   return page.locator('#status').evaluate((el) => ({ ...(el as HTMLElement).dataset }))
 }
 
@@ -186,12 +184,6 @@ export function sentRefreshToken(w: WireRequest): string | null {
     .map((p) => p.trim())
     .find((p) => p.startsWith(`${REFRESH_COOKIE}=`))
   return pair === undefined ? null : pair.slice(REFRESH_COOKIE.length + 1)
-}
-
-/** Claims of a JWT, unverified (tests only read our own tokens' ids). */
-export function jwtClaims(token: string): Record<string, unknown> {
-  const payload = token.split('.')[1] ?? ''
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>
 }
 
 /** A throwaway HTTP server on a free loopback port answering every GET with `html`. */

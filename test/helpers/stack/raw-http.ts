@@ -5,7 +5,7 @@
 
 import http from 'node:http'
 import net from 'node:net'
-import { GATEWAY } from '../e2e/stack'
+import { GATEWAY } from './stack'
 
 const gatewayUrl = new URL(GATEWAY)
 const RAW_TIMEOUT_MS = 10_000

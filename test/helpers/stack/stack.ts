@@ -4,7 +4,10 @@
 import { inject } from 'vitest'
 
 export const GATEWAY = inject('gatehouse').gateway
-export const ORIGIN = inject('gatehouse').origin
+const ORIGIN = inject('gatehouse').origin
+
+/** The cookie that carries a browser's refresh token (path /auth). */
+export const REFRESH_COOKIE = '__Secure-gatehouse_refresh'
 
 export const DEMO = {
   alice: { tenant: 'demo', username: 'alice', password: 'alice-demo-password' },
@@ -39,5 +42,27 @@ export async function loginAs(
     accessToken: body.access_token as string,
     refreshToken: body.refresh_token ?? null,
     setCookie: res.headers.getSetCookie(),
+  }
+}
+
+export interface BrowserSession {
+  readonly accessToken: string
+  /** The refresh token, the value of the refresh cookie. */
+  readonly refreshToken: string
+  /** The refresh cookie as a browser sends it back: `name=value`, ready for a Cookie header. */
+  readonly refreshCookie: string
+}
+
+/** Logs a demo user in as a web client; throws unless the answer sets the refresh cookie. */
+export async function loginAsBrowser(who: keyof typeof DEMO): Promise<BrowserSession> {
+  const { accessToken, setCookie } = await loginAs(who)
+  const refreshCookie = setCookie
+    .map((c) => c.split(';')[0] as string)
+    .find((pair) => pair.startsWith(`${REFRESH_COOKIE}=`))
+  if (refreshCookie === undefined) throw new Error(`login as ${who} set no refresh cookie`)
+  return {
+    accessToken,
+    refreshToken: refreshCookie.slice(REFRESH_COOKIE.length + 1),
+    refreshCookie,
   }
 }

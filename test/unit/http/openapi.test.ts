@@ -5,8 +5,8 @@
 
 import { inspectRoutes } from 'hono/dev'
 import { describe, expect, it } from 'vitest'
-import openapi from '../../docs/openapi.json'
-import { app } from '../../src/http/app'
+import openapi from '../../../docs/openapi.json'
+import { app } from '../../../src/http/app'
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { planLifecycle, type KeyRow, type LifecyclePolicy } from '../../src/keys/key-lifecycle'
+import { planLifecycle, type KeyRow, type LifecyclePolicy } from '../../../src/keys/key-lifecycle'
 
 const policy: LifecyclePolicy = { rotationIntervalMs: 1000, publishLeadMs: 100, retireGraceMs: 300 }
 const key = (

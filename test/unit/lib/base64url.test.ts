@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeBase64Url, encodeBase64Url, encodeBase64UrlString } from '../../src/lib/base64url'
+import { decodeBase64Url, encodeBase64Url, encodeBase64UrlString } from '../../../src/lib/base64url'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 

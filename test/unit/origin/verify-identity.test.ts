@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import type { IssuerConfig } from '../../src/config/config'
-import { HEADER, decodeIdentityValue, encodeIdentityValue } from '../../src/origin/identity-headers'
+import type { IssuerConfig } from '../../../src/config/config'
+import {
+  HEADER,
+  decodeIdentityValue,
+  encodeIdentityValue,
+} from '../../../src/origin/identity-headers'
 import {
   createIdentityVerifier,
   type IdentityVerifierOptions,
   type IncomingRequest,
-} from '../../src/origin/verify-identity'
-import { signIdentityHeaders, type ForwardIdentity } from '../../src/proxy/identity-signing'
-import { checkClaims } from '../../src/verify/claims'
+} from '../../../src/origin/verify-identity'
+import { signIdentityHeaders, type ForwardIdentity } from '../../../src/proxy/identity-signing'
+import { checkClaims } from '../../../src/verify/claims'
 
 const NOW = 1_700_000_000
 const SECRET = 'origin-secret-current-0123456789abcdef'

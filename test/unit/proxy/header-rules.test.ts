@@ -4,7 +4,7 @@ import {
   forwardableRequestHeaders,
   withoutCookies,
   type ForwardHeaderOptions,
-} from '../../src/proxy/header-rules'
+} from '../../../src/proxy/header-rules'
 
 const GATEWAY_COOKIE = '__Host-gh_rt'
 const OPTIONS: ForwardHeaderOptions = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { pathHazard, queryHazard, splitRequestTarget } from '../../src/proxy/request-target'
+import { pathHazard, queryHazard, splitRequestTarget } from '../../../src/proxy/request-target'
 
 describe('splitRequestTarget', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { IssuerConfig } from '../../src/config/config'
-import { AuthError, type Reason } from '../../src/lib/errors'
-import { checkClaims, type ClaimPolicy, type TokenClaims } from '../../src/verify/claims'
+import type { IssuerConfig } from '../../../src/config/config'
+import { AuthError, type Reason } from '../../../src/lib/errors'
+import { checkClaims, type ClaimPolicy, type TokenClaims } from '../../../src/verify/claims'
 
 const NOW = 1_700_000_000
 const SKEW = 60

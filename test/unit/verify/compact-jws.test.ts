@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { AuthError, type Reason } from '../../src/lib/errors'
-import { MAX_TOKEN_LENGTH, parseCompactJws } from '../../src/verify/compact-jws'
+import { AuthError, type Reason } from '../../../src/lib/errors'
+import { MAX_TOKEN_LENGTH, parseCompactJws } from '../../../src/verify/compact-jws'
 
 // Tokens are assembled by hand with a btoa-based encoder, independent of src/verify/base64url.
 function b64(input: string | Uint8Array): string {
