@@ -1,7 +1,8 @@
 // Validates one wrangler.toml environment the way the deployed Worker would: the gateway's own
-// parseConfig (src/config/config.ts, bundled with esbuild) over [vars.GATEHOUSE] with placeholder
+// parseConfig (src/config/config.ts, bundled with esbuild) over the configuration the environment
+// selects (config/<GATEHOUSE_PROFILE>.json, or a GATEHOUSE override var) with placeholder
 // secrets, plus — for a named environment — the deploy rules of scripts/lib/deploy-config.mjs.
-// Exits 1 naming the first bad field(s); prints the secrets the environment needs.
+// Exits 1 naming every bad field; prints the secrets the environment needs.
 //
 //   node scripts/check-config.mjs                    # the top level (local demo profile)
 //   node scripts/check-config.mjs --env production   # a deployed environment
@@ -40,13 +41,19 @@ try {
 } catch (err) {
   fail([`wrangler could not read the configuration: ${err instanceof Error ? err.message : err}`])
 }
-if (envName !== null && env.vars?.GATEHOUSE === undefined) {
-  fail([`[env.${envName}] vars.GATEHOUSE: is not set (vars are not inherited from the top level)`])
+if (
+  envName !== null &&
+  env.vars?.GATEHOUSE_PROFILE === undefined &&
+  env.vars?.GATEHOUSE === undefined
+) {
+  fail([
+    `[env.${envName}] vars.GATEHOUSE_PROFILE: is not set (vars are not inherited from the top level)`,
+  ])
 }
 
 const result = await validateGatehouse(env.vars, envName === null ? '' : `[env.${envName}] `)
-if (result.problem) fail([result.problem])
-const { config, secretNames } = result
+if (result.problems) fail(result.problems)
+const { config, secretNames, source } = result
 
 if (envName !== null) {
   const problems = deployPolicyProblems(top, env, envName, config, {
@@ -57,7 +64,8 @@ if (envName !== null) {
 
 const secrets = config.auth.enabled ? requiredSecrets(secretNames) : secretNames.sort()
 console.log(
-  `check-config: ${label} ok — ${config.issuers.length} issuer(s), ${config.routes.length} route(s), ` +
+  `check-config: ${label} ok — ${source}: ` +
+    `${config.issuers.length} issuer(s), ${config.routes.length} route(s), ` +
     `auth server ${config.auth.enabled ? 'on' : 'off'}, demo page ${config.demoPage ? 'on' : 'off'}`,
 )
 console.log(`  secrets it needs: ${secrets.join(', ')}`)

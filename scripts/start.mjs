@@ -30,14 +30,15 @@ function step(label, args) {
 
 /**
  * The demo profile's URLs name ports 8787 and 8788. On other ports (GATEHOUSE_PORT,
- * DEMO_ORIGIN_PORT — the e2e tests use free ones) the same configuration is passed with the
- * ports rewritten, as a --var override of GATEHOUSE.
+ * DEMO_ORIGIN_PORT — the e2e tests use free ones) the same configuration (config/demo.json, the
+ * file the Worker bundles) is passed with the ports rewritten, as a GATEHOUSE var that overrides
+ * the profile.
  */
 async function portOverrides() {
   if (GATEWAY_PORT === 8787 && ORIGIN_PORT === 8788) return []
-  const { unstable_readConfig } = await import('wrangler')
-  const config = unstable_readConfig({ config: join(root, 'wrangler.toml') })
-  const json = JSON.stringify(config.vars.GATEHOUSE)
+  const { readFile } = await import('node:fs/promises')
+  const demo = JSON.parse(await readFile(join(root, 'config', 'demo.json'), 'utf8'))
+  const json = JSON.stringify(demo)
     .replaceAll(':8787', `:${GATEWAY_PORT}`)
     .replaceAll(':8788', `:${ORIGIN_PORT}`)
   return ['--var', `GATEHOUSE:${json}`, '--inspector-port', String(GATEWAY_PORT + 1000)]

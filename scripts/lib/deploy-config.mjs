@@ -1,9 +1,10 @@
 // What the deploy scripts know about wrangler.toml: one environment as wrangler resolves it
 // (`unstable_readConfig`, so inheritance works exactly as on deploy), the gateway's own
-// validation of its [vars.GATEHOUSE] (src/config/config.ts bundled into Node with esbuild, run with
-// placeholder secrets), and the extra rules a deployed environment must follow (bindings equal to
-// the top level's, https only, no demo page). Problems name the field, like the Worker's
-// start-up error does.
+// validation of the configuration that environment selects (the bundled config/<profile>.json
+// named by its GATEHOUSE_PROFILE var, or a GATEHOUSE override var; src/config/config.ts bundled
+// into Node with esbuild, run with placeholder secrets), and the extra rules a deployed
+// environment must follow (bindings equal to the top level's, https only, no demo page).
+// Problems name the field, like the Worker's start-up error does.
 
 import { build } from 'esbuild'
 import { mkdir, rm } from 'node:fs/promises'
@@ -20,7 +21,7 @@ export const BASE_SECRETS = ['KEY_ENCRYPTION_SECRET', 'PASSWORD_PEPPER']
 /** Ids in the committed wrangler.toml that must be replaced before a real deploy. */
 const PLACEHOLDER_ID = /^REPLACE_WITH_|^0{8}-?0{4}-?0{4}-?0{4}-?0{11}[0-9]$|^0{31}[0-9]$/
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$|\.localhost$/i
-/** Long enough for readSecret's 32-character minimum; never a real secret. */
+/** Long enough for the 32-character secret minimum (src/config/secrets.ts); never a real secret. */
 const PLACEHOLDER_SECRET = 'check-config-placeholder-secret-0123456789abcdef'
 
 /** One problem in the configuration: the field (as written in wrangler.toml) and what is wrong. */
@@ -41,34 +42,69 @@ export async function readWranglerEnv(env, configPath = WRANGLER_TOML) {
   return unstable_readConfig({ config: configPath, ...(env ? { env } : {}) })
 }
 
-let parserPromise = null
+const bundles = new Map()
 
-/** Bundles src/config/config.ts into .wrangler/tmp and returns its module ({ parseConfig, ConfigError }). */
+/**
+ * Bundles a TypeScript module of src/ (and what it imports, the bundled config/*.json included)
+ * into .wrangler/tmp with esbuild and imports it; one bundle per entry and process.
+ */
+export function importBundled(entry) {
+  if (!bundles.has(entry)) {
+    bundles.set(
+      entry,
+      (async () => {
+        const name = entry.replace(/[^A-Za-z0-9]+/g, '-')
+        const outfile = join(ROOT, '.wrangler', 'tmp', 'check-config', `${name}-${process.pid}.mjs`)
+        await mkdir(dirname(outfile), { recursive: true })
+        await build({
+          entryPoints: [join(ROOT, entry)],
+          bundle: true,
+          format: 'esm',
+          platform: 'neutral',
+          outfile,
+          logLevel: 'error',
+        })
+        try {
+          return await import(pathToFileURL(outfile).href)
+        } finally {
+          await rm(outfile, { force: true }) // per-process name: parallel runs never share a file
+        }
+      })(),
+    )
+  }
+  return bundles.get(entry)
+}
+
+/** src/config/config.ts as a Node module ({ parseConfig, ConfigError, PROFILES, … }). */
 export function loadConfigModule() {
-  parserPromise ??= (async () => {
-    const outfile = join(ROOT, '.wrangler', 'tmp', 'check-config', `config-${process.pid}.mjs`)
-    await mkdir(dirname(outfile), { recursive: true })
-    await build({
-      entryPoints: [join(ROOT, 'src', 'config', 'config.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      outfile,
-      logLevel: 'error',
-    })
-    try {
-      return await import(pathToFileURL(outfile).href)
-    } finally {
-      await rm(outfile, { force: true }) // per-process name: parallel runs never share a file
-    }
-  })()
-  return parserPromise
+  return importBundled('src/config/config.ts')
 }
 
 /**
- * Runs the gateway's own parseConfig over an environment's GATEHOUSE var. Every secret the
- * configuration reads gets a placeholder, and its name is recorded: that list is exactly what
- * `wrangler secret put` must provide. Returns { config, secretNames } or { problem }.
+ * Where an environment's configuration comes from, as a label for messages: the GATEHOUSE var
+ * when set (it overrides the profile, as in the Worker), else the profile's bundled JSON file.
+ */
+export function configSource(vars) {
+  if (vars?.GATEHOUSE !== undefined) return 'vars.GATEHOUSE'
+  const profile = vars?.GATEHOUSE_PROFILE
+  return typeof profile === 'string' ? `config/${profile}.json` : 'vars.GATEHOUSE_PROFILE'
+}
+
+/**
+ * How a ConfigError field (`GATEHOUSE.routes[1].origin`, `GATEHOUSE_PROFILE`) is shown for this
+ * environment: `vars.…` for vars, `GATEHOUSE.… (config/<profile>.json)` for a profile's field.
+ */
+export function configFieldLabel(vars, field) {
+  const source = configSource(vars)
+  if (source.startsWith('vars.') || !field.startsWith('GATEHOUSE.')) return `vars.${field}`
+  return `${field} (${source})`
+}
+
+/**
+ * Runs the gateway's own parseConfig over an environment's vars (GATEHOUSE_PROFILE, or the
+ * GATEHOUSE override). Every secret the configuration reads gets a placeholder, and its name is
+ * recorded: that list is exactly what `wrangler secret put` must provide. Returns
+ * { config, secretNames, source } or { problem, problems } (problem: the first).
  */
 export async function validateGatehouse(vars, label) {
   const { parseConfig, ConfigError } = await loadConfigModule()
@@ -77,7 +113,7 @@ export async function validateGatehouse(vars, label) {
     {},
     {
       get(_target, name) {
-        if (name === 'GATEHOUSE') return vars?.GATEHOUSE
+        if (name === 'GATEHOUSE' || name === 'GATEHOUSE_PROFILE') return vars?.[name]
         if (typeof name !== 'string') return undefined
         secretNames.add(name)
         return PLACEHOLDER_SECRET
@@ -86,11 +122,14 @@ export async function validateGatehouse(vars, label) {
   )
   try {
     const config = parseConfig(source)
-    return { config, secretNames: [...secretNames] }
+    return { config, secretNames: [...secretNames], source: configSource(vars) }
   } catch (err) {
     if (err instanceof ConfigError) {
-      const problem = err.message.replace(`invalid configuration: ${err.field}: `, '')
-      return { problem: new DeployConfigProblem(`${label}vars.${err.field}`, problem) }
+      const problems = err.issues.map(
+        (issue) =>
+          new DeployConfigProblem(`${label}${configFieldLabel(vars, issue.field)}`, issue.problem),
+      )
+      return { problem: problems[0], problems }
     }
     throw err
   }
@@ -135,32 +174,28 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
   const hosts = routeHosts(env)
   if (hosts.length === 0) add('routes', 'needs a custom domain route for the gateway host')
 
-  const raw = env.vars?.GATEHOUSE ?? {}
-  if (raw.demo_page === true)
-    add('vars.GATEHOUSE.demo_page', 'must be false or absent when deployed')
-  checkDeployedUrl(add, 'vars.GATEHOUSE.public_url', config.publicUrl)
+  const field = (name) => configFieldLabel(env.vars, `GATEHOUSE.${name}`)
+  if (config.demoPage) add(field('demo_page'), 'must be false or absent when deployed')
+  checkDeployedUrl(add, field('public_url'), config.publicUrl)
   const publicHost = safeHost(config.publicUrl)
   if (publicHost !== null && hosts.length > 0 && !hosts.includes(publicHost)) {
-    add(
-      'vars.GATEHOUSE.public_url',
-      `host ${publicHost} is not one of the routes (${hosts.join(', ')})`,
-    )
+    add(field('public_url'), `host ${publicHost} is not one of the routes (${hosts.join(', ')})`)
   }
   config.issuers.forEach((issuer, i) => {
     if (issuer.self) {
-      checkDeployedUrl(add, `vars.GATEHOUSE.issuers[${i}].issuer`, issuer.issuer)
+      checkDeployedUrl(add, field(`issuers[${i}].issuer`), issuer.issuer)
       if (safeHost(issuer.issuer) !== publicHost) {
-        add(`vars.GATEHOUSE.issuers[${i}].issuer`, 'the self issuer must be on the public_url host')
+        add(field(`issuers[${i}].issuer`), 'the self issuer must be on the public_url host')
       }
     } else {
-      checkDeployedUrl(add, `vars.GATEHOUSE.issuers[${i}].jwks_uri`, issuer.jwksUri)
+      checkDeployedUrl(add, field(`issuers[${i}].jwks_uri`), issuer.jwksUri)
     }
   })
   config.routes.forEach((route, i) =>
-    checkDeployedUrl(add, `vars.GATEHOUSE.routes[${i}].origin`, route.origin),
+    checkDeployedUrl(add, field(`routes[${i}].origin`), route.origin),
   )
   config.auth.allowedOrigins.forEach((origin, i) =>
-    checkDeployedUrl(add, `vars.GATEHOUSE.auth.allowed_origins[${i}]`, origin),
+    checkDeployedUrl(add, field(`auth.allowed_origins[${i}]`), origin),
   )
 
   for (const name of Object.keys(top.vars ?? {})) {

@@ -1,12 +1,17 @@
-// The auth-server slice of the configuration ([vars.GATEHOUSE.auth]): token lifetimes, refresh
-// session policy, browser origins and the secrets that protect keys and passwords. It exists
-// only when one issuer is marked self = true; a pure verifying gateway in front of a third-party
-// IdP has no auth server and no secrets to set.
+// The auth-server slice of the Config: token lifetimes, refresh-session policy, browser origins
+// and the secrets that protect keys and passwords. It is enabled only when one issuer is
+// self = true; a pure verifying gateway in front of a third-party IdP has no auth server and no
+// secrets to set (DISABLED below).
 
-import { ConfigError, FieldReader, readSecret, readUrl, type ConfigSource } from './reader'
-import type { IssuerConfig } from './config'
+import * as v from 'valibot'
+import {
+  AuthSchema,
+  DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  DEFAULT_SIGNING_ALGORITHM,
+  type SigningAlgorithm,
+} from './schema-auth'
 
-export type SigningAlgorithm = 'EdDSA' | 'RS256'
+export type { SigningAlgorithm }
 
 export interface AuthConfig {
   /** False when no issuer is self: /auth/* and /.well-known/* answer 404. */
@@ -33,21 +38,17 @@ export interface AuthConfig {
   readonly passwordPepper: string
 }
 
-export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 900
-export const MIN_ACCESS_TOKEN_TTL_SECONDS = 300
-export const MAX_ACCESS_TOKEN_TTL_SECONDS = 3600
-export const DEFAULT_REUSE_INTERVAL_SECONDS = 10
-export const MAX_REUSE_INTERVAL_SECONDS = 60
 const DAY_SECONDS = 86_400
+const HOUR_SECONDS = 3600
 export const REFRESH_COOKIE_NAME = '__Secure-gatehouse_refresh'
 /** Path-scoped so the refresh cookie is never sent to /api/* routes (DESIGN.md § Tokens). */
-export const REFRESH_COOKIE_PATH = '/auth'
+const REFRESH_COOKIE_PATH = '/auth'
 
 const DISABLED: AuthConfig = {
   enabled: false,
   issuer: '',
   audience: '',
-  signingAlgorithm: 'EdDSA',
+  signingAlgorithm: DEFAULT_SIGNING_ALGORITHM,
   accessTokenTtlSeconds: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
   keyRotationIntervalSeconds: 30 * DAY_SECONDS,
   refresh: { absoluteLifetimeSeconds: 0, idleLifetimeSeconds: 0, reuseIntervalSeconds: 0 },
@@ -59,77 +60,44 @@ const DISABLED: AuthConfig = {
   passwordPepper: '',
 }
 
-/** Reads [auth]; throws ConfigError naming the field. */
-export function loadAuthConfig(
-  r: FieldReader,
-  env: ConfigSource,
-  ctx: {
-    selfIssuer: IssuerConfig | null
-    maxTokenLifetimeSeconds: number
-    publicOrigin: string
-  },
+/** The self issuer's identity, as the auth server needs it. */
+export interface SelfIssuer {
+  readonly issuer: string
+  readonly audiences: readonly string[]
+}
+
+/** The validated `auth` table (absent: every default). */
+export type AuthDocument = v.InferOutput<typeof AuthSchema>
+
+/**
+ * The auth slice from a validated document: DISABLED without a self issuer. `secret` returns a
+ * secret that resolveSecrets already checked.
+ */
+export function buildAuthConfig(
+  doc: AuthDocument | undefined,
+  selfIssuer: SelfIssuer | null,
+  publicOrigin: string,
+  secret: (name: string) => string,
 ): AuthConfig {
-  const issuer = ctx.selfIssuer
-  if (issuer === null) {
-    r.done()
-    return DISABLED
-  }
-  const signingAlgorithm = r.oneOf<SigningAlgorithm>(
-    'signing_algorithm',
-    ['EdDSA', 'RS256'],
-    'EdDSA',
-  )
-  if (!issuer.algorithms.includes(signingAlgorithm)) {
-    throw new ConfigError(
-      r.field('signing_algorithm'),
-      `the self issuer's algorithms must include ${signingAlgorithm}`,
-    )
-  }
-  const accessTokenTtlSeconds = r.integer('access_token_ttl_seconds', {
-    default: DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-    min: MIN_ACCESS_TOKEN_TTL_SECONDS,
-    max: Math.min(MAX_ACCESS_TOKEN_TTL_SECONDS, ctx.maxTokenLifetimeSeconds),
-  })
-  const keyRotationIntervalSeconds =
-    r.integer('key_rotation_interval_days', { default: 30, min: 1, max: 365 }) * DAY_SECONDS
-  const absoluteLifetimeSeconds =
-    r.integer('session_absolute_lifetime_hours', { default: 720, min: 1, max: 8760 }) * 3600
-  const idleLifetimeSeconds =
-    r.integer('session_idle_lifetime_hours', { default: 168, min: 1, max: 8760 }) * 3600
-  if (idleLifetimeSeconds > absoluteLifetimeSeconds) {
-    throw new ConfigError(
-      r.field('session_idle_lifetime_hours'),
-      'must not exceed session_absolute_lifetime_hours',
-    )
-  }
-  const reuseIntervalSeconds = r.integer('refresh_reuse_interval_seconds', {
-    default: DEFAULT_REUSE_INTERVAL_SECONDS,
-    min: 0,
-    max: MAX_REUSE_INTERVAL_SECONDS,
-  })
-  const allowedOrigins = r
-    .stringList('allowed_origins', { default: [ctx.publicOrigin] })
-    .map((o, i) => {
-      const field = `${r.field('allowed_origins')}[${i}]`
-      const url = readUrl(o, field, { pathAllowed: false })
-      if (url.origin !== o) throw new ConfigError(field, `must be written as ${url.origin}`)
-      return url.origin
-    })
-  const config: AuthConfig = {
+  if (selfIssuer === null) return DISABLED
+  const auth = doc ?? v.parse(AuthSchema, {})
+  return {
     enabled: true,
-    issuer: issuer.issuer,
-    audience: issuer.audiences[0] ?? '',
-    signingAlgorithm,
-    accessTokenTtlSeconds,
-    keyRotationIntervalSeconds,
-    refresh: { absoluteLifetimeSeconds, idleLifetimeSeconds, reuseIntervalSeconds },
+    issuer: selfIssuer.issuer,
+    audience: selfIssuer.audiences[0] ?? '',
+    signingAlgorithm: auth.signing_algorithm,
+    accessTokenTtlSeconds: auth.access_token_ttl_seconds,
+    keyRotationIntervalSeconds: auth.key_rotation_interval_days * DAY_SECONDS,
+    refresh: {
+      absoluteLifetimeSeconds: auth.session_absolute_lifetime_hours * HOUR_SECONDS,
+      idleLifetimeSeconds: auth.session_idle_lifetime_hours * HOUR_SECONDS,
+      reuseIntervalSeconds: auth.refresh_reuse_interval_seconds,
+    },
     cookieName: REFRESH_COOKIE_NAME,
     cookiePath: REFRESH_COOKIE_PATH,
     gatewayCookies: [REFRESH_COOKIE_NAME],
-    allowedOrigins,
-    keyEncryptionSecret: readSecret(env, 'KEY_ENCRYPTION_SECRET', r.field('(secret)')),
-    passwordPepper: readSecret(env, 'PASSWORD_PEPPER', r.field('(secret)')),
+    allowedOrigins: auth.allowed_origins ?? [publicOrigin],
+    keyEncryptionSecret: secret('KEY_ENCRYPTION_SECRET'),
+    passwordPepper: secret('PASSWORD_PEPPER'),
   }
-  r.done()
-  return config
 }

@@ -1,13 +1,16 @@
 // The Worker's bindings as declared in wrangler.toml. Secrets named by the configuration (origin
 // secrets, KEY_ENCRYPTION_SECRET, PASSWORD_PEPPER) arrive as extra string properties.
+// GATEHOUSE_PROFILE names the bundled config/<profile>.json; GATEHOUSE, when set, overrides it.
 
 import type { KeyManager } from '../keys/key-manager'
 import type { RevocationShard } from '../revocation/revocation-shard'
 import type { MetricsAggregator } from '../observability/metrics-aggregator'
 
 export interface Env {
-  /** The configuration table ([vars.GATEHOUSE]) or the same document as a JSON string. */
-  readonly GATEHOUSE: unknown
+  /** Which bundled configuration to use: `demo` or `production` (config/<name>.json). */
+  readonly GATEHOUSE_PROFILE?: string
+  /** A whole configuration document (object or JSON string) that overrides the profile. */
+  readonly GATEHOUSE?: unknown
   readonly JWKS_CACHE: KVNamespace
   readonly DB: D1Database
   readonly KEYS: DurableObjectNamespace<KeyManager>

@@ -1,0 +1,87 @@
+// Maps the validated document to the Config the gateway reads: camelCase, seconds turned into
+// the units the code uses, URLs normalized to their origin, prefixes normalized, secrets filled
+// in. Runs only on a document that passed the schema and whose secrets resolved, so it cannot fail.
+
+import { normalizeTokenType } from '../keys/issuer'
+import type { JwksSettings } from '../keys/issuer'
+import type { RouteConfig } from '../proxy/route'
+import { buildAuthConfig } from './auth'
+import type { GatehouseDocument } from './schema'
+import { normalizePrefix } from './schema-routes'
+import type { Config, IssuerConfig } from './types'
+
+const SECOND_MS = 1000
+
+type Doc = GatehouseDocument
+
+function buildIssuer(doc: Doc['issuers'][number]): IssuerConfig {
+  return {
+    issuer: doc.issuer,
+    self: doc.self,
+    jwksUri: doc.jwks_uri ?? null,
+    audiences: doc.audiences,
+    algorithms: doc.algorithms,
+    tokenTypes: doc.token_types.map(normalizeTokenType),
+    tenant: doc.tenant ?? null,
+  }
+}
+
+function buildJwks(doc: Doc['jwks']): JwksSettings {
+  return {
+    refetchCooldownMs: doc.refetch_cooldown_seconds * SECOND_MS,
+    maxStaleMs: doc.max_stale_seconds * SECOND_MS,
+    fetchTimeoutMs: doc.fetch_timeout_ms,
+    isolateTtlMs: doc.isolate_ttl_seconds * SECOND_MS,
+  }
+}
+
+function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string): RouteConfig {
+  return {
+    prefix: normalizePrefix(doc.prefix),
+    origin: new URL(doc.origin).origin,
+    auth: doc.auth,
+    readScopes: doc.read_scopes,
+    writeScopes: doc.write_scopes,
+    methods: new Set(doc.methods),
+    tier: doc.tier,
+    timeoutMs: doc.timeout_ms,
+    forwardAuthorization: doc.forward_authorization,
+    retries: doc.retries,
+    maxInFlight: doc.max_in_flight,
+    originSecretName: doc.origin_secret,
+    originSecret: secret(doc.origin_secret),
+  }
+}
+
+/** The frozen Config of a validated document; `secret` returns an already-resolved secret. */
+export function buildConfig(doc: Doc, secret: (name: string) => string): Config {
+  const publicUrl = new URL(doc.public_url)
+  const issuers = doc.issuers.map(buildIssuer)
+  const selfIssuer = issuers.find((i) => i.self) ?? null
+  return deepFreeze({
+    publicUrl: publicUrl.origin,
+    publicHost: publicUrl.host,
+    publicProto: publicUrl.protocol.slice(0, -1),
+    clockSkewSeconds: doc.clock_skew_seconds,
+    maxTokenLifetimeSeconds: doc.max_token_lifetime_seconds,
+    issuers,
+    jwks: buildJwks(doc.jwks),
+    routes: doc.routes.map((route) => buildRoute(route, secret)),
+    sensitiveScopes: { ...doc.sensitive_scopes },
+    revocationTimeoutMs: doc.revocation_timeout_ms,
+    metricsScrapeSecret:
+      doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),
+    demoPage: doc.demo_page,
+    auth: buildAuthConfig(doc.auth, selfIssuer, publicUrl.origin, secret),
+  })
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    if (!(value instanceof Set)) {
+      for (const child of Object.values(value)) deepFreeze(child)
+    }
+    Object.freeze(value)
+  }
+  return value
+}

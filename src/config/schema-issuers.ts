@@ -1,0 +1,102 @@
+// Schemas of the trusted issuers (`issuers[]`) and of the key cache (`jwks`). A token is checked
+// only against the issuer its `iss` names, so everything an issuer's tokens must satisfy is
+// declared here, per issuer: audiences, algorithms, `typ` values, a forced tenant.
+
+import * as v from 'valibot'
+import { ALGORITHMS } from '../keys/issuer'
+import {
+  PRINTABLE,
+  at,
+  choice,
+  flag,
+  integer,
+  limitedToken,
+  nonEmptyList,
+  table,
+  text,
+  token,
+  urlText,
+} from './fields'
+
+/** Longest accepted `issuer` value, in characters. */
+const MAX_ISSUER_LENGTH = 300
+/** Longest accepted forced tenant, in characters. */
+const MAX_TENANT_LENGTH = 128
+
+export const IssuerSchema = v.pipe(
+  table({
+    issuer: text(MAX_ISSUER_LENGTH, 'Exact `iss` value of this issuer’s tokens.'),
+    self: flag(
+      false,
+      'Gatehouse’s own issuer: its keys come from the KeyManager, not a jwks_uri. Set this or ' +
+        'jwks_uri, not both; at most one issuer may be self.',
+    ),
+    jwks_uri: v.optional(
+      urlText('url', 'The issuer’s JWKS URL (third-party issuers). Set this or self = true.'),
+    ),
+    audiences: nonEmptyList(
+      token(PRINTABLE, 'An accepted audience.'),
+      'A token’s `aud` must contain one of these; for the self issuer, the first is the `aud` ' +
+        'Gatehouse mints.',
+    ),
+    algorithms: v.optional(
+      nonEmptyList(
+        choice(ALGORITHMS, 'A JWS algorithm.'),
+        'Allowed `alg` values. `none` and HMAC algorithms are not accepted values.',
+      ),
+      ['EdDSA'],
+    ),
+    token_types: v.optional(
+      nonEmptyList(
+        token(PRINTABLE, 'An accepted `typ`.'),
+        'Accepted `typ` values (case-insensitive, `application/` prefix allowed; RFC 8725 ' +
+          '§3.11). List "jwt" to accept untyped tokens of a legacy IdP.',
+      ),
+      ['at+jwt'],
+    ),
+    tenant: v.optional(
+      limitedToken(
+        PRINTABLE,
+        MAX_TENANT_LENGTH,
+        'Forces X-Auth-Tenant for every token of this issuer; without it, the signed `tid` ' +
+          'claim is used.',
+      ),
+    ),
+  }),
+  at(
+    ['jwks_uri'],
+    v.partialCheck(
+      [['self'], ['jwks_uri']],
+      (issuer) => issuer.self !== (issuer.jwks_uri !== undefined),
+      'set exactly one of self = true or jwks_uri',
+    ),
+  ),
+  v.description('A trusted token issuer.'),
+)
+
+export const JwksSchema = v.pipe(
+  table({
+    refetch_cooldown_seconds: integer(
+      30,
+      1,
+      3600,
+      'An unknown `kid` refetches an issuer’s JWKS at most once per this many seconds, per ' +
+        'isolate (single-flight).',
+    ),
+    max_stale_seconds: integer(
+      86_400,
+      60,
+      604_800,
+      'While an issuer’s JWKS source is down, known keys keep working this long (seconds).',
+    ),
+    fetch_timeout_ms: integer(3000, 100, 30_000, 'JWKS fetch timeout (milliseconds).'),
+    isolate_ttl_seconds: integer(
+      300,
+      1,
+      86_400,
+      'After this many seconds an isolate revalidates an issuer’s keys in the background (the ' +
+        'self issuer: every 30 s at most).',
+    ),
+  }),
+  v.description('Key cache settings, for every issuer.'),
+)

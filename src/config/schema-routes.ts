@@ -1,0 +1,106 @@
+// Schema of the route table (`routes[]`): prefix, origin, auth mode, scopes per method class,
+// tier, timeout, retries, bulkhead, and the name of the per-origin secret that signs the
+// identity headers. Prefixes are compared after normalization (`/api/x/*` is `/api/x`).
+
+import * as v from 'valibot'
+import { SCOPE_TOKEN } from '../lib/scope-token'
+import type { AuthMode } from '../proxy/route'
+import { TIERS } from '../revocation/tier'
+import { at, choice, flag, integer, list, secretName, table, token, urlText } from './fields'
+
+const AUTH_MODES = ['none', 'token'] as const satisfies readonly AuthMode[]
+
+const DEFAULT_ROUTE_TIMEOUT_MS = 10_000
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+const PREFIX = /^(\/[A-Za-z0-9._~!$&'()*+,=:@-]+)+\/?(\*)?$|^\/\*?$/
+/** Longest accepted route prefix, in characters. */
+const MAX_PREFIX_LENGTH = 200
+
+/** Paths the gateway serves itself; no route may claim them. */
+const RESERVED_PREFIXES = ['/auth', '/admin', '/.well-known', '/healthz', '/metrics', '/demo']
+
+/** A prefix as matched: without a trailing `/*` or `/` (`/` itself becomes the empty string). */
+export function normalizePrefix(prefix: string): string {
+  return prefix.replace(/\/?\*$/, '').replace(/\/$/, '')
+}
+
+function reservedClash(prefix: string): string | undefined {
+  const normalized = normalizePrefix(prefix)
+  return RESERVED_PREFIXES.find((p) => normalized === p || normalized.startsWith(`${p}/`))
+}
+
+const scopeList = (description: string) =>
+  v.optional(list(token(SCOPE_TOKEN, 'An RFC 6749 scope token.'), description), [])
+
+export const RouteSchema = v.pipe(
+  table({
+    prefix: v.pipe(
+      v.string('must be a non-empty string'),
+      v.nonEmpty('must be a non-empty string'),
+      v.maxLength(MAX_PREFIX_LENGTH, `must be at most ${MAX_PREFIX_LENGTH} characters`),
+      v.regex(PREFIX, `must match ${PREFIX}`),
+      v.check(
+        (prefix) => reservedClash(prefix) === undefined,
+        (issue) => `${reservedClash(issue.input)} is served by the gateway itself`,
+      ),
+      v.description(
+        '`/api/echo` (or `/api/echo/*`) matches `/api/echo` and everything below it, never ' +
+          '`/api/echoes`. Longest prefix wins. Reserved: ' +
+          `${RESERVED_PREFIXES.join(', ')}.`,
+      ),
+    ),
+    origin: urlText(
+      'base',
+      'scheme://host[:port] of the origin; the request’s path and query are appended unchanged.',
+    ),
+    auth: choice(AUTH_MODES, '`token`: a valid access token is required; `none`: public.'),
+    read_scopes: scopeList('Scopes required for GET, HEAD and OPTIONS.'),
+    write_scopes: scopeList('Scopes required for every other method.'),
+    methods: v.optional(
+      list(
+        choice(HTTP_METHODS, 'An HTTP method.'),
+        'Allowed methods; others get 405 with an Allow header.',
+      ),
+      [...HTTP_METHODS],
+    ),
+    tier: v.optional(
+      choice(TIERS, 'Revocation policy of the route (README.md § Risk tiers and revocation).'),
+      'low',
+    ),
+    timeout_ms: integer(
+      DEFAULT_ROUTE_TIMEOUT_MS,
+      100,
+      120_000,
+      'Time to the origin’s response headers (milliseconds); then 504.',
+    ),
+    forward_authorization: flag(false, 'Forward the client’s Authorization header to the origin.'),
+    retries: integer(
+      2,
+      0,
+      5,
+      'Extra attempts for GET/HEAD/OPTIONS/DELETE/PUT without a body that failed before any ' +
+        'response byte (full-jitter backoff, per-origin retry budget ≈ 10 %).',
+    ),
+    max_in_flight: integer(
+      256,
+      1,
+      10_000,
+      'Bulkhead: concurrent forwards to this origin per isolate; beyond it, 503 at once.',
+    ),
+    origin_secret: secretName(
+      'Name of the secret (at least 32 characters) that signs the identity headers for this ' +
+        'origin; set it with `wrangler secret put`.',
+    ),
+  }),
+  at(
+    ['auth'],
+    v.partialCheck(
+      [['auth'], ['read_scopes'], ['write_scopes']],
+      (route) =>
+        route.auth === 'token' ||
+        (route.read_scopes.length === 0 && route.write_scopes.length === 0),
+      'a route with scopes must use auth = "token"',
+    ),
+  ),
+  v.description('One route: requests under prefix are forwarded to origin.'),
+)

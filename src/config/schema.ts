@@ -1,0 +1,156 @@
+// The GATEHOUSE document's schema: every field, its default and limits, the cross-field rules,
+// and the descriptions docs/config.schema.json is generated from (`npm run config:schema`).
+// It validates structure only; the secrets a document names are resolved afterwards (secrets.ts).
+
+import * as v from 'valibot'
+import { SCOPE_TOKEN } from '../lib/scope-token'
+import { TIERS } from '../revocation/tier'
+import {
+  at,
+  choice,
+  firstDuplicate,
+  flag,
+  integer,
+  keyedTable,
+  secretName,
+  table,
+  tableList,
+  urlText,
+} from './fields'
+import {
+  AuthSchema,
+  DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
+  DEFAULT_SIGNING_ALGORITHM,
+} from './schema-auth'
+import { IssuerSchema, JwksSchema } from './schema-issuers'
+import { RouteSchema, normalizePrefix } from './schema-routes'
+
+export const DEFAULT_CLOCK_SKEW_SECONDS = 60
+export const MAX_CLOCK_SKEW_SECONDS = 300
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 3600
+export const DEFAULT_REVOCATION_TIMEOUT_MS = 150
+
+/** valibot actions JSON Schema cannot express (URL shape, cross-field rules): not converted. */
+export const JSON_SCHEMA_IGNORED_ACTIONS = ['check', 'partial_check', 'raw_check']
+
+const hasSelfIssuer = (issuers: readonly { self: boolean }[]) => issuers.some((i) => i.self)
+const duplicateIssuer = (issuers: readonly { issuer: string }[]) =>
+  firstDuplicate(issuers.map((i) => i.issuer))
+const duplicatePrefix = (routes: readonly { prefix: string }[]) =>
+  firstDuplicate(routes.map((r) => normalizePrefix(r.prefix)))
+
+export const GatehouseSchema = v.pipe(
+  table({
+    $schema: v.optional(
+      v.pipe(
+        v.string('must be a string'),
+        v.description('The JSON Schema for editors; ignored by the gateway.'),
+      ),
+    ),
+    public_url: urlText('base', 'The gateway’s own base URL: scheme://host[:port].'),
+    clock_skew_seconds: integer(
+      DEFAULT_CLOCK_SKEW_SECONDS,
+      0,
+      MAX_CLOCK_SKEW_SECONDS,
+      'Tolerance for exp, nbf and iat (seconds).',
+    ),
+    max_token_lifetime_seconds: integer(
+      DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+      60,
+      86_400,
+      'A token whose exp - iat exceeds this is refused (without iat: exp - now), in seconds.',
+    ),
+    issuers: v.pipe(
+      tableList(IssuerSchema),
+      v.check(
+        (issuers) => duplicateIssuer(issuers) === undefined,
+        (issue) => `duplicate issuer ${JSON.stringify(duplicateIssuer(issue.input))}`,
+      ),
+      v.check(
+        (issuers) => issuers.filter((i) => i.self).length <= 1,
+        'at most one issuer may set self = true',
+      ),
+      v.description(
+        'Trusted token issuers; a token is checked only against the one its iss names.',
+      ),
+    ),
+    jwks: v.optional(JwksSchema, {}),
+    routes: v.pipe(
+      tableList(RouteSchema),
+      v.check(
+        (routes) => duplicatePrefix(routes) === undefined,
+        (issue) => `duplicate prefix ${JSON.stringify(duplicatePrefix(issue.input))}`,
+      ),
+      v.description('The route table.'),
+    ),
+    sensitive_scopes: v.optional(
+      v.pipe(
+        keyedTable(
+          v.pipe(v.string(), v.regex(SCOPE_TOKEN, 'is not a valid scope')),
+          choice(TIERS, 'The tier.'),
+        ),
+        v.description(
+          'Scope → tier: a token holding the scope is checked at least at that tier on every ' +
+            'route, e.g. {"gatehouse:admin": "critical"}: an admin token is revocation-checked ' +
+            '(fail closed) everywhere.',
+        ),
+      ),
+      {},
+    ),
+    revocation_timeout_ms: integer(
+      DEFAULT_REVOCATION_TIMEOUT_MS,
+      10,
+      5000,
+      'How long a revocation check may take before the route tier’s fallback applies ' +
+        '(milliseconds).',
+    ),
+    metrics_scrape_secret: v.optional(
+      secretName(
+        'Name of the secret a Prometheus scraper presents as bearer on GET /metrics; without ' +
+          'it, only admin tokens may read /metrics.',
+      ),
+    ),
+    demo_page: flag(false, 'Serve the browser demo at GET /demo (the local demo profile only).'),
+    auth: v.optional(AuthSchema),
+  }),
+  at(
+    ['auth'],
+    v.partialCheck(
+      [['issuers'], ['auth']],
+      (doc) => doc.auth === undefined || hasSelfIssuer(doc.issuers),
+      'applies only when one issuer sets self = true',
+    ),
+  ),
+  at(
+    ['auth', 'signing_algorithm'],
+    v.partialCheck(
+      [['issuers'], ['auth']],
+      (doc) => {
+        const self = doc.issuers.find((i) => i.self)
+        const algorithm = doc.auth?.signing_algorithm ?? DEFAULT_SIGNING_ALGORITHM
+        return self === undefined || (self.algorithms as readonly string[]).includes(algorithm)
+      },
+      (issue) =>
+        `the self issuer's algorithms must include ${issue.input.auth?.signing_algorithm ?? DEFAULT_SIGNING_ALGORITHM}`,
+    ),
+  ),
+  at(
+    ['auth', 'access_token_ttl_seconds'],
+    v.partialCheck(
+      [['issuers'], ['max_token_lifetime_seconds'], ['auth']],
+      (doc) =>
+        !hasSelfIssuer(doc.issuers) ||
+        (doc.auth?.access_token_ttl_seconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS) <=
+          doc.max_token_lifetime_seconds,
+      'must not exceed max_token_lifetime_seconds',
+    ),
+  ),
+  v.title('Gatehouse configuration'),
+  v.description(
+    'The GATEHOUSE document: config/<profile>.json, selected by the GATEHOUSE_PROFILE var, or a ' +
+      'GATEHOUSE var (JSON) that overrides it. README.md § Configuration.',
+  ),
+)
+
+/** The validated document, defaults applied, before secrets are resolved. */
+export type GatehouseDocument = v.InferOutput<typeof GatehouseSchema>

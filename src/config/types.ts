@@ -1,0 +1,43 @@
+// The typed, frozen Config the rest of the gateway reads: camelCase, units in the names, secrets
+// resolved, URLs normalized. Slices a capability library owns (RouteConfig, JwksSettings) are its
+// types; the document's own shape (snake_case, as written) is the schema's output type, and
+// build.ts maps one to the other.
+
+import type { Algorithm, JwksSettings } from '../keys/issuer'
+import type { RouteConfig } from '../proxy/route'
+import type { Tier } from '../revocation/tier'
+import type { AuthConfig } from './auth'
+
+export interface IssuerConfig {
+  readonly issuer: string
+  /** True for Gatehouse's own issuer: keys come from the KeyManager, not a jwks_uri. */
+  readonly self: boolean
+  readonly jwksUri: string | null
+  readonly audiences: readonly string[]
+  readonly algorithms: readonly Algorithm[]
+  /** Accepted `typ` values, lower-case, without the `application/` prefix (RFC 8725 §3.11). */
+  readonly tokenTypes: readonly string[]
+  /** Forced tenant for every token of this issuer; null means the signed `tid` claim. */
+  readonly tenant: string | null
+}
+
+export interface Config {
+  readonly publicUrl: string
+  /** Host (and port) of public_url: what origins receive as X-Forwarded-Host. */
+  readonly publicHost: string
+  /** Scheme of public_url without ':': what origins receive as X-Forwarded-Proto. */
+  readonly publicProto: string
+  readonly clockSkewSeconds: number
+  readonly maxTokenLifetimeSeconds: number
+  readonly issuers: readonly IssuerConfig[]
+  readonly jwks: JwksSettings
+  readonly routes: readonly RouteConfig[]
+  /** Scopes whose holders' requests are checked at least at this tier. */
+  readonly sensitiveScopes: Readonly<Record<string, Tier>>
+  readonly revocationTimeoutMs: number
+  /** The bearer secret a Prometheus scraper presents on GET /metrics; null: admins only. */
+  readonly metricsScrapeSecret: string | null
+  /** Serve the browser demo page at GET /demo (local demo profile only). */
+  readonly demoPage: boolean
+  readonly auth: AuthConfig
+}

@@ -1,0 +1,148 @@
+// What a valid document becomes: both bundled profiles parse to the values wrangler.toml used
+// to carry, defaults fill what a document leaves out, and the Config is normalized and frozen.
+
+import { describe, expect, it } from 'vitest'
+import { parseConfig, tokenHorizon } from '../../../src/config/config'
+import { MISSING, sourceOf, validDocument, withField } from './fixtures'
+
+const PROFILE_SECRETS = Object.fromEntries(
+  [
+    'KEY_ENCRYPTION_SECRET',
+    'PASSWORD_PEPPER',
+    'METRICS_SCRAPE_SECRET',
+    'ORIGIN_SECRET_DEMO',
+    'ORIGIN_SECRET_STATUS',
+    'ORIGIN_SECRET_CATALOG',
+    'ORIGIN_SECRET_ACCOUNTS',
+    'ORIGIN_SECRET_PAYMENTS',
+  ].map((name) => [name, `unit-${name.toLowerCase()}-0123456789abcdef0123`]),
+)
+
+describe('bundled profiles', () => {
+  it('parses the demo profile', () => {
+    const config = parseConfig({ ...PROFILE_SECRETS, GATEHOUSE_PROFILE: 'demo' })
+    expect(config.demoPage).toBe(true)
+    expect(config.revocationTimeoutMs).toBe(1000)
+    expect(config.sensitiveScopes).toEqual({ 'gatehouse:admin': 'critical' })
+    expect(config.auth.allowedOrigins).toEqual(['http://127.0.0.1:8787', 'http://localhost:8787'])
+    expect(config.routes.map((r) => [r.prefix, r.auth, r.tier])).toEqual([
+      ['/api/public', 'none', 'low'],
+      ['/api/echo', 'token', 'low'],
+      ['/api/secure', 'token', 'critical'],
+    ])
+  })
+
+  it('parses the production profile', () => {
+    const config = parseConfig({ ...PROFILE_SECRETS, GATEHOUSE_PROFILE: 'production' })
+    expect(config.publicUrl).toBe('https://auth.example.com')
+    expect(config.demoPage).toBe(false)
+    expect(config.revocationTimeoutMs).toBe(150)
+    expect(config.auth.audience).toBe('https://api.example.com')
+    expect(config.routes.map((r) => [r.prefix, r.timeoutMs, r.retries])).toEqual([
+      ['/api/status', 10_000, 2],
+      ['/api/catalog', 5000, 2],
+      ['/api/account', 10_000, 2],
+      ['/api/payments', 15_000, 0],
+    ])
+    expect([...(config.routes[0]?.methods ?? [])]).toEqual(['GET', 'HEAD'])
+  })
+})
+
+describe('defaults', () => {
+  it('fills every optional field of a minimal document', () => {
+    const minimal = {
+      public_url: 'https://gatehouse.test',
+      issuers: [
+        { issuer: 'https://idp.test', jwks_uri: 'https://idp.test/jwks', audiences: ['a'] },
+      ],
+      routes: [
+        { prefix: '/', origin: 'https://o.test', auth: 'none', origin_secret: 'ORIGIN_SECRET_A' },
+      ],
+    }
+    const config = parseConfig(sourceOf(minimal))
+    expect(config).toMatchObject({
+      clockSkewSeconds: 60,
+      maxTokenLifetimeSeconds: 3600,
+      revocationTimeoutMs: 150,
+      metricsScrapeSecret: null,
+      demoPage: false,
+      sensitiveScopes: {},
+      jwks: {
+        refetchCooldownMs: 30_000,
+        maxStaleMs: 86_400_000,
+        fetchTimeoutMs: 3000,
+        isolateTtlMs: 300_000,
+      },
+      issuers: [{ self: false, algorithms: ['EdDSA'], tokenTypes: ['at+jwt'], tenant: null }],
+      routes: [
+        {
+          prefix: '',
+          readScopes: [],
+          writeScopes: [],
+          tier: 'low',
+          timeoutMs: 10_000,
+          forwardAuthorization: false,
+          retries: 2,
+          maxInFlight: 256,
+        },
+      ],
+      auth: { enabled: false, allowedOrigins: [] },
+    })
+    expect(config.routes[0]?.methods.size).toBe(7)
+  })
+
+  it('fills the auth table from its defaults when a self issuer has none', () => {
+    const config = parseConfig(sourceOf(withField(validDocument(), ['auth'], MISSING)))
+    expect(config.auth).toMatchObject({
+      enabled: true,
+      issuer: 'https://gatehouse.test',
+      audience: 'api',
+      signingAlgorithm: 'EdDSA',
+      accessTokenTtlSeconds: 900,
+      keyRotationIntervalSeconds: 30 * 86_400,
+      refresh: {
+        absoluteLifetimeSeconds: 720 * 3600,
+        idleLifetimeSeconds: 168 * 3600,
+        reuseIntervalSeconds: 10,
+      },
+      allowedOrigins: ['https://gatehouse.test'],
+      cookieName: '__Secure-gatehouse_refresh',
+      cookiePath: '/auth',
+      gatewayCookies: ['__Secure-gatehouse_refresh'],
+    })
+  })
+})
+
+describe('normalization', () => {
+  it('normalizes URLs, prefixes and token types', () => {
+    let doc = withField(validDocument(), ['public_url'], 'HTTPS://GateHouse.test:443/')
+    doc = withField(doc, ['routes', 0, 'origin'], 'https://origin.test/')
+    doc = withField(doc, ['issuers', 1, 'token_types'], ['Application/AT+JWT', 'JWT'])
+    const config = parseConfig(sourceOf(doc))
+    expect([config.publicUrl, config.publicHost, config.publicProto]).toEqual([
+      'https://gatehouse.test',
+      'gatehouse.test',
+      'https',
+    ])
+    expect(config.routes.map((r) => [r.prefix, r.origin])).toEqual([
+      ['/api/public', 'https://origin.test'],
+      ['/api/echo', 'https://echo.origin.test:8443'],
+    ])
+    expect(config.issuers[1]?.tokenTypes).toEqual(['at+jwt', 'jwt'])
+    expect(config.issuers[1]?.jwksUri).toBe('https://idp.test/.well-known/jwks.json')
+  })
+
+  it('returns a deeply frozen Config', () => {
+    const config = parseConfig(sourceOf(validDocument()))
+    for (const part of [config, config.issuers, config.issuers[0], config.routes[1], config.jwks]) {
+      expect(Object.isFrozen(part)).toBe(true)
+    }
+    expect(Object.isFrozen(config.auth.refresh)).toBe(true)
+    expect(Object.isFrozen(config.sensitiveScopes)).toBe(true)
+  })
+
+  it('computes the token horizon from the lifetime and the skew', () => {
+    const config = parseConfig(sourceOf(validDocument()))
+    expect(tokenHorizon(config, 1_000_000)).toBe(1_000_000 + 3600 + 30)
+  })
+})
