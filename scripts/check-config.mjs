@@ -69,3 +69,4 @@ console.log(
     `auth server ${config.auth.enabled ? 'on' : 'off'}, demo page ${config.demoPage ? 'on' : 'off'}`,
 )
 console.log(`  secrets it needs: ${secrets.join(', ')}`)
+for (const warning of config.warnings) console.log(`  warning: ${warning}`)

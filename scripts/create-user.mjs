@@ -1,9 +1,9 @@
 // Creates a user directly in a gateway's D1 database — the way in for the first administrator
 // of a deployed gateway, which starts with no users (later users: POST /admin/users). The hash is
-// the Worker's own (scripts/lib/password.mjs mirrors src/sessions/password-hash.ts: Argon2id over
+// the Worker's own (scripts/lib/password.mjs mirrors src/accounts/password-hash.ts: Argon2id over
 // HMAC-SHA256(PASSWORD_PEPPER, password)), so the pepper must be the deployed one.
 //
-//   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --admin
+//   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --operator
 //   node scripts/create-user.mjs --local --tenant demo --username carol --scopes "echo:read"
 //   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --reset-password
 //
@@ -18,9 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ADMIN_SCOPE, ROOT, WRANGLER, readWranglerEnv } from './lib/deploy-config.mjs'
+
+/** Deployment-wide administration (src/http/admin/admin-auth.ts): keys, metrics, all tenants. */
+const OPERATOR_SCOPE = 'gatehouse:operator'
 import { hashPassword, newUserId, normalizeUsername, sql } from './lib/password.mjs'
 
-/** The same limits the Worker applies (src/sessions/login.ts, src/admin/admin-accounts.ts). */
+/** The same limits the Worker applies (src/http/auth/login.ts, src/http/admin/admin-accounts.ts). */
 const MIN_PASSWORD_CHARS = 8
 const MAX_PASSWORD_LENGTH = 1024
 const MAX_USERNAME_LENGTH = 128
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     username: { type: 'string' },
     scopes: { type: 'string', default: '' },
     admin: { type: 'boolean', default: false },
+    operator: { type: 'boolean', default: false },
     'reset-password': { type: 'boolean', default: false },
     env: { type: 'string' },
     local: { type: 'boolean', default: false },
@@ -47,7 +51,7 @@ function usage(message) {
   if (message) console.error(`create-user: ${message}`)
   console.error(
     'usage: PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant T --username U ' +
-      '[--scopes "a b"] [--admin] [--reset-password] [--env production | --local]',
+      '[--scopes "a b"] [--admin | --operator] [--reset-password] [--env production | --local]',
   )
   process.exit(message ? 2 : 0)
 }
@@ -61,9 +65,9 @@ if (!TENANT.test(tenant)) usage(`--tenant must match ${TENANT}`)
 if (username.length > MAX_USERNAME_LENGTH || CONTROL.test(username)) {
   usage(`--username: at most ${MAX_USERNAME_LENGTH} characters, no control characters`)
 }
-const scopes = [
-  ...new Set([...args.scopes.split(/\s+/).filter(Boolean), ...(args.admin ? [ADMIN_SCOPE] : [])]),
-]
+// --admin: administers its own tenant; --operator: the deployment (and every tenant) as well.
+const granted = args.operator ? [ADMIN_SCOPE, OPERATOR_SCOPE] : args.admin ? [ADMIN_SCOPE] : []
+const scopes = [...new Set([...args.scopes.split(/\s+/).filter(Boolean), ...granted])]
 for (const s of scopes)
   if (!SCOPE_TOKEN.test(s)) usage(`--scopes: ${JSON.stringify(s)} is not a scope token`)
 
@@ -174,13 +178,13 @@ if (!args['reset-password'] && existing !== undefined) {
     `${normalized} already exists in tenant ${tenant} (id ${existing.id}); use --reset-password or the admin API`,
   )
 }
-if (!args['reset-password'] && !args.admin) {
-  const admins = query(
-    `SELECT COUNT(*) AS n FROM users WHERE (' ' || scopes || ' ') LIKE '% ${ADMIN_SCOPE} %'`,
+if (!args['reset-password'] && !args.operator) {
+  const operators = query(
+    `SELECT COUNT(*) AS n FROM users WHERE (' ' || scopes || ' ') LIKE '% ${OPERATOR_SCOPE} %'`,
   )
-  if ((admins[0]?.n ?? 0) === 0) {
+  if ((operators[0]?.n ?? 0) === 0) {
     usage(
-      `no administrator exists yet (${where}): create the first user with --admin (scope ${ADMIN_SCOPE})`,
+      `no operator exists yet (${where}): create the first user with --operator (scopes ${ADMIN_SCOPE} ${OPERATOR_SCOPE})`,
     )
   }
 }
@@ -190,9 +194,10 @@ const stored = await hashPassword(password, pepper)
 const now = Math.floor(Date.now() / 1000)
 const id = existing?.id ?? newUserId()
 const statement = args['reset-password']
-  ? // A password change: sessions created before now stop refreshing (src/sessions/refresh.ts).
+  ? // A password change bumps the credential version: existing sessions stop refreshing.
     `UPDATE users SET password_scheme = ${sql(stored.scheme)}, password_params = ${sql(stored.params)},
-  password_hash = ${sql(stored.hash)}, password_changed_at = ${now} WHERE id = ${sql(id)};`
+  password_hash = ${sql(stored.hash)}, password_changed_at = ${now},
+  credential_version = credential_version + 1 WHERE id = ${sql(id)};`
   : `INSERT INTO users (id, tenant, username, password_scheme, password_params, password_hash, scopes, status, password_changed_at, created_at)
 VALUES (${sql(id)}, ${sql(tenant)}, ${sql(normalized)}, ${sql(stored.scheme)}, ${sql(stored.params)}, ${sql(stored.hash)}, ${sql(scopes.join(' '))}, 'active', ${now}, ${now});`
 
@@ -209,9 +214,7 @@ try {
 const publicUrl = config.vars?.GATEHOUSE?.public_url ?? '<public_url>'
 if (args['reset-password']) {
   console.log(`password reset for ${normalized} (id ${id}, tenant ${tenant}) in ${where}`)
-  console.log(
-    '  sessions created before now can no longer refresh; access tokens live until they expire',
-  )
+  console.log('  existing sessions can no longer refresh; access tokens live until they expire')
 } else {
   console.log(
     `created ${normalized} (id ${id}, tenant ${tenant}, scopes "${scopes.join(' ')}") in ${where}`,

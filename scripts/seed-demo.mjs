@@ -1,4 +1,5 @@
-// Seeds the local demo profile (DESIGN.md): tenant `demo`, users alice and admin. Idempotent —
+// Seeds the local demo profile (v2): tenant `demo` (alice, admin) and tenant `acme` (bob,
+// acme-admin). Idempotent —
 // re-running resets their passwords and scopes and keeps their ids. Local D1 only: a deployed
 // gateway starts with no users (see scripts/create-user.mjs).
 
@@ -21,6 +22,20 @@ export const DEMO_USERS = [
     tenant: 'demo',
     username: 'admin',
     password: 'admin-demo-password',
+    scopes: 'echo:read echo:admin gatehouse:admin gatehouse:operator',
+  },
+  {
+    id: 'usr_acme_bob',
+    tenant: 'acme',
+    username: 'bob',
+    password: 'bob-demo-password',
+    scopes: 'echo:read',
+  },
+  {
+    id: 'usr_acme_admin',
+    tenant: 'acme',
+    username: 'acme-admin',
+    password: 'acme-admin-demo-password',
     scopes: 'echo:read gatehouse:admin',
   },
 ]
@@ -50,5 +65,6 @@ export async function seedDemo({ root, wrangler, pepper, persist = [] }) {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-  console.log(`seeded demo users: ${DEMO_USERS.map((u) => u.username).join(', ')} (tenant demo)`)
+  const names = DEMO_USERS.map((u) => `${u.username} (${u.tenant})`).join(', ')
+  console.log(`seeded demo users: ${names}`)
 }

@@ -81,6 +81,7 @@ function issuerConfig(issuer: string, alg: Algorithm): IssuerConfig {
     algorithms: [alg],
     tokenTypes: ['at+jwt'],
     tenant: null,
+    tenants: null,
   }
 }
 

@@ -1,21 +1,40 @@
-// Login throttling in D1, decided before any password hash runs: one counter per tenant +
-// username and one per client IP. Every attempt is *reserved* up front with one atomic
-// UPSERT … RETURNING per key, so a burst of concurrent guesses cannot all slip past the check
-// (a check-then-record design lets a burst of N through); a successful login gives its
-// reservation back. Past the free attempts each further attempt blocks the key for a doubling
-// delay capped at MAX_BLOCK_SECONDS, and counts reset after a quiet window: an attacker is slowed
-// to a crawl, the real user is never locked out for longer than the cap after the attack stops.
-// Keys hold a hash of the username, not the username.
+// Login throttling in D1, decided before any password hash runs. Three counters per attempt:
+// the account from this client network (5 free failures: what stops one attacker), the account
+// from everywhere (a far higher ceiling: what bounds a distributed attack), and the client
+// network across accounts (password spraying). A network is an IPv4 address or an IPv6 /64 (a
+// subscriber gets a whole /64, so a /128 budget would be free to multiply). An attacker on one
+// network blocks only that network's attempts on the account, never the owner's from elsewhere,
+// and a refused attempt counts nowhere; locking the owner out takes the global ceiling, i.e.
+// USER_GLOBAL_FAILURES_ALLOWED guesses from many networks. Past the free attempts each attempt
+// blocks its key for a doubling delay (30 s … 15 min); a count starts over only after a quiet
+// period longer than the longest block, so a persistent attacker on one network gets at most 13
+// guesses in its first hour and 4 an hour after (docs/RUNBOOK.md § Login throttle). Attempts are
+// reserved before hashing in one transaction, so a concurrent burst gets no more than one guess
+// past a limit. Keys hold a hash of the username, not the username.
 
-const WINDOW_SECONDS = 15 * 60
+/**
+ * A key's count starts over after this long without a counted attempt. Longer than the longest
+ * block, so an attacker who keeps trying never gets a fresh set of free attempts.
+ */
+const QUIET_SECONDS = 30 * 60
 const MAX_BLOCK_SECONDS = 15 * 60
 /** The first block after the free attempts; each further attempt doubles it. */
 const BASE_BLOCK_SECONDS = 30
+/** Free failures of one account from one client network. */
 export const USER_FAILURES_ALLOWED = 5
+/** Free failures of one account from all networks together. */
+export const USER_GLOBAL_FAILURES_ALLOWED = 100
+/** Free failures from one client network across all accounts. */
 export const IP_FAILURES_ALLOWED = 20
+/** IPv6 addresses are counted by their /64: the smallest block one subscriber is given. */
+const IPV6_NETWORK_HEXTETS = 4
 
 export interface ThrottleKeys {
+  /** The account, from every network. */
   readonly user: string
+  /** The account, from this client network (the account key when the network is unknown). */
+  readonly userNetwork: string | null
+  /** This client network, across accounts. */
   readonly ip: string | null
 }
 
@@ -34,44 +53,79 @@ export async function throttleKeys(
   const hex = [...new Uint8Array(digest).subarray(0, 16)]
     .map((b) => b.toString(16).padStart(2, '0'))
     .join('')
-  return { user: `u:${hex}`, ip: ip === null ? null : `ip:${ip}` }
+  const network = ip === null ? null : clientNetwork(ip)
+  return {
+    user: `u:${hex}`,
+    userNetwork: network === null ? null : `un:${hex}:${network}`,
+    ip: network === null ? null : `ip:${network}`,
+  }
+}
+
+/** The network an address counts as: IPv4 as is, IPv6 as its /64 (`2001:db8:0:1::/64`). */
+export function clientNetwork(ip: string): string {
+  if (!ip.includes(':')) return ip
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped !== null) return mapped[1] as string
+  const [head = '', tail] = ip.toLowerCase().split('::', 2)
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const zeros =
+    tail === undefined ? [] : Array(Math.max(0, 8 - left.length - right.length)).fill('0')
+  const hextets = [...left, ...zeros, ...right].slice(0, IPV6_NETWORK_HEXTETS)
+  return `${hextets.map((h) => h.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
 
 /**
  * Reserves one attempt against every key. Returns 0 when the attempt may proceed to the password
  * check, else the seconds until it may be tried again. One D1 batch (a transaction, so
- * concurrent logins are serialised): read each key's block, then count the attempt. An attempt
- * while blocked is refused and not counted; the first attempt over the limit is allowed and, in
- * the same statement, blocks the key for the next one — so after a block one try is possible,
- * and a burst can never get more than one guess past the limit.
+ * concurrent logins are serialised): read each key's block; count the attempt on every key, but
+ * only when no key is blocked (a refused attempt is counted nowhere, so an attacker blocked on
+ * one network cannot run up the account-wide counter); then block, for the next attempt, each
+ * key this attempt took over its limit. So after a block one try is possible, and a burst can
+ * never get more than one guess past the limit.
  */
 export async function reserveLoginAttempt(
   db: D1Database,
   keys: ThrottleKeys,
   now: number,
 ): Promise<number> {
-  const entries: Array<[string, number]> = [[keys.user, USER_FAILURES_ALLOWED]]
+  const entries: Array<[string, number]> =
+    keys.userNetwork === null
+      ? [[keys.user, USER_FAILURES_ALLOWED]] // no network known: the strict per-account budget
+      : [
+          [keys.userNetwork, USER_FAILURES_ALLOWED],
+          [keys.user, USER_GLOBAL_FAILURES_ALLOWED],
+        ]
   if (keys.ip !== null) entries.push([keys.ip, IP_FAILURES_ALLOWED])
+  const [k1, k2 = null, k3 = null] = entries.map(([key]) => key)
+  const attempt = crypto.randomUUID()
   const reads = entries.map(([key]) =>
     db.prepare('SELECT blocked_until FROM login_throttle WHERE key = ?1').bind(key),
   )
-  // F, the attempt count after this attempt: reset when the window has passed.
-  const F = 'CASE WHEN window_started_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END'
-  const writes = entries.map(([key, allowed]) =>
+  const counts = entries.map(([key]) =>
     db
       .prepare(
-        `INSERT INTO login_throttle (key, failures, window_started_at, blocked_until) VALUES (?1, 1, ?2, 0)
+        `INSERT INTO login_throttle (key, failures, window_started_at, blocked_until, last_attempt)
+           SELECT ?1, 1, ?2, 0, ?4
+            WHERE NOT EXISTS (SELECT 1 FROM login_throttle
+                               WHERE key IN (?5, ?6, ?7) AND blocked_until > ?2)
          ON CONFLICT (key) DO UPDATE SET
-           failures = CASE WHEN blocked_until > ?2 THEN failures ELSE ${F} END,
-           window_started_at = CASE WHEN blocked_until <= ?2 AND window_started_at <= ?2 - ?3
-                                    THEN ?2 ELSE window_started_at END,
-           blocked_until = CASE WHEN blocked_until > ?2 THEN blocked_until
-                                WHEN ${F} > ?4 THEN ?2 + MIN(?6, ?5 * (1 << MIN(20, ${F} - ?4 - 1)))
-                                ELSE blocked_until END`,
+           failures = CASE WHEN window_started_at <= ?2 - ?3 THEN 1 ELSE failures + 1 END,
+           window_started_at = ?2,
+           last_attempt = ?4`,
       )
-      .bind(key, now, WINDOW_SECONDS, allowed, BASE_BLOCK_SECONDS, MAX_BLOCK_SECONDS),
+      .bind(key, now, QUIET_SECONDS, attempt, k1, k2, k3),
   )
-  const results = await db.batch<{ blocked_until: number }>([...reads, ...writes])
+  const blocks = entries.map(([key, allowed]) =>
+    db
+      .prepare(
+        `UPDATE login_throttle
+            SET blocked_until = ?2 + MIN(?5, ?4 * (1 << MIN(20, failures - ?3 - 1)))
+          WHERE key = ?1 AND last_attempt = ?6 AND failures > ?3`,
+      )
+      .bind(key, now, allowed, BASE_BLOCK_SECONDS, MAX_BLOCK_SECONDS, attempt),
+  )
+  const results = await db.batch<{ blocked_until: number }>([...reads, ...counts, ...blocks])
   let wait = 0
   for (let i = 0; i < entries.length; i++) {
     const before = results[i]?.results[0]?.blocked_until ?? 0
@@ -81,25 +135,28 @@ export async function reserveLoginAttempt(
 }
 
 /**
- * A successful login: the user's counter is cleared, and the IP gets its reservation back (one
- * success does not vouch for an IP's other attempts).
+ * A successful login: the account's counter from this network is cleared; the account-wide and
+ * network-wide counters get this attempt's reservation back (one success vouches neither for
+ * the other networks' attempts on the account nor for this network's attempts on others).
  */
 export async function releaseLoginAttempt(db: D1Database, keys: ThrottleKeys): Promise<void> {
-  const statements = [db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.user)]
-  if (keys.ip !== null) {
-    statements.push(
-      db
-        .prepare('UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE key = ?1')
-        .bind(keys.ip),
-    )
-  }
+  const giveBack = (key: string) =>
+    db.prepare('UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE key = ?1').bind(key)
+  const statements =
+    keys.userNetwork === null
+      ? [db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.user)]
+      : [
+          db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.userNetwork),
+          giveBack(keys.user),
+        ]
+  if (keys.ip !== null) statements.push(giveBack(keys.ip))
   await db.batch(statements)
 }
 
-/** Deletes counters idle for longer than the window (cron). */
+/** Deletes counters quiet for longer than QUIET_SECONDS and not blocked (cron). */
 export async function pruneThrottle(db: D1Database, now: number): Promise<void> {
   await db
     .prepare('DELETE FROM login_throttle WHERE window_started_at <= ?1 AND blocked_until <= ?2')
-    .bind(now - WINDOW_SECONDS, now)
+    .bind(now - QUIET_SECONDS, now)
     .run()
 }

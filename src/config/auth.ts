@@ -76,7 +76,6 @@ export type AuthDocument = v.InferOutput<typeof AuthSchema>
 export function buildAuthConfig(
   doc: AuthDocument | undefined,
   selfIssuer: SelfIssuer | null,
-  publicOrigin: string,
   secret: (name: string) => string,
 ): AuthConfig {
   if (selfIssuer === null) return DISABLED
@@ -96,7 +95,8 @@ export function buildAuthConfig(
     cookieName: REFRESH_COOKIE_NAME,
     cookiePath: REFRESH_COOKIE_PATH,
     gatewayCookies: [REFRESH_COOKIE_NAME],
-    allowedOrigins: auth.allowed_origins ?? [publicOrigin],
+    // Required with a self issuer (schema.ts): no silent default to the gateway's own origin.
+    allowedOrigins: auth.allowed_origins ?? [],
     keyEncryptionSecret: secret('KEY_ENCRYPTION_SECRET'),
     passwordPepper: secret('PASSWORD_PEPPER'),
   }

@@ -23,6 +23,7 @@ function buildIssuer(doc: Doc['issuers'][number]): IssuerConfig {
     algorithms: doc.algorithms,
     tokenTypes: doc.token_types.map(normalizeTokenType),
     tenant: doc.tenant ?? null,
+    tenants: doc.tenants ?? null,
   }
 }
 
@@ -41,7 +42,8 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
     origin: new URL(doc.origin).origin,
     auth: doc.auth,
     readScopes: doc.read_scopes,
-    writeScopes: doc.write_scopes,
+    // An omitted write list means "the read scopes", never "nothing" (a write needs a scope).
+    writeScopes: doc.write_scopes ?? doc.read_scopes,
     methods: new Set(doc.methods),
     tier: doc.tier,
     timeoutMs: doc.timeout_ms,
@@ -65,6 +67,7 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     clockSkewSeconds: doc.clock_skew_seconds,
     maxTokenLifetimeSeconds: doc.max_token_lifetime_seconds,
     issuers,
+    warnings: configWarnings(doc),
     jwks: buildJwks(doc.jwks),
     routes: doc.routes.map((route) => buildRoute(route, secret)),
     sensitiveScopes: { ...doc.sensitive_scopes },
@@ -72,8 +75,20 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     metricsScrapeSecret:
       doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),
     demoPage: doc.demo_page,
-    auth: buildAuthConfig(doc.auth, selfIssuer, publicUrl.origin, secret),
+    auth: buildAuthConfig(doc.auth, selfIssuer, secret),
   })
+}
+
+/** What is valid but worth saying out loud: an explicitly empty write-scope list on a token route. */
+function configWarnings(doc: Doc): string[] {
+  return doc.routes.flatMap((route, i) =>
+    route.auth === 'token' && route.write_scopes !== undefined && route.write_scopes.length === 0
+      ? [
+          `GATEHOUSE.routes[${i}].write_scopes is an empty list: any valid token may use ` +
+            `POST/PUT/PATCH/DELETE on ${route.prefix} (omit it to require the read scopes)`,
+        ]
+      : [],
+  )
 }
 
 function deepFreeze<T>(value: T): T {

@@ -14,16 +14,6 @@ import type { Config } from './types'
 
 export { ConfigError } from './errors'
 export type { ConfigSource } from './profiles'
-export {
-  DEFAULT_CLOCK_SKEW_SECONDS,
-  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
-  DEFAULT_REVOCATION_TIMEOUT_MS,
-  MAX_CLOCK_SKEW_SECONDS,
-} from './schema'
-export { ALGORITHMS, normalizeTokenType, type Algorithm, type JwksSettings } from '../keys/issuer'
-export type { AuthMode, RouteConfig } from '../proxy/route'
-export { TIERS, type Tier } from '../revocation/tier'
-export { REFRESH_COOKIE_NAME, type AuthConfig, type SigningAlgorithm } from './auth'
 export { MIN_SECRET_LENGTH } from './secrets'
 export type { Config, IssuerConfig } from './types'
 

@@ -61,8 +61,9 @@ export const AuthSchema = v.pipe(
     allowed_origins: v.optional(
       list(
         urlText('origin', 'An exact origin, written as scheme://host[:port].'),
-        'Exact browser origins allowed for cookie flows and CORS (default: the origin of ' +
-          'public_url).',
+        'Exact browser origins allowed for cookie flows and CORS on /auth. Required with a self ' +
+          'issuer, no default: the gateway’s own origin also serves proxied content ' +
+          '(docs/DEPLOY.md § Browser origins). [] for API-only (mobile) clients.',
       ),
     ),
   }),

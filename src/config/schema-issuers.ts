@@ -1,6 +1,6 @@
 // Schemas of the trusted issuers (`issuers[]`) and of the key cache (`jwks`). A token is checked
 // only against the issuer its `iss` names, so everything an issuer's tokens must satisfy is
-// declared here, per issuer: audiences, algorithms, `typ` values, a forced tenant.
+// declared here, per issuer: audiences, algorithms, `typ` values, its tenant or tenant list.
 
 import * as v from 'valibot'
 import { ALGORITHMS } from '../keys/issuer'
@@ -58,8 +58,15 @@ export const IssuerSchema = v.pipe(
       limitedToken(
         PRINTABLE,
         MAX_TENANT_LENGTH,
-        'Forces X-Auth-Tenant for every token of this issuer; without it, the signed `tid` ' +
-          'claim is used.',
+        'The tenant of every token of this issuer (a token whose `tid` names another is ' +
+          'refused). A third-party issuer sets this or `tenants`.',
+      ),
+    ),
+    tenants: v.optional(
+      nonEmptyList(
+        limitedToken(PRINTABLE, MAX_TENANT_LENGTH, 'A tenant this issuer may assert.'),
+        'The `tid` values this issuer’s tokens may carry; a token with another or none is ' +
+          'refused. A third-party issuer sets this or `tenant`.',
       ),
     ),
   }),
@@ -69,6 +76,20 @@ export const IssuerSchema = v.pipe(
       [['self'], ['jwks_uri']],
       (issuer) => issuer.self !== (issuer.jwks_uri !== undefined),
       'set exactly one of self = true or jwks_uri',
+    ),
+  ),
+  at(
+    ['tenant'],
+    v.partialCheck(
+      [['self'], ['tenant'], ['tenants']],
+      (issuer) =>
+        issuer.self
+          ? issuer.tenant === undefined && issuer.tenants === undefined
+          : (issuer.tenant === undefined) !== (issuer.tenants === undefined),
+      (issue) =>
+        issue.input.self
+          ? 'the self issuer takes the tenant from its own sessions: set neither tenant nor tenants'
+          : 'a third-party issuer must pin its tenant (tenant) or list the tenants it may assert (tenants), not both',
     ),
   ),
   v.description('A trusted token issuer.'),

@@ -55,7 +55,13 @@ export const RouteSchema = v.pipe(
     ),
     auth: choice(AUTH_MODES, '`token`: a valid access token is required; `none`: public.'),
     read_scopes: scopeList('Scopes required for GET, HEAD and OPTIONS.'),
-    write_scopes: scopeList('Scopes required for every other method.'),
+    write_scopes: v.optional(
+      list(
+        token(SCOPE_TOKEN, 'An RFC 6749 scope token.'),
+        'Scopes required for every other method. Omitted: the read scopes. An explicit [] lets ' +
+          'any valid token write (warned about at start).',
+      ),
+    ),
     methods: v.optional(
       list(
         choice(HTTP_METHODS, 'An HTTP method.'),
@@ -98,7 +104,7 @@ export const RouteSchema = v.pipe(
       [['auth'], ['read_scopes'], ['write_scopes']],
       (route) =>
         route.auth === 'token' ||
-        (route.read_scopes.length === 0 && route.write_scopes.length === 0),
+        (route.read_scopes.length === 0 && (route.write_scopes ?? []).length === 0),
       'a route with scopes must use auth = "token"',
     ),
   ),

@@ -145,6 +145,15 @@ export const GatehouseSchema = v.pipe(
       'must not exceed max_token_lifetime_seconds',
     ),
   ),
+  at(
+    ['auth', 'allowed_origins'],
+    v.partialCheck(
+      [['issuers'], ['auth']],
+      (doc) => !hasSelfIssuer(doc.issuers) || doc.auth?.allowed_origins !== undefined,
+      'is required with a self issuer: list your web apps’ exact origins, or [] for none ' +
+        '(docs/DEPLOY.md § Browser origins)',
+    ),
+  ),
   v.title('Gatehouse configuration'),
   v.description(
     'The GATEHOUSE document: config/<profile>.json, selected by the GATEHOUSE_PROFILE var, or a ' +

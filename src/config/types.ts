@@ -3,23 +3,12 @@
 // types; the document's own shape (snake_case, as written) is the schema's output type, and
 // build.ts maps one to the other.
 
-import type { Algorithm, JwksSettings } from '../keys/issuer'
+import type { IssuerConfig, JwksSettings } from '../keys/issuer'
 import type { RouteConfig } from '../proxy/route'
 import type { Tier } from '../revocation/tier'
 import type { AuthConfig } from './auth'
 
-export interface IssuerConfig {
-  readonly issuer: string
-  /** True for Gatehouse's own issuer: keys come from the KeyManager, not a jwks_uri. */
-  readonly self: boolean
-  readonly jwksUri: string | null
-  readonly audiences: readonly string[]
-  readonly algorithms: readonly Algorithm[]
-  /** Accepted `typ` values, lower-case, without the `application/` prefix (RFC 8725 §3.11). */
-  readonly tokenTypes: readonly string[]
-  /** Forced tenant for every token of this issuer; null means the signed `tid` claim. */
-  readonly tenant: string | null
-}
+export type { IssuerConfig }
 
 export interface Config {
   readonly publicUrl: string
@@ -30,6 +19,8 @@ export interface Config {
   readonly clockSkewSeconds: number
   readonly maxTokenLifetimeSeconds: number
   readonly issuers: readonly IssuerConfig[]
+  /** What the configuration allows but an operator should know (logged once at isolate start). */
+  readonly warnings: readonly string[]
   readonly jwks: JwksSettings
   readonly routes: readonly RouteConfig[]
   /** Scopes whose holders' requests are checked at least at this tier. */

@@ -32,6 +32,14 @@ export async function verifyToken(token: string, rc: RequestContext): Promise<Ve
   return recordVerified(rc.record, await rc.services.verifier.verify(token, rc.waitUntil))
 }
 
+/** Records a token the request acted on (introspected, explained, revoked): not the caller. */
+export function recordTarget(record: RequestRecord, target: VerifiedToken): VerifiedToken {
+  record.targetSubject = target.subject
+  record.targetSid = target.sessionId
+  record.targetJti = target.tokenId
+  return target
+}
+
 function recordVerified(record: RequestRecord, verified: VerifiedToken): VerifiedToken {
   record.tenant = verified.tenant
   record.subject = verified.subject

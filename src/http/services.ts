@@ -53,11 +53,17 @@ export function servicesFor(env: Env, now: () => number = systemClock): Services
   let entry = isolates.get(env)
   if (entry === undefined) {
     try {
-      entry = buildServices(env, parseConfig(env), now)
+      const config = parseConfig(env)
+      for (const warning of config.warnings) logLine('warn', 'config_warning', { warning })
+      entry = buildServices(env, config, now)
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       entry = err
-      logLine('error', 'config_invalid', { field: err.field, message: err.message })
+      logLine('error', 'config_invalid', {
+        field: err.field,
+        message: err.message,
+        issues: err.issues.map((i) => `${i.field}: ${i.problem}`).join('; '),
+      })
     }
     isolates.set(env, entry)
   }

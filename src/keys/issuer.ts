@@ -23,8 +23,10 @@ export interface IssuerConfig {
   readonly algorithms: readonly Algorithm[]
   /** Accepted `typ` values, lower-case, without the `application/` prefix (RFC 8725 §3.11). */
   readonly tokenTypes: readonly string[]
-  /** Forced tenant for every token of this issuer; null means the signed `tid` claim. */
+  /** The tenant of every token of this issuer (a token claiming another `tid` is refused). */
   readonly tenant: string | null
+  /** Without a pinned tenant: the `tid` values this issuer may assert; null only for `self`. */
+  readonly tenants: readonly string[] | null
 }
 
 /** How keys are cached and refetched (all milliseconds). */

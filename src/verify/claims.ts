@@ -62,7 +62,7 @@ export function checkClaims(
   const scope = readScope(payload.scope)
   return {
     subject,
-    tenant: issuer.tenant ?? identifier(payload.tid, 'tid') ?? '',
+    tenant: tenantOf(payload.tid, issuer),
     scope,
     scopes: scope === '' ? [] : scope.split(' '),
     sessionId: identifier(payload.sid, 'sid'),
@@ -71,6 +71,25 @@ export function checkClaims(
     issuedAt: isNumericDate(iat) ? iat : null,
     expiresAt: exp,
   }
+}
+
+/**
+ * The tenant of a token: an issuer never chooses a tenant it was not given. A pinned tenant is
+ * the tenant (a token claiming another is refused); else the signed `tid` must be on the issuer's
+ * allowlist; only our own issuer (no pin, no list) takes `tid` as it stands.
+ */
+function tenantOf(tid: unknown, issuer: IssuerConfig): string {
+  const claimed = identifier(tid, 'tid')
+  if (issuer.tenant !== null) {
+    if (claimed !== null && claimed !== issuer.tenant) {
+      throw new AuthError('wrong_tenant', { detail: 'tid differs from the pinned tenant' })
+    }
+    return issuer.tenant
+  }
+  if (issuer.tenants !== null && (claimed === null || !issuer.tenants.includes(claimed))) {
+    throw new AuthError('wrong_tenant', { detail: 'tid not in the issuer allowlist' })
+  }
+  return claimed ?? ''
 }
 
 function isNumericDate(value: unknown): value is number {

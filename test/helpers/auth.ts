@@ -74,8 +74,9 @@ export async function createTestUser(
 }
 
 /** A fresh client IP per caller, so throttle counters of one test never touch another. */
+/** A client address in a network of its own: the throttle counts IPv6 by /64. */
 export function testIp(): string {
-  return `2001:db8::${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}`
+  return `2001:db8:${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}::1`
 }
 
 export function json(body: unknown, headers: Record<string, string> = {}): RequestInit {
@@ -140,7 +141,10 @@ export function sessionIdOf(refreshToken: string): string {
   return refreshToken.split('.')[1] as string
 }
 
+/** A tenant administrator (of the default test tenant `acme`). */
 export const ADMIN_SCOPES = ['echo:read', 'gatehouse:admin']
+/** A deployment operator: keys, metrics, explain, every tenant. */
+export const OPERATOR_SCOPES = ['echo:read', 'gatehouse:admin', 'gatehouse:operator']
 
 export interface WebSession {
   readonly user: TestUser
@@ -156,8 +160,9 @@ export interface WebSession {
 export async function webSession(
   gw: ReturnType<typeof authEnv>,
   scopes = ['echo:read', 'echo:write'],
+  tenant = 'acme',
 ): Promise<WebSession> {
-  const user = await createTestUser({ scopes })
+  const user = await createTestUser({ scopes, tenant })
   const res = await login(gw, user)
   if (res.status !== 200) throw new Error(`web login failed: ${res.status}`)
   const refresh = cookieToken(res)
@@ -167,4 +172,9 @@ export async function webSession(
 /** The access token of a fresh user with gatehouse:admin (ADMIN_SCOPES). */
 export async function adminAccess(gw: ReturnType<typeof authEnv>): Promise<string> {
   return (await webSession(gw, ADMIN_SCOPES)).access
+}
+
+/** The access token of a fresh operator (OPERATOR_SCOPES). */
+export async function operatorAccess(gw: ReturnType<typeof authEnv>): Promise<string> {
+  return (await webSession(gw, OPERATOR_SCOPES)).access
 }

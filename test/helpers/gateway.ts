@@ -26,7 +26,9 @@ export interface IssuerSpec {
   audiences?: string[]
   algorithms?: string[]
   token_types?: string[]
+  /** A third-party issuer pins a tenant or lists the ones it may assert; default: pinned `acme`. */
   tenant?: string
+  tenants?: string[]
 }
 
 export interface GatewayOptions {
@@ -44,6 +46,7 @@ export function testConfig(o: GatewayOptions): Record<string, unknown> {
       audiences: ['api'],
       algorithms: ['EdDSA', 'ES256', 'RS256', 'PS256'],
       jwks_uri: `${i.issuer}/jwks.json`,
+      ...(i.tenant === undefined && i.tenants === undefined ? { tenant: 'acme' } : {}),
       ...i,
     })),
     jwks: { refetch_cooldown_seconds: 30, isolate_ttl_seconds: 300, ...o.jwks },

@@ -3,7 +3,15 @@
 // {"active": false} and nothing more for anything not active.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { adminAccess, authEnv, json, login, refreshWeb, webSession } from '../helpers/auth'
+import {
+  adminAccess,
+  authEnv,
+  json,
+  login,
+  operatorAccess,
+  refreshWeb,
+  webSession,
+} from '../helpers/auth'
 import { expectRefused, installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
@@ -25,15 +33,22 @@ function form(fields: Record<string, string>, token?: string): RequestInit & { t
 
 describe('admin API', () => {
   it('requires an access token with gatehouse:admin', async () => {
-    expect((await send(gw, '/admin/keys')).status).toBe(401)
+    expect((await send(gw, '/admin/sessions?sub=x')).status).toBe(401)
     const { access } = await webSession(gw)
-    const res = await send(gw, '/admin/keys', { token: access })
+    const res = await send(gw, '/admin/sessions?sub=x', { token: access })
     expect(res.status).toBe(403)
     expect(res.headers.get('www-authenticate')).toContain('scope="gatehouse:admin"')
   })
 
+  it('requires gatehouse:operator for the signing keys, whatever else the token holds', async () => {
+    const res = await send(gw, '/admin/keys', { token: await adminAccess(gw) })
+    expect(res.status).toBe(403)
+    expect(res.headers.get('www-authenticate')).toContain('scope="gatehouse:operator"')
+    expect((await send(gw, '/admin/keys', { token: await operatorAccess(gw) })).status).toBe(200)
+  })
+
   it('stops honouring a revoked admin token on the next request', async () => {
-    const token = await adminAccess(gw)
+    const token = await operatorAccess(gw)
     expect((await send(gw, '/admin/keys', { token })).status).toBe(200)
     expect(
       (await send(gw, '/admin/revocations', { ...json({ jti: split(token).payload.jti }), token }))
@@ -93,7 +108,7 @@ describe('admin API', () => {
   })
 
   it('rotates keys in an emergency and reports the removed kid', async () => {
-    const token = await adminAccess(gw)
+    const token = await operatorAccess(gw)
     const res = await send(gw, '/admin/keys/rotate', { ...json({ emergency: true }), token })
     expect(res.status).toBe(200)
     const body = (await res.json()) as Record<string, unknown>
@@ -103,7 +118,7 @@ describe('admin API', () => {
   })
 
   it('removes a named key in an emergency, whatever its state, and lists keys in seconds', async () => {
-    const token = await adminAccess(gw)
+    const token = await operatorAccess(gw)
     const before = (await (await send(gw, '/admin/keys', { token })).json()) as {
       keys: { kid: string; state: string; created_at: number }[]
     }

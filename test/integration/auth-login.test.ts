@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import * as argon2Module from '../../src/accounts/argon2'
 import { PBKDF2_MAX_ITERATIONS, hashPasswordPbkdf2 } from '../../src/accounts/password-hash'
 import { setUserStatus } from '../../src/accounts/user-store'
+import { USER_GLOBAL_FAILURES_ALLOWED } from '../../src/accounts/login-throttle'
 import {
   APP_ORIGIN,
   AUDIENCE,
@@ -163,27 +164,46 @@ describe('failed logins', () => {
     expect(answers[2]).toEqual(answers[0])
   })
 
-  it('throttles a username before hashing, with Retry-After, and lets the user back in later', async () => {
+  it('throttles a username from one network before hashing, with Retry-After, and lets the user back in later', async () => {
     const user = await createTestUser()
+    const attacker = testIp()
     for (let i = 0; i < 6; i++) {
       const res = await login(
         gw,
         { ...user, password: `wrong-${i}` },
         {},
-        { origin: APP_ORIGIN, 'cf-connecting-ip': testIp() },
+        { origin: APP_ORIGIN, 'cf-connecting-ip': attacker },
       )
       expect(res.status).toBe(401)
     }
     const hashes = await countHashes()
-    const blocked = await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': testIp() })
+    const blocked = await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': attacker })
     expect(blocked.status).toBe(429)
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(hashes()).toBe(0)
-    // The block is temporary: once it has passed, the right password works again.
-    await env.DB.prepare('UPDATE login_throttle SET blocked_until = 0').run()
+    // Another address in the attacker's /64 is the same network: still blocked.
+    const sibling = attacker.replace(/::1$/, '::beef')
+    expect(
+      (await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': sibling })).status,
+    ).toBe(429)
+    // The owner, from their own network, is not locked out by the attack.
     expect(
       (await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': testIp() })).status,
     ).toBe(200)
+    // The block is temporary: once it has passed, the attacker's network may try again.
+    await env.DB.prepare('UPDATE login_throttle SET blocked_until = 0').run()
+    expect(
+      (await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': attacker })).status,
+    ).toBe(200)
+  })
+
+  it('blocks an account everywhere once failures from many networks pass the global ceiling', async () => {
+    const user = await createTestUser()
+    for (let i = 0; i < USER_GLOBAL_FAILURES_ALLOWED + 1; i++) {
+      const res = await login(gw, { ...user, password: 'x' }, {}, { 'cf-connecting-ip': testIp() })
+      expect(res.status).toBe(401)
+    }
+    expect((await login(gw, user, {}, { 'cf-connecting-ip': testIp() })).status).toBe(429)
   })
 
   it('throttles one client IP trying many usernames', async () => {

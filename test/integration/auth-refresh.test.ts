@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createShardLocator } from '../../src/revocation/revocation-shard'
-import { setUserStatus } from '../../src/accounts/user-store'
+import { changePassword, findUserById, setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
   PUBLIC_URL,
@@ -192,11 +192,29 @@ describe('lifetimes and standing', () => {
     expect((await refreshWeb(gw, a.refresh)).status).toBe(401)
     expect(await sessionRevoked(a.sid)).toBe('user_disabled')
     const b = await webSession(gw)
-    await env.DB.prepare('UPDATE users SET password_changed_at = ?2 WHERE id = ?1')
-      .bind(b.user.id, Math.floor(Date.now() / 1000) + 1)
-      .run()
+    const stored = (await findUserById(env.DB, b.user.id))?.password
+    if (stored === undefined) throw new Error('test user vanished')
+    // The admin API's own statement: same second as the login, the version still differs.
+    await changePassword(env.DB, b.user.id, stored, Math.floor(Date.now() / 1000))
     expect((await refreshWeb(gw, b.refresh)).status).toBe(401)
     expect(await sessionRevoked(b.sid)).toBe('password_changed')
+  })
+
+  it('ends a session whose login raced a password change, even within the same second', async () => {
+    // The login verified the old password (credential version 0); the change lands before the
+    // session row, stamped with the very same second — a timestamp comparison cannot tell.
+    const s = await webSession(gw)
+    const now = Math.floor(Date.now() / 1000)
+    await env.DB.prepare(
+      'UPDATE users SET credential_version = credential_version + 1, password_changed_at = ?2 WHERE id = ?1',
+    )
+      .bind(s.user.id, now)
+      .run()
+    await env.DB.prepare('UPDATE sessions SET created_at = ?2 WHERE sid = ?1')
+      .bind(s.sid, now)
+      .run()
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+    expect(await sessionRevoked(s.sid)).toBe('password_changed')
   })
 
   it('never widens scope, and narrows it when the user loses one', async () => {
@@ -246,16 +264,31 @@ describe('browser and device binding', () => {
     expect(res.status).toBe(400)
   })
 
-  it('binds a mobile session to its device and its token to the body', async () => {
+  it('binds a mobile session to its device: its own device refreshes in the body', async () => {
+    const user = await createTestUser()
+    const res = await login(gw, user, { client: 'mobile', device_id: 'phone-1' }, {})
+    const token = ((await res.json()) as Record<string, string>).refresh_token as string
+    const ok = await refreshMobile(gw, token, 'phone-1')
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as Record<string, string>).refresh_token).toMatch(/^ghr1\./)
+  })
+
+  it('treats a current mobile token presented from another device as theft and ends the session', async () => {
     const user = await createTestUser()
     const res = await login(gw, user, { client: 'mobile', device_id: 'phone-1' }, {})
     const token = ((await res.json()) as Record<string, string>).refresh_token as string
     expect((await refreshMobile(gw, token, 'phone-2')).status).toBe(401)
-    // A mobile token smuggled into the browser cookie is refused too.
+    expect(await sessionRevoked(sessionIdOf(token))).toBe('refresh_reuse')
+    // The owner's own device cannot bring the session back.
+    expect((await refreshMobile(gw, token, 'phone-1')).status).toBe(401)
+  })
+
+  it('treats a mobile token smuggled into the browser cookie as theft', async () => {
+    const user = await createTestUser()
+    const res = await login(gw, user, { client: 'mobile', device_id: 'phone-1' }, {})
+    const token = ((await res.json()) as Record<string, string>).refresh_token as string
     expect((await refreshWeb(gw, token)).status).toBe(401)
-    const ok = await refreshMobile(gw, token, 'phone-1')
-    expect(ok.status).toBe(200)
-    expect(((await ok.json()) as Record<string, string>).refresh_token).toMatch(/^ghr1\./)
+    expect(await sessionRevoked(sessionIdOf(token))).toBe('refresh_reuse')
   })
 
   it('treats a rotated mobile token presented from another device as theft', async () => {

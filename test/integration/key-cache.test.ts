@@ -4,7 +4,7 @@
 
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { IssuerConfig, JwksSettings } from '../../src/config/config'
+import type { IssuerConfig, JwksSettings } from '../../src/keys/issuer'
 import { AuthError } from '../../src/lib/errors'
 import { KeyStore, jwksKvKey, type KeyStoreDeps, type StoredJwks } from '../../src/keys/key-store'
 import {
@@ -36,6 +36,7 @@ function issuerConfig(issuer: string): IssuerConfig {
     algorithms: ['EdDSA'],
     tokenTypes: ['at+jwt'],
     tenant: null,
+    tenants: null,
   }
 }
 
@@ -218,7 +219,7 @@ describe('key cache through the gateway', () => {
       ...config,
       issuers: [
         ...(config.issuers as object[]),
-        { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json` },
+        { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json`, tenant: 'acme' },
       ],
     }
     const gw = testEnv(withBoth)

@@ -6,6 +6,7 @@ import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   ADMIN_SCOPES,
+  OPERATOR_SCOPES,
   APP_ORIGIN,
   REFRESH_COOKIE,
   accessTokenOf,
@@ -167,12 +168,14 @@ describe('metrics', () => {
     ).toBe(1)
   })
 
-  it('serves /metrics only to the scrape secret or an administrator', async () => {
+  it('serves /metrics only to the scrape secret or an operator', async () => {
     expect((await send(gw, '/metrics')).status).toBe(401)
     expect(
       (await send(gw, '/metrics', { headers: { authorization: 'Bearer wrong-secret' } })).status,
     ).toBe(401)
-    const { access } = await webSession(gw, ADMIN_SCOPES)
+    const tenantAdmin = await webSession(gw, ADMIN_SCOPES)
+    expect((await send(gw, '/metrics', { token: tenantAdmin.access })).status).toBe(403)
+    const { access } = await webSession(gw, OPERATOR_SCOPES)
     expect((await send(gw, '/metrics', { token: access })).status).toBe(200)
   })
 })
@@ -260,7 +263,7 @@ describe('logs', () => {
 
 describe('explain', () => {
   it('says which check a token fails, without echoing it', async () => {
-    const admin = await webSession(gw, ADMIN_SCOPES)
+    const admin = await webSession(gw, OPERATOR_SCOPES)
     const victim = await webSession(gw)
     await send(gw, '/auth/logout', { method: 'POST', token: victim.access })
     for (const [token, reason] of [

@@ -27,7 +27,7 @@ let gw: Awaited<ReturnType<typeof setupIssuer>>['env']
 beforeEach(async () => {
   net = installNetwork()
   key = await makeKey('EdDSA')
-  const setup = await setupIssuer(net, [key], { tenant: undefined })
+  const setup = await setupIssuer(net, [key], { tenant: 'demo' })
   issuer = setup.issuer
   gw = setup.env
 })

@@ -47,16 +47,19 @@ export async function metricsEndpoint(request: Request, rc: RequestContext): Pro
 
 /** GET /admin/audit-events?sub=…&limit=… */
 export async function auditEventsEndpoint(request: Request, rc: RequestContext): Promise<Response> {
-  await requireAdmin(request, rc)
+  const admin = await requireAdmin(request, rc)
   const params = new URL(request.url).searchParams
   const sub = params.get('sub')
   if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
+  rc.record.targetSubject = sub
   const limit = Math.min(500, Math.max(1, Number(params.get('limit') ?? '100') || 100))
+  // A tenant admin sees only its tenant's events; an operator sees every tenant's.
+  const tenant = admin.operator ? null : admin.tenant
   const rows = await rc.services.db
     .prepare(
-      'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2',
+      'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 AND (?3 IS NULL OR tenant = ?3) ORDER BY at DESC, id DESC LIMIT ?2',
     )
-    .bind(sub, limit)
+    .bind(sub, limit, tenant)
     .all<{ detail: string } & Record<string, unknown>>()
   const events = rows.results.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }))
   return jsonResponse({ sub, events })

@@ -4,6 +4,7 @@
 // see *why* (wrong aud, clock skew, unknown kid …). The token itself is never echoed.
 
 import { AuthError, type Reason } from '../../lib/errors'
+import { recordTarget } from '../authenticate'
 import { nowSeconds, type RequestContext } from '../request-context'
 import { decodeBase64Url } from '../../lib/base64url'
 
@@ -56,7 +57,7 @@ export async function explainToken(token: string, rc: RequestContext): Promise<E
   }
   try {
     // The inspected token is not the caller: verify it without recording it as the actor.
-    const verified = await rc.services.verifier.verify(token, rc.waitUntil)
+    const verified = recordTarget(rc.record, await rc.services.verifier.verify(token, rc.waitUntil))
     const revocation = await rc.services.revocation.check(verified, 'critical')
     return { ...base, valid: true, reason: null, detail: null, revocation }
   } catch (err) {

@@ -25,7 +25,7 @@ async function revoke(request: Request, rc: RequestContext): Promise<Response> {
       sid === null ? null : await findRefreshContext(services.db, await hashRefreshToken(token))
     if (context !== null && context.session.sid === sid) {
       await endSession(rc.services, context.session, 'revoked_by_client', rc.events, 'client')
-      rc.record.sid = sid
+      rc.record.targetSid = sid
     }
   } else {
     const verified = await verifyParameterToken(token, rc)
@@ -36,7 +36,6 @@ async function revoke(request: Request, rc: RequestContext): Promise<Response> {
         subject: verified.subject,
       }
       await revokeAccessToken(rc.services, who, verified.tokenId, Math.ceil(verified.expiresAt))
-      rc.record.jti = verified.tokenId
     }
   }
   return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } })

@@ -5,6 +5,7 @@
 
 import { AuthError } from '../../lib/errors'
 import type { VerifiedToken } from '../../verify/verify-token'
+import { recordTarget } from '../authenticate'
 import type { RequestContext } from '../request-context'
 
 export async function verifyParameterToken(
@@ -12,7 +13,7 @@ export async function verifyParameterToken(
   rc: RequestContext,
 ): Promise<VerifiedToken | null> {
   try {
-    return await rc.services.verifier.verify(token, rc.waitUntil)
+    return recordTarget(rc.record, await rc.services.verifier.verify(token, rc.waitUntil))
   } catch (err) {
     if (err instanceof AuthError && err.reason !== 'key_unavailable') return null
     throw err

@@ -36,6 +36,8 @@ describe('GATEHOUSE.issuers[]', () => {
     ...invalid(at('token_types'), [[], 'at+jwt']),
     ...invalid(at('token_types'), [['at jwt'], [''], [7]], fieldOf(at('token_types', 0))),
     ...invalid(at('tenant'), ['', 'x'.repeat(129), 'two words', 5]),
+    ...invalid(at('tenants'), [[], 'acme', { acme: true }]),
+    ...invalid(at('tenants'), [['two words'], [''], ['x'.repeat(129)]], fieldOf(at('tenants', 0))),
     ...invalid(at('jwks_url'), ['https://idp.test/jwks.json']),
     ...invalid(at('audience'), ['api']),
   ])

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { parseConfig, tokenHorizon } from '../../../src/config/config'
-import { MISSING, sourceOf, validDocument, withField } from './fixtures'
+import { sourceOf, validDocument, withField } from './fixtures'
 
 const PROFILE_SECRETS = Object.fromEntries(
   [
@@ -28,8 +28,16 @@ describe('bundled profiles', () => {
     expect(config.routes.map((r) => [r.prefix, r.auth, r.tier])).toEqual([
       ['/api/public', 'none', 'low'],
       ['/api/echo', 'token', 'low'],
+      ['/api/echo/admin', 'token', 'critical'],
       ['/api/secure', 'token', 'critical'],
     ])
+    // Demo profile v2: the demo third-party issuer, its tenant pinned.
+    expect(config.issuers[1]).toMatchObject({
+      issuer: 'http://127.0.0.1:8788/idp',
+      self: false,
+      audiences: ['gatehouse-demo'],
+      tenant: 'partners',
+    })
   })
 
   it('parses the production profile', () => {
@@ -53,7 +61,12 @@ describe('defaults', () => {
     const minimal = {
       public_url: 'https://gatehouse.test',
       issuers: [
-        { issuer: 'https://idp.test', jwks_uri: 'https://idp.test/jwks', audiences: ['a'] },
+        {
+          issuer: 'https://idp.test',
+          jwks_uri: 'https://idp.test/jwks',
+          audiences: ['a'],
+          tenant: 'acme',
+        },
       ],
       routes: [
         { prefix: '/', origin: 'https://o.test', auth: 'none', origin_secret: 'ORIGIN_SECRET_A' },
@@ -73,7 +86,16 @@ describe('defaults', () => {
         fetchTimeoutMs: 3000,
         isolateTtlMs: 300_000,
       },
-      issuers: [{ self: false, algorithms: ['EdDSA'], tokenTypes: ['at+jwt'], tenant: null }],
+      issuers: [
+        {
+          self: false,
+          algorithms: ['EdDSA'],
+          tokenTypes: ['at+jwt'],
+          tenant: 'acme',
+          tenants: null,
+        },
+      ],
+      warnings: [],
       routes: [
         {
           prefix: '',
@@ -91,8 +113,10 @@ describe('defaults', () => {
     expect(config.routes[0]?.methods.size).toBe(7)
   })
 
-  it('fills the auth table from its defaults when a self issuer has none', () => {
-    const config = parseConfig(sourceOf(withField(validDocument(), ['auth'], MISSING)))
+  it('fills the auth table from its defaults when a self issuer names only its origins', () => {
+    const config = parseConfig(
+      sourceOf(withField(validDocument(), ['auth'], { allowed_origins: ['https://app.test'] })),
+    )
     expect(config.auth).toMatchObject({
       enabled: true,
       issuer: 'https://gatehouse.test',
@@ -105,7 +129,7 @@ describe('defaults', () => {
         idleLifetimeSeconds: 168 * 3600,
         reuseIntervalSeconds: 10,
       },
-      allowedOrigins: ['https://gatehouse.test'],
+      allowedOrigins: ['https://app.test'],
       cookieName: '__Secure-gatehouse_refresh',
       cookiePath: '/auth',
       gatewayCookies: ['__Secure-gatehouse_refresh'],

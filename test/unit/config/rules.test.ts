@@ -33,6 +33,7 @@ describe('cross-field rules', () => {
   it('rejects a second self issuer', () => {
     let doc = set(['issuers', 1, 'self'], true)
     doc = set(['issuers', 1, 'jwks_uri'], MISSING, doc)
+    doc = set(['issuers', 1, 'tenant'], MISSING, doc)
     expect(fieldOfError(doc)).toBe('GATEHOUSE.issuers')
   })
 
@@ -78,6 +79,45 @@ describe('cross-field rules', () => {
     )
     const equal = set(['auth', 'access_token_ttl_seconds'], 600, short)
     expect(parseConfig(sourceOf(equal)).auth.accessTokenTtlSeconds).toBe(600)
+  })
+
+  it('requires a third-party issuer to pin its tenant or list its tenants, not both', () => {
+    expect(fieldOfError(set(['issuers', 1, 'tenant'], MISSING))).toBe('GATEHOUSE.issuers[1].tenant')
+    const both = set(['issuers', 1, 'tenants'], ['acme', 'globex'])
+    expect(fieldOfError(both)).toBe('GATEHOUSE.issuers[1].tenant')
+    const listed = set(
+      ['issuers', 1, 'tenants'],
+      ['acme', 'globex'],
+      set(['issuers', 1, 'tenant'], MISSING),
+    )
+    expect(parseConfig(sourceOf(listed)).issuers[1]).toMatchObject({
+      tenant: null,
+      tenants: ['acme', 'globex'],
+    })
+  })
+
+  it('refuses a tenant or a tenant list on the self issuer (its sessions name the tenant)', () => {
+    expect(fieldOfError(set(['issuers', 0, 'tenant'], 'acme'))).toBe('GATEHOUSE.issuers[0].tenant')
+    expect(fieldOfError(set(['issuers', 0, 'tenants'], ['acme']))).toBe(
+      'GATEHOUSE.issuers[0].tenant',
+    )
+  })
+
+  it('requires allowed_origins with a self issuer, and takes an explicit empty list', () => {
+    expect(fieldOfError(set(['auth', 'allowed_origins'], MISSING))).toBe(
+      'GATEHOUSE.auth.allowed_origins',
+    )
+    const none = set(['auth', 'allowed_origins'], [])
+    expect(parseConfig(sourceOf(none)).auth.allowedOrigins).toEqual([])
+  })
+
+  it('reads an omitted write_scopes as the read scopes, and warns about an explicit []', () => {
+    const omitted = parseConfig(sourceOf(set(['routes', 1, 'write_scopes'], MISSING)))
+    expect(omitted.routes[1]?.writeScopes).toEqual(['echo:read'])
+    expect(omitted.warnings).toEqual([])
+    const open = parseConfig(sourceOf(set(['routes', 1, 'write_scopes'], [])))
+    expect(open.routes[1]?.writeScopes).toEqual([])
+    expect(open.warnings).toEqual([expect.stringContaining('GATEHOUSE.routes[1].write_scopes')])
   })
 
   it('rejects an auth table when no issuer is self', () => {

@@ -244,6 +244,7 @@ describe('gateway to origin: scopes', () => {
     algorithms: ['EdDSA'],
     tokenTypes: ['at+jwt'],
     tenant: null,
+    tenants: null,
   }
 
   // Regression: scope-tokens may contain '%'; the origin must see exactly the scopes checked.

@@ -219,17 +219,26 @@ describe('sanitizeResponseHeaders', () => {
     'Upgrade',
   ])('drops the hop-by-hop response header %s', (name) => {
     const h = new Headers({ [name]: 'x', 'x-origin': 'kept' })
-    expect(names(clientResponseHeaders(h, [GATEWAY_COOKIE]))).toEqual(['x-origin'])
+    expect(names(clientResponseHeaders(h, [GATEWAY_COOKIE]))).toEqual([
+      'x-content-type-options',
+      'x-origin',
+    ])
+  })
+
+  it('marks every proxied answer nosniff, over whatever the origin said', () => {
+    const h = new Headers({ 'x-content-type-options': 'sniff-away', 'x-origin': 'kept' })
+    const out = clientResponseHeaders(h, [])
+    expect(out.get('x-content-type-options')).toBe('nosniff')
   })
 
   it('drops response headers listed in Connection', () => {
     const h = new Headers({ connection: 'X-Hop', 'x-hop': '1', 'x-origin': 'kept' })
-    expect(names(clientResponseHeaders(h, []))).toEqual(['x-origin'])
+    expect(names(clientResponseHeaders(h, []))).toEqual(['x-content-type-options', 'x-origin'])
   })
 
   // Regression: Connection tokens and header names are compared in the same '_'-folded form.
   it('drops a response header named in Connection with an underscore', () => {
     const h = new Headers({ connection: 'x_hop', x_hop: '1', 'x-origin': 'kept' })
-    expect(names(clientResponseHeaders(h, []))).toEqual(['x-origin'])
+    expect(names(clientResponseHeaders(h, []))).toEqual(['x-content-type-options', 'x-origin'])
   })
 })

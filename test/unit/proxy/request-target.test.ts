@@ -44,7 +44,7 @@ describe('pathHazard', () => {
     '/api/echo/',
     '/api/echo/a-b_c.d~e',
     '/api/echo/%20x',
-    '/api/echo/%41%7e',
+    '/api/echo/%21%2A%7B',
     '/api/x|y',
     '/api/.well-known/x',
     '/api/a..b',
@@ -92,6 +92,14 @@ describe('pathHazard', () => {
     ['a raw space', '/a b'],
     ['a raw double quote', '/a"b'],
     ['raw angle brackets', '/a<b>'],
+    // RFC 3986 §2.3: unreserved characters never need encoding; encoded, they only hide a path.
+    ['an encoded lower-case letter', '/api/account/%61dmin'],
+    ['an encoded upper-case letter', '/api/account/%41DMIN'],
+    ['an encoded letter in upper-case hex', '/api/account/%6Fk'],
+    ['an encoded digit', '/api/v%31/x'],
+    ['an encoded hyphen', '/api/a%2db'],
+    ['an encoded underscore', '/api/a%5Fb'],
+    ['an encoded tilde', '/api/%7euser'],
   ])('rejects %s', (_label, path) => {
     expect(pathHazard(path)).not.toBeNull()
   })

@@ -20,6 +20,7 @@ const ISSUER: IssuerConfig = {
   algorithms: ['EdDSA'],
   tokenTypes: ['at+jwt'],
   tenant: null,
+  tenants: null,
 }
 
 const BASE = {
@@ -242,9 +243,27 @@ describe('checkClaims: scope', () => {
 })
 
 describe('checkClaims: tenant', () => {
-  it('uses the issuer tenant over the tid claim', () => {
-    const forced = { ...ISSUER, tenant: 'forced-tenant' }
-    expect(check(payload({ tid: 'tenant-a' }), forced).tenant).toBe('forced-tenant')
+  it('uses the pinned tenant for a token without tid, and for one whose tid agrees', () => {
+    const pinned = { ...ISSUER, tenant: 'partners' }
+    expect(check(payload({ tid: undefined }), pinned).tenant).toBe('partners')
+    expect(check(payload({ tid: 'partners' }), pinned).tenant).toBe('partners')
+  })
+
+  it('refuses a token whose tid differs from the pinned tenant (an issuer cannot pick a tenant)', () => {
+    const pinned = { ...ISSUER, tenant: 'partners' }
+    expect(() => check(payload({ tid: 'demo' }), pinned)).toThrow(
+      expect.objectContaining({ reason: 'wrong_tenant' }),
+    )
+  })
+
+  it('takes tid from the allowlist, and refuses a tid outside it or none at all', () => {
+    const listed = { ...ISSUER, tenants: ['acme', 'globex'] }
+    expect(check(payload({ tid: 'globex' }), listed).tenant).toBe('globex')
+    for (const tid of ['demo', undefined]) {
+      expect(() => check(payload({ tid }), listed)).toThrow(
+        expect.objectContaining({ reason: 'wrong_tenant' }),
+      )
+    }
   })
 
   it('uses the tid claim when the issuer has no tenant', () => {

@@ -1,0 +1,58 @@
+// The login throttle against a persistent attacker (security round 2, M5), on the real local D1
+// with a simulated clock: 1 000 guesses an hour at one account from one network neither keep the
+// owner (on another network) out nor get more than the documented number of guesses; rotating
+// addresses inside one IPv6 /64 buys nothing.
+
+import { env } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import {
+  USER_FAILURES_ALLOWED,
+  clientNetwork,
+  releaseLoginAttempt,
+  reserveLoginAttempt,
+  throttleKeys,
+} from '../../src/accounts/login-throttle'
+
+const HOUR_SECONDS = 3600
+/** The documented bound per network (src/accounts/login-throttle.ts, docs/RUNBOOK.md). */
+const FIRST_HOUR_GUESSES = 13
+const LATER_HOUR_GUESSES = 4
+
+function attackerAddress(i: number): string {
+  // A fresh /128 each time, all inside 2001:db8:a77:1::/64.
+  return `2001:db8:a77:1:${(i % 65536).toString(16)}:${((i * 7) % 65536).toString(16)}::9`
+}
+
+describe('login throttle under a persistent single-network attack', () => {
+  it('lets 1 000 guesses an hour through only as documented, and never keeps the owner out', async () => {
+    const username = `owner-${crypto.randomUUID()}`
+    const start = 2_000_000_000
+    let allowed = [0, 0, 0]
+    for (let i = 0; i < 3000; i++) {
+      const now = start + Math.floor(i * 3.6) // 1 000 an hour, for three hours
+      const keys = await throttleKeys('acme', username, attackerAddress(i))
+      if ((await reserveLoginAttempt(env.DB, keys, now)) === 0) {
+        allowed[Math.floor((now - start) / HOUR_SECONDS)]!++
+      }
+      if (i % 500 === 0) {
+        // The owner, from home, every ~30 minutes: always let through to the password check.
+        const owner = await throttleKeys('acme', username, '198.51.100.7')
+        expect(await reserveLoginAttempt(env.DB, owner, now)).toBe(0)
+        await releaseLoginAttempt(env.DB, owner) // the right password
+      }
+    }
+    expect(allowed[0]).toBeGreaterThanOrEqual(USER_FAILURES_ALLOWED)
+    expect(allowed[0]).toBeLessThanOrEqual(FIRST_HOUR_GUESSES)
+    expect(allowed[1]).toBeLessThanOrEqual(LATER_HOUR_GUESSES)
+    expect(allowed[2]).toBeLessThanOrEqual(LATER_HOUR_GUESSES)
+    allowed = []
+  })
+
+  it('counts an IPv6 client by its /64 and an IPv4 client by its address', () => {
+    expect(clientNetwork('2001:db8:a77:1:dead:beef::9')).toBe('2001:db8:a77:1::/64')
+    expect(clientNetwork('2001:DB8:A77:1::')).toBe('2001:db8:a77:1::/64')
+    expect(clientNetwork('2001:db8::1')).toBe('2001:db8:0:0::/64')
+    expect(clientNetwork('::ffff:192.0.2.1')).toBe('192.0.2.1')
+    expect(clientNetwork('192.0.2.1')).toBe('192.0.2.1')
+  })
+})
