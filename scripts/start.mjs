@@ -1,12 +1,14 @@
-// npm start: the local demo profile in one command (DESIGN.md § local demo profile).
+// npm start: the local demo profile (v2) in one command (README § Quick start).
 //   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally,
-//   3. demo data seeded (idempotent), 4. demo origin on :8788, 5. the gateway on :8787.
+//   3. demo data seeded (idempotent), 4. the demo third-party issuer's key in .demo-idp.json
+//   (generated once), 5. demo origin on :8788 (it publishes that key), 6. the gateway on :8787.
 // Ctrl-C stops everything.
 
 import { spawn, spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDemoOrigin } from './demo-origin.mjs'
+import { demoIdpJwks, ensureDemoIdp } from './lib/demo-idp.mjs'
 import { ensureDevVars } from './lib/dev-vars.mjs'
 import { seedDemo } from './seed-demo.mjs'
 
@@ -48,8 +50,14 @@ const secrets = ensureDevVars(join(root, '.dev.vars'))
 const persist = persistTo ? ['--persist-to', persistTo] : []
 step('applying D1 migrations', ['d1', 'migrations', 'apply', 'DB', '--local', ...persist])
 await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, persist })
-const origin = await startDemoOrigin({ port: ORIGIN_PORT, secret: secrets.ORIGIN_SECRET_DEMO })
+const idp = ensureDemoIdp(root, ORIGIN_PORT)
+const origin = await startDemoOrigin({
+  port: ORIGIN_PORT,
+  secret: secrets.ORIGIN_SECRET_DEMO,
+  idpJwks: demoIdpJwks(idp),
+})
 console.log(`demo origin   http://127.0.0.1:${ORIGIN_PORT}`)
+console.log(`demo issuer   ${idp.issuer} (private key in .demo-idp.json; tenant partners)`)
 
 const gateway = spawn(
   wrangler,
