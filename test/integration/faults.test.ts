@@ -236,3 +236,30 @@ describe('cold start with empty caches', () => {
     expect((await send(gw, '/api/echo/x', { token })).status).toBe(200)
   })
 })
+
+describe('KeyManager down', () => {
+  it('answers a refresh 503 before the rotation commits: nothing consumed, the retry rotates', async () => {
+    const gw = testEnv(authConfig())
+    const refreshToken = cookieToken(await login(gw, await createTestUser()))
+    const down = {
+      idFromName: () => ({}),
+      get: () => ({
+        signingKey: () => Promise.reject(new Error('KeyManager unreachable')),
+        publishedKeys: () => Promise.reject(new Error('KeyManager unreachable')),
+      }),
+    }
+    // A fresh env: an isolate whose signer cache is cold, as after a deploy.
+    const failed = await refreshWeb(testEnv(authConfig(), { KEYS: down }), refreshToken)
+    expect(failed.status).toBe(503)
+    expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0)
+    const row = await env.DB.prepare(
+      'SELECT used_at FROM refresh_tokens WHERE sid = ?1 AND generation = 0',
+    )
+      .bind(refreshToken.split('.')[1])
+      .first<{ used_at: number | null }>()
+    expect(row?.used_at).toBeNull()
+    const retried = await refreshWeb(gw, refreshToken)
+    expect(retried.status).toBe(200)
+    expect(cookieToken(retried)).not.toBe(refreshToken)
+  })
+})

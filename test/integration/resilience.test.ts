@@ -172,3 +172,35 @@ describe('origin failures', () => {
     expect((await first).status).toBe(200)
   })
 })
+
+describe('revocation breaker per shard', () => {
+  it('one failing shard opens only its own breaker: other subjects stay checked', async () => {
+    const calls = new Map<string, number>()
+    const namespace = {
+      idFromName: (name: string) => ({ name }),
+      get: (id: { name: string }) => ({
+        check: () => {
+          calls.set(id.name, (calls.get(id.name) ?? 0) + 1)
+          // The shard of every subject in tenant "flooded" is down.
+          return id.name.includes('"flooded"')
+            ? Promise.reject(new Error('shard overloaded'))
+            : Promise.resolve({ revoked: false, by: null })
+        },
+      }),
+    }
+    const gw = envWith({ REVOCATIONS: namespace })
+    const flooded = await webSession(gw, ['echo:read'], 'flooded')
+    const other = await webSession(gw, ['echo:read'], 'acme')
+    for (let i = 0; i < 5; i++) {
+      expect((await send(gw, '/api/standard/x', { token: flooded.access })).status).toBe(200)
+      expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe(
+        'unavailable; policy=fail-open',
+      )
+    }
+    // The flooded shard's breaker is open: asked 3 times (the threshold), then not at all.
+    const floodedShard = [...calls.keys()].find((name) => name.includes('"flooded"')) ?? ''
+    expect(calls.get(floodedShard)).toBe(3)
+    expect((await send(gw, '/api/standard/x', { token: other.access })).status).toBe(200)
+    expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe('checked')
+  })
+})

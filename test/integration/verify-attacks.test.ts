@@ -1,11 +1,14 @@
 // Every token rejection class, driven through the real app with real KV: each case asserts the
 // status, the RFC 6750 challenge and that the origin was never called.
 
+import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { jwksKvKey } from '../../src/keys/key-store'
 import {
   captureLogs,
   installNetwork,
   send,
+  servicesOf,
   setupIssuer,
   uniqueIssuer,
   type LogCapture,
@@ -384,5 +387,23 @@ describe('claims and time', () => {
     expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"')
     expect(res.headers.get('www-authenticate')).toContain('scope="echo:write"')
     expect(net.originCalls).toHaveLength(0)
+  })
+})
+
+describe('verified-token cache', () => {
+  it('re-verifies a cached token once its kid names a different key (a key replaced under the same kid)', async () => {
+    const token = await mint(key, { issuer })
+    expect((await send(gw, '/api/echo/x', { token })).status).toBe(200) // verified, cached
+    // The issuer replaces the key but keeps the kid; this isolate learns the new key from a
+    // token signed by it, so the kid is held again — by another key object.
+    const replacement = await makeKey('EdDSA', key.kid)
+    net.jwks.set(issuer, [replacement])
+    servicesOf(gw).keyStore.forget(issuer)
+    await env.JWKS_CACHE.delete(jwksKvKey(issuer))
+    expect(
+      (await send(gw, '/api/echo/x', { token: await mint(replacement, { issuer }) })).status,
+    ).toBe(200)
+    net.originCalls.length = 0 // expectRejected proves this request reached no origin
+    await expectRejected(token, 401, 'invalid_token', 'bad_signature')
   })
 })

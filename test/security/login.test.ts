@@ -117,16 +117,19 @@ describe('no enumeration', () => {
 })
 
 describe('brute force', () => {
-  it('blocks a username after its allowed failures with 429 + Retry-After, even for the right password', async () => {
+  it('blocks a username from one network after its allowed failures, even for the right password, but not its owner elsewhere', async () => {
     const user = await createUser('brute')
+    const attacker = { 'cf-connecting-ip': freshIp() }
     const { evaluatedBeforeBlock } = await failUntilBlocked(() =>
-      tryLogin({ username: user.username, password: `guess-${crypto.randomUUID()}` }),
+      tryLogin({ username: user.username, password: `guess-${crypto.randomUUID()}` }, {}, attacker),
     )
     expect(evaluatedBeforeBlock).toBeGreaterThanOrEqual(USER_FAILURES_ALLOWED + 1)
     expect(evaluatedBeforeBlock).toBeLessThanOrEqual(USER_FAILURES_ALLOWED + 2)
-    const right = await expectRejected(429, () => tryLogin(user))
+    const right = await expectRejected(429, () => tryLogin(user, {}, attacker))
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect(JSON.parse(right.body)).toMatchObject({ error: 'slow_down' })
+    // The owner, from another network, is not locked out by the attack (targeted lockout).
+    expect((await tryLogin(user)).status).toBe(200)
   })
 
   it('counts every spelling of a username (case, full-width) against one throttle', async () => {
@@ -138,11 +141,12 @@ describe('brute force', () => {
         .map((c) => (/[a-z]/.test(c) ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c))
         .join(''),
     ]
+    const attacker = { 'cf-connecting-ip': freshIp() }
     const { evaluatedBeforeBlock } = await failUntilBlocked((i) =>
-      tryLogin({ username: spellings[i % 3] as string, password: `guess-${i}` }),
+      tryLogin({ username: spellings[i % 3] as string, password: `guess-${i}` }, {}, attacker),
     )
     expect(evaluatedBeforeBlock).toBeLessThanOrEqual(USER_FAILURES_ALLOWED + 2)
-    await expectRejected(429, () => tryLogin(user))
+    await expectRejected(429, () => tryLogin(user, {}, attacker))
   })
 
   it('blocks one client IP that tries many usernames, and only that IP', async () => {
@@ -164,9 +168,10 @@ describe('brute force', () => {
   // burst of concurrent guesses gets no more than the free attempts plus one.
   it('evaluates no more than the allowed failures when guesses arrive concurrently', async () => {
     const user = await createUser('burst')
+    const attacker = { 'cf-connecting-ip': freshIp() }
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        tryLogin({ username: user.username, password: `guess-${i}` }),
+        tryLogin({ username: user.username, password: `guess-${i}` }, {}, attacker),
       ),
     )
     const evaluated = answers.filter((a) => a.status === 401).length
