@@ -211,7 +211,12 @@ try {
   rmSync(dir, { recursive: true, force: true })
 }
 
-const publicUrl = config.vars?.GATEHOUSE?.public_url ?? '<public_url>'
+const profile = config.vars?.GATEHOUSE_PROFILE
+const publicUrl =
+  typeof profile === 'string' && existsSync(join(ROOT, 'config', `${profile}.json`))
+    ? (JSON.parse(readFileSync(join(ROOT, 'config', `${profile}.json`), 'utf8')).public_url ??
+      '<public_url>')
+    : '<public_url>'
 if (args['reset-password']) {
   console.log(`password reset for ${normalized} (id ${id}, tenant ${tenant}) in ${where}`)
   console.log('  existing sessions can no longer refresh; access tokens live until they expire')

@@ -63,8 +63,8 @@ const envFlag = ['--env', envName]
 
 async function loadPlan() {
   const env = await readWranglerEnv(envName)
-  if (env.vars?.GATEHOUSE === undefined)
-    fail(`wrangler.toml has no [env.${envName}.vars.GATEHOUSE]`)
+  if (env.vars?.GATEHOUSE_PROFILE === undefined && env.vars?.GATEHOUSE === undefined)
+    fail(`wrangler.toml [env.${envName}.vars] names no GATEHOUSE_PROFILE (config/<profile>.json)`)
   const checked = await validateGatehouse(env.vars, `[env.${envName}] `)
   if (checked.problem)
     fail(`${checked.problem} (run: node scripts/check-config.mjs --env ${envName})`)

@@ -15,11 +15,14 @@ import { workerdPids } from './cpu.mjs'
 const LOG_TAIL_LINES = 40
 const SECRET_BYTES = 32 // 43 base64url characters: above every ≥ 32-character check
 
-/** wrangler.toml as Miniflare options: { workerOptions, main, gatehouse (the config table) }. */
+/**
+ * wrangler.toml as Miniflare options: { workerOptions, main, gatehouse }, where gatehouse is the
+ * configuration document of the profile GATEHOUSE_PROFILE names (config/<profile>.json).
+ */
 export function readWranglerConfig() {
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'))
-  const raw = workerOptions.bindings?.GATEHOUSE
-  const gatehouse = typeof raw === 'string' ? JSON.parse(raw) : raw
+  const profile = workerOptions.bindings?.GATEHOUSE_PROFILE ?? 'demo'
+  const gatehouse = JSON.parse(readFileSync(join(ROOT, 'config', `${profile}.json`), 'utf8'))
   return { workerOptions, main, gatehouse }
 }
 
