@@ -86,6 +86,7 @@ function profileConfig(wrangler) {
         jwks_uri: `${PROFILE_ISSUER}/jwks.json`,
         audiences: ['bench-api'],
         algorithms: ['EdDSA'],
+        tenant: 'bench', // a third-party issuer pins its tenant (the token's tid)
       },
     ],
     jwks: { ...wrangler.gatehouse.jwks, isolate_ttl_seconds: 86_400 },
