@@ -1,24 +1,34 @@
 // Token shape and encoding: a token that is not exactly one strict compact JWS — three non-empty
-// canonical base64url segments, JSON objects in UTF-8 — is refused before any key is looked at,
-// and no reshaping of a valid token (padding, another alphabet, twin encodings) is accepted.
+// canonical base64url segments, JSON objects in UTF-8 — is refused by the parser before any key
+// is looked at, and no reshaping of a valid token (padding, another alphabet, twin encodings) is
+// accepted. Where a case changes the header or payload bytes, the demo issuer signs exactly the
+// bytes sent, so a laxer parser would meet a valid signature: only the shape is wrong.
 
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   DEMO,
+  DEMO_IDP,
   SUBJECT,
   b64url,
+  demoIdpClaims,
+  demoIdpHeader,
   expectAccepted,
-  expectRejected,
+  expectRefused,
+  mintDemoIdp,
   sessionOf,
+  signDemoIdpRaw,
+  signDemoIdpSegments,
   split,
+  unb64url,
   withBearer,
+  type Refusal,
 } from '../helpers/stack/attack-kit'
 
 let token: string
 let t: ReturnType<typeof split>
 
 beforeAll(async () => {
-  token = (await sessionOf(DEMO.alice)).accessToken
+  token = await mintDemoIdp()
   t = split(token)
 })
 
@@ -30,56 +40,173 @@ function twinOf(segment: string): string {
   return segment.slice(0, -1) + ALPHABET[last ^ 1]
 }
 
-const enc = (json: string) => b64url(json)
+/** The first base64url segment `make(n)` (n = 0, 1, …) yields for which `fits` holds. */
+function segmentWhere(make: (n: number) => unknown, fits: (segment: string) => boolean): string {
+  for (let n = 0; ; n++) {
+    const segment = b64url(JSON.stringify(make(n)))
+    if (fits(segment)) return segment
+  }
+}
+/** A length that leaves unused low bits in the last character, so a non-canonical twin exists. */
+const twinnable = (segment: string) => segment.length % 4 !== 0
+const std = (segment: string) => segment.replace(/-/g, '+').replace(/_/g, '/')
+
+const api = (tok: string) => withBearer('/api/echo/x', tok)
+const header = () => JSON.stringify(demoIdpHeader())
+const payload = () => JSON.stringify(demoIdpClaims())
 
 describe('token shape and encoding', () => {
-  it('accepts the untouched token and the origin sees alice', async () => {
-    await expectAccepted(SUBJECT.alice, () => withBearer('/api/echo/x', token))
+  it('accepts the untouched demo-issuer token and a genuine token of the gateway', async () => {
+    await expectAccepted(t.payload.sub as string, () => api(token))
+    const genuine = (await sessionOf(DEMO.alice)).accessToken
+    await expectAccepted(SUBJECT.alice, () => api(genuine))
   })
 
-  it.each<[string, () => string]>([
-    ['two segments', () => `${t.h}.${t.p}`],
-    ['four segments', () => `${t.h}.${t.p}.${t.s}.${t.s}`],
-    ['an empty header segment', () => `.${t.p}.${t.s}`],
-    ['an empty payload segment', () => `${t.h}..${t.s}`],
-    ['an empty signature segment', () => `${t.h}.${t.p}.`],
-    ['only dots', () => '..'],
-    ['a trailing dot after the signature', () => `${token}.`],
-    ['a padded signature (=)', () => `${token}=`],
-    ['a padded signature (==)', () => `${token}==`],
-    ['a non-canonical twin of the signature encoding', () => `${t.h}.${t.p}.${twinOf(t.s)}`],
-    ['a non-canonical twin of the payload encoding', () => `${t.h}.${twinOf(t.p)}.${t.s}`],
+  it('accepts a token the raw signer made from the default header and claims (a control)', async () => {
+    const raw = signDemoIdpRaw(demoIdpHeader(), demoIdpClaims({ claims: { sub: 'raw-control' } }))
+    await expectAccepted('raw-control', () => api(raw))
+  })
+
+  it.each<[string, () => string, Refusal, RegExp?]>([
+    ['two segments', () => `${t.h}.${t.p}`, 'malformed', /three non-empty segments/],
+    ['four segments', () => `${t.h}.${t.p}.${t.s}.${t.s}`, 'malformed', /more than three/],
+    ['an empty header segment', () => `.${t.p}.${t.s}`, 'malformed', /three non-empty segments/],
+    ['an empty payload segment', () => `${t.h}..${t.s}`, 'malformed', /three non-empty segments/],
+    ['an empty signature segment', () => `${t.h}.${t.p}.`, 'malformed', /three non-empty/],
+    ['only dots', () => '..', 'malformed', /three non-empty segments/],
+    ['a trailing dot after the signature', () => `${token}.`, 'malformed', /more than three/],
+    ['a padded signature (=)', () => `${token}=`, 'malformed', /^signature encoding$/],
+    ['a padded signature (==)', () => `${token}==`, 'malformed', /^signature encoding$/],
     [
-      'the same bytes in the standard base64 alphabet',
-      () => token.replace(/-/g, '+').replace(/_/g, '/'),
+      'a non-canonical twin of the signature encoding',
+      () => `${t.h}.${t.p}.${twinOf(t.s)}`,
+      'malformed',
+      /^signature encoding$/,
     ],
-    ['a truncated signature segment', () => `${t.h}.${t.p}.${t.s.slice(0, -4)}`],
-    ['an extended signature segment', () => `${t.h}.${t.p}.${t.s}AAAA`],
-    ['a header that is not JSON', () => `${enc('{alg:EdDSA')}.${t.p}.${t.s}`],
-    ['a header that is a JSON array', () => `${enc('["EdDSA"]')}.${t.p}.${t.s}`],
-    ['a header that is a JSON string', () => `${enc('"EdDSA"')}.${t.p}.${t.s}`],
-    ['a header that is JSON null', () => `${enc('null')}.${t.p}.${t.s}`],
-    ['a payload that is a JSON array', () => `${t.h}.${enc('[1,2]')}.${t.s}`],
-    ['a payload that is JSON null', () => `${t.h}.${enc('null')}.${t.s}`],
+    [
+      'a non-canonical twin of the payload encoding, signed as sent',
+      () => {
+        const p = segmentWhere((n) => demoIdpClaims({ claims: { pad: 'x'.repeat(n) } }), twinnable)
+        return signDemoIdpSegments(b64url(header()), twinOf(p))
+      },
+      'malformed',
+      /^payload encoding$/,
+    ],
+    [
+      'a non-canonical twin of the header encoding, signed as sent',
+      () => {
+        const h = segmentWhere((n) => demoIdpHeader({ x: 'x'.repeat(n) }), twinnable)
+        return signDemoIdpSegments(twinOf(h), b64url(payload()))
+      },
+      'malformed',
+      /^header encoding$/,
+    ],
+    [
+      'a payload in the standard base64 alphabet, signed as sent',
+      () => {
+        // a claim of '?'s puts 0x3f bytes in the payload, whose base64url has '_' somewhere
+        const p = segmentWhere(
+          (n) => demoIdpClaims({ claims: { pad: '?'.repeat(n) } }),
+          (s) => /[-_]/.test(s),
+        )
+        return signDemoIdpSegments(b64url(header()), std(p))
+      },
+      'malformed',
+      /^payload encoding$/,
+    ],
+    [
+      'a signature three bytes short',
+      () => `${t.h}.${t.p}.${b64url(unb64url(t.s).subarray(0, 61))}`,
+      'bad_signature',
+    ],
+    ['an extended signature segment', () => `${t.h}.${t.p}.${t.s}AAAA`, 'bad_signature'],
+    [
+      'a header that is not JSON',
+      () => signDemoIdpRaw('{alg:EdDSA'),
+      'malformed',
+      /^header is not/,
+    ],
+    [
+      'a header that is a JSON array',
+      () => signDemoIdpRaw('["EdDSA"]'),
+      'malformed',
+      /^header is not a JSON object$/,
+    ],
+    [
+      'a header that is a JSON string',
+      () => signDemoIdpRaw('"EdDSA"'),
+      'malformed',
+      /^header is not a JSON object$/,
+    ],
+    [
+      'a header that is JSON null',
+      () => signDemoIdpRaw('null'),
+      'malformed',
+      /^header is not a JSON object$/,
+    ],
+    [
+      'a payload that is a JSON array',
+      () => signDemoIdpRaw(demoIdpHeader(), '[1,2]'),
+      'malformed',
+      /^payload is not a JSON object$/,
+    ],
+    [
+      'a payload that is JSON null',
+      () => signDemoIdpRaw(demoIdpHeader(), 'null'),
+      'malformed',
+      /^payload is not a JSON object$/,
+    ],
     [
       'a payload with invalid UTF-8',
-      () =>
-        `${t.h}.${b64url(Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xff]), Buffer.from('"}')]))}.${t.s}`,
+      () => {
+        const json = payload()
+        const bytes = Buffer.concat([
+          Buffer.from(json.slice(0, -1)),
+          Buffer.from(',"x":"'),
+          Buffer.from([0xff]),
+          Buffer.from('"}'),
+        ])
+        return signDemoIdpRaw(demoIdpHeader(), bytes)
+      },
+      'malformed',
+      /^payload is not UTF-8 JSON$/,
     ],
     [
       'a header with a byte-order mark',
-      () => `${enc(`\ufeff${JSON.stringify(t.header)}`)}.${t.p}.${t.s}`,
+      () => signDemoIdpRaw(`\ufeff${header()}`),
+      'malformed',
+      /^header is not UTF-8 JSON$/,
     ],
     [
-      'a header with duplicate alg members',
-      () =>
-        `${enc(`{"alg":"none","kid":${JSON.stringify(t.header.kid)},"typ":"at+jwt","alg":"EdDSA"}`)}.${t.p}.${t.s}`,
+      'a payload with a byte-order mark',
+      () => signDemoIdpRaw(demoIdpHeader(), `\ufeff${payload()}`),
+      'malformed',
+      /^payload is not UTF-8 JSON$/,
     ],
-    ['the segments swapped (payload first)', () => `${t.p}.${t.h}.${t.s}`],
-    ['the header repeated as payload', () => `${t.h}.${t.h}.${t.s}`],
-    ['a JWE-shaped five-part token', () => `${t.h}.${t.p}.${t.s}.${t.p}.${t.s}`],
-  ])('refuses %s with 401 before any origin call', async (_name, make) => {
-    await expectRejected(401, () => withBearer('/api/echo/x', make()))
+    [
+      'a header whose last duplicate alg member is none (RFC 7515 §4: the last one counts)',
+      () =>
+        signDemoIdpRaw(
+          `{"alg":"EdDSA","kid":${JSON.stringify(DEMO_IDP.kid)},"typ":"at+jwt","alg":"none"}`,
+        ),
+      'alg_not_allowed',
+      /^alg none$/,
+    ],
+    [
+      'the segments swapped (payload first)',
+      () => `${t.p}.${t.h}.${t.s}`,
+      'malformed',
+      /^alg missing$/,
+    ],
+    ['the header repeated as payload', () => `${t.h}.${t.h}.${t.s}`, 'unknown_issuer'],
+    [
+      'a JWE-shaped five-part token',
+      () => `${t.h}.${t.p}.${t.s}.${t.p}.${t.s}`,
+      'malformed',
+      /more than three/,
+    ],
+  ])('refuses %s with 401 before any origin call', async (_name, make, reason, detail) => {
+    await expectRefused(reason, () => api(make()), { detail })
   })
 
   it.each<[string, () => string]>([
@@ -89,13 +216,17 @@ describe('token shape and encoding', () => {
     ['a comma-joined pair of tokens', () => `${token},${token}`],
     ['characters outside b64token', () => `${t.h}.${t.p}.${t.s}!`],
   ])('refuses %s as an invalid request (400)', async (_name, make) => {
-    const res = await expectRejected(400, () => withBearer('/api/echo/x', make()))
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_request"')
+    await expectRefused('invalid_request', () => api(make()), {
+      detail: /^not a single Bearer credential$/,
+    })
   })
 
   it('refuses a token over 8 KiB without parsing it (400)', async () => {
-    const big = `${t.h}.${b64url(JSON.stringify({ ...t.payload, pad: 'x'.repeat(9000) }))}.${t.s}`
-    const res = await expectRejected(400, () => withBearer('/api/echo/x', big))
+    const big = signDemoIdpRaw(
+      demoIdpHeader(),
+      demoIdpClaims({ claims: { pad: 'x'.repeat(9000) } }),
+    )
+    const res = await expectRefused('token_too_large', () => api(big))
     expect(JSON.parse(res.body)).toEqual({
       error: 'invalid_request',
       error_description: 'The access token is too large',
@@ -103,14 +234,11 @@ describe('token shape and encoding', () => {
   })
 
   it('answers every rejection with the same vague body, never echoing the token', async () => {
-    const res = await expectRejected(401, () =>
-      withBearer('/api/echo/x', `${t.h}.${t.p}.${twinOf(t.s)}`),
-    )
+    const res = await expectRefused('malformed', () => api(`${t.h}.${t.p}.${twinOf(t.s)}`))
     expect(JSON.parse(res.body)).toEqual({
       error: 'invalid_token',
       error_description: 'The access token is invalid',
     })
     expect(res.body).not.toContain(t.s.slice(0, 20))
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"')
   })
 })

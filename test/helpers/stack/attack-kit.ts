@@ -1,16 +1,30 @@
 // The black-box attacker's toolkit for the security suite: token surgery on compact JWS strings,
-// keys the attacker generates, throwaway accounts, and the two assertions every case ends with —
-// a rejection that left the demo origin's request counter untouched, or an acceptance the origin
-// saw with exactly the expected identity (raw HTTP lives in raw-http.ts). Nothing here knows a
-// secret: only what GET /.well-known/jwks.json publishes and tokens obtained by logging in.
+// keys the attacker generates, throwaway accounts, and the assertions every case ends with — a
+// refusal for the reason it names (status, challenge and the gateway's logged reason) that left
+// the demo origin's request counter untouched, or an acceptance the origin saw with exactly the
+// expected identity (raw HTTP lives in raw-http.ts, the log in gateway-log.ts). The attacker knows
+// no secret of the gateway: only what GET /.well-known/jwks.json publishes and tokens obtained by
+// logging in. Tokens of a trusted issuer with one property wrong come from demo-idp.ts, whose key
+// the local demo profile hands to tests.
 
 import { createHmac } from 'node:crypto'
 import { expect } from 'vitest'
+import { expectLoggedReason } from './gateway-log'
 import { DEMO, GATEWAY, originCount } from './stack'
 import type { Answer } from './raw-http'
 
 export { DEMO, GATEWAY, REFRESH_COOKIE, loginAs, loginAsBrowser, originCount } from './stack'
 export { rawPath, rawSocket, type Answer } from './raw-http'
+export {
+  DEMO_IDP,
+  demoIdpClaims,
+  demoIdpHeader,
+  mintDemoIdp,
+  nowSeconds,
+  signDemoIdpRaw,
+  signDemoIdpSegments,
+  type MintOptions,
+} from './demo-idp'
 
 /** The subjects the demo seed gives its users. */
 export const SUBJECT = { alice: 'usr_demo_alice', admin: 'usr_demo_admin' } as const
@@ -40,7 +54,73 @@ export function withBearer(path: string, token: string, init: RequestInit = {}):
   return call(path, { ...init, headers })
 }
 
-// ---- the two assertions every case ends with ------------------------------------------------
+// ---- the assertions every case ends with ----------------------------------------------------
+
+const challenge = (error: string, description: string) =>
+  `Bearer realm="gatehouse", error="${error}", error_description="${description}"`
+const INVALID_TOKEN = challenge('invalid_token', 'The access token is invalid')
+
+/**
+ * What a client sees for each reason the suite names (status and exact WWW-Authenticate), written
+ * out here rather than imported from src/lib/errors.ts: the black box checks the contract.
+ */
+const REFUSALS = {
+  missing_token: { status: 401, challenge: 'Bearer realm="gatehouse"' },
+  invalid_request: {
+    status: 400,
+    challenge: challenge('invalid_request', 'The request is malformed'),
+  },
+  token_too_large: {
+    status: 400,
+    challenge: challenge('invalid_request', 'The access token is too large'),
+  },
+  malformed: { status: 401, challenge: INVALID_TOKEN },
+  header_not_allowed: { status: 401, challenge: INVALID_TOKEN },
+  alg_not_allowed: { status: 401, challenge: INVALID_TOKEN },
+  wrong_type: { status: 401, challenge: INVALID_TOKEN },
+  unknown_issuer: { status: 401, challenge: INVALID_TOKEN },
+  unknown_kid: { status: 401, challenge: INVALID_TOKEN },
+  bad_signature: { status: 401, challenge: INVALID_TOKEN },
+  expired: { status: 401, challenge: challenge('invalid_token', 'The access token expired') },
+  not_yet_valid: { status: 401, challenge: INVALID_TOKEN },
+  lifetime_too_long: { status: 401, challenge: INVALID_TOKEN },
+  wrong_audience: { status: 401, challenge: INVALID_TOKEN },
+  invalid_claims: { status: 401, challenge: INVALID_TOKEN },
+  revoked: { status: 401, challenge: INVALID_TOKEN },
+  wrong_tenant: { status: 401, challenge: INVALID_TOKEN },
+  issuer_not_allowed: { status: 401, challenge: INVALID_TOKEN },
+  insufficient_scope: {
+    status: 403,
+    challenge: challenge('insufficient_scope', 'The access token lacks the required scope'),
+  },
+  invalid_grant: { status: 401, challenge: 'Bearer realm="gatehouse"' },
+  bad_request: { status: 400, challenge: null },
+} as const
+export type Refusal = keyof typeof REFUSALS
+
+/**
+ * Runs `act` and proves it was refused for `reason`: the status and the exact WWW-Authenticate
+ * challenge of that reason (`scope` appends the insufficient_scope challenge's scope), the reason
+ * (and, when given, a detail) in the gateway's log line for the request, and no request at the
+ * demo origin. Returns the answer.
+ */
+export async function expectRefused(
+  reason: Refusal,
+  act: () => Promise<Answer>,
+  o: { detail?: string | RegExp; scope?: string } = {},
+): Promise<Answer> {
+  const before = await originCount()
+  const res = await act()
+  const expected = REFUSALS[reason]
+  expect({ status: res.status, challenge: res.headers.get('www-authenticate') }).toEqual({
+    status: expected.status,
+    challenge:
+      o.scope === undefined ? expected.challenge : `${expected.challenge}, scope="${o.scope}"`,
+  })
+  await expectLoggedReason(res, reason, o.detail)
+  expect(await originCount()).toBe(before)
+  return res
+}
 
 /** Runs `act`, expects one of `statuses`, and proves the demo origin served no request. */
 export async function expectRejected(
@@ -55,8 +135,9 @@ export async function expectRejected(
 }
 
 /**
- * Runs `act`, expects 200 from the origin, exactly one origin request, and the identity the
- * origin saw (subject null: an anonymous request on a public route). Returns the echo.
+ * Runs `act`, expects 200 from the origin, exactly one origin request, no refusal reason in the
+ * gateway's log line, and the identity the origin saw (subject null: an anonymous request on a
+ * public route). Returns the echo.
  */
 export async function expectAccepted(
   subject: string | null,
@@ -66,6 +147,7 @@ export async function expectAccepted(
   const res = await act()
   expect(res.status).toBe(200)
   expect(await originCount()).toBe(before + 1)
+  await expectLoggedReason(res, null)
   const echo = JSON.parse(res.body) as Echo
   expect(echo.gateway?.ok).toBe(true)
   expect(echo.gateway?.identity?.subject ?? null).toBe(subject)
