@@ -1,8 +1,13 @@
 // npm run check:deploy — is this tree deployable? Offline, no Cloudflare account needed:
 //   1. scripts/check-config.mjs for the top level (local demo profile) and [env.production]:
-//      the gateway's own validation plus the deploy rules (bindings, https, no demo page);
+//      the gateway's own validation plus the deploy rules (bindings, https, no demo page); and
+//      compatibility_date no newer than the installed workerd supports (else the local runtime
+//      and the tests run something other than production);
 //   2. `wrangler deploy --dry-run --env production --outdir <tmp>`: wrangler's real bundling;
-//   3. the bundle (every uploaded module: the .js and the argon2 .wasm) against a size budget.
+//   3. the bundle (every uploaded module: the .js and the argon2 .wasm) against a size budget;
+//   4. the deploy walk-through test (node --test): docs/DEPLOY.md shows exactly what
+//      `npm run deploy:setup` prints, its secret loop never replaces a set secret, and
+//      `deploy-setup --run` refuses without the account or the custom-domain check.
 //
 // The budget is ours, not the platform's: the Workers limits are 3 MiB (free) and 10 MiB (paid)
 // after gzip, far above this gateway. A tight budget makes a dependency that drags in a
@@ -14,7 +19,13 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { ROOT, WRANGLER } from './lib/deploy-config.mjs'
+import {
+  ROOT,
+  WRANGLER,
+  compatibilityDateProblem,
+  readWranglerEnv,
+  workerdCompatibilityDate,
+} from './lib/deploy-config.mjs'
 import { runQuiet } from './lib/run-quiet.mjs'
 
 const KIB = 1024
@@ -27,6 +38,7 @@ const PLATFORM_LIMIT_GZIP_BYTES = { free: 3 * KIB * KIB, paid: 10 * KIB * KIB }
 /** Wrangler writes these next to the modules; they are not uploaded as code. */
 const NOT_UPLOADED = new Set(['.map', '.md'])
 const ENVIRONMENT = 'production'
+const WALKTHROUGH_TEST = join(ROOT, 'test', 'deploy', 'deploy-walkthrough.test.mjs')
 
 async function run(command, args, { quiet = false } = {}) {
   const result = await runQuiet(command, args)
@@ -40,7 +52,7 @@ function kib(bytes) {
 
 let failed = false
 
-console.log('check:deploy 1/3 — configuration')
+console.log('check:deploy 1/4 — configuration')
 for (const envArgs of [[], ['--env', ENVIRONMENT]]) {
   const { code } = await run(process.execPath, [
     join(ROOT, 'scripts', 'check-config.mjs'),
@@ -48,8 +60,23 @@ for (const envArgs of [[], ['--env', ENVIRONMENT]]) {
   ])
   if (code !== 0) failed = true
 }
+const supported = await workerdCompatibilityDate()
+if (supported === null) {
+  console.error('check:deploy: cannot read the installed workerd version (node_modules/workerd)')
+  failed = true
+} else {
+  for (const env of [undefined, ENVIRONMENT]) {
+    const { compatibility_date: date } = await readWranglerEnv(env)
+    const problem = compatibilityDateProblem(date, supported)
+    const label = env === undefined ? 'wrangler.toml (top level)' : `wrangler.toml [env.${env}]`
+    if (problem) {
+      console.error(`check:deploy: ${label} ${problem}`)
+      failed = true
+    } else console.log(`  ${label} compatibility_date ${date} ≤ workerd ${supported}`)
+  }
+}
 
-console.log(`check:deploy 2/3 — wrangler deploy --dry-run --env ${ENVIRONMENT}`)
+console.log(`check:deploy 2/4 — wrangler deploy --dry-run --env ${ENVIRONMENT}`)
 const outdir = await mkdtemp(join(tmpdir(), 'gatehouse-dry-run-'))
 try {
   const dryRun = await run(
@@ -63,7 +90,7 @@ try {
   }
   const reported = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(dryRun.output)
 
-  console.log('check:deploy 3/3 — bundle size')
+  console.log('check:deploy 3/4 — bundle size')
   const files = (await readdir(outdir)).filter((f) => !NOT_UPLOADED.has(extname(f))).sort()
   let raw = 0
   let gzip = 0
@@ -110,6 +137,16 @@ try {
   }
 } finally {
   await rm(outdir, { recursive: true, force: true })
+}
+
+console.log('check:deploy 4/4 — the deploy walk-through (docs/DEPLOY.md against deploy:setup)')
+const walkthrough = await run(process.execPath, ['--test', WALKTHROUGH_TEST], { quiet: true })
+if (walkthrough.code === 0) {
+  const passed = /^# pass (\d+)/m.exec(walkthrough.output)?.[1] ?? '?'
+  console.log(`  ${passed} tests passed (node --test ${WALKTHROUGH_TEST.slice(ROOT.length + 1)})`)
+} else {
+  console.error('check:deploy: the deploy walk-through test failed')
+  failed = true
 }
 
 if (failed) {

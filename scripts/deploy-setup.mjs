@@ -1,16 +1,20 @@
-// Prepares a production deploy of Gatehouse (docs/DEPLOY.md is the walk-through). Without
-// flags it prints the wrangler commands, in order, for [env.production] as wrangler.toml
-// describes it; with --run it runs them, idempotently (existing resources and secrets are kept):
-//   KV namespace · D1 database (+ remote migrations) · Queue · secrets · deploy · first admin.
-// Analytics Engine datasets need no creation: a dataset exists from its first write.
+// Prepares a production deploy of Gatehouse (docs/DEPLOY.md is the walk-through). Without --run
+// it prints the plan: the commands, in order, for [env.production] as wrangler.toml and the
+// configuration profile describe it; DEPLOY.md shows exactly these blocks (a test compares them).
+// With --run it runs them, idempotently: existing resources are found by their exact names and
+// kept, and a secret that is already set is never replaced unless --replace-secret names it.
 //
 //   node scripts/deploy-setup.mjs                 # print the plan
-//   node scripts/deploy-setup.mjs --run           # do it (needs `npx wrangler login` first)
-//   node scripts/deploy-setup.mjs --run --rotate ORIGIN_SECRET_PAYMENTS   # a new origin secret
+//   CLOUDFLARE_ACCOUNT_ID=… node scripts/deploy-setup.mjs --run --custom-domain-checked auth.example.com
+//   … --run --custom-domain-checked auth.example.com --replace-secret ORIGIN_SECRET_PAYMENTS
 //
+// --run needs the account (CLOUDFLARE_ACCOUNT_ID or account_id): wrangler runs with CI=1 and
+// cannot ask which one. It also needs --custom-domain-checked for every Custom Domain host:
+// wrangler deploy, not on a terminal, replaces that host's DNS record and takes the host from
+// any other Worker without asking (DEPLOY.md § 5 says what to check first).
 // Secrets get fresh random values piped into `wrangler secret put`; a value is never printed.
 // Generated values are appended to a private file (mode 600, outside the repository) so the
-// operator can move them to a password manager and the origins; the path is printed.
+// operator can move them to a password manager and hand them over; the path is printed.
 
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -29,23 +33,34 @@ import {
   ROOT,
   WRANGLER,
   WRANGLER_TOML,
+  accountIdOf,
+  customDomainHosts,
+  envPrefixedKvTitle,
+  isAccountId,
   isPlaceholderId,
+  kvNamespaceTitle,
   readWranglerEnv,
   requiredSecrets,
+  secretHolders,
+  secretNamesFromList,
   validateGatehouse,
+  workerNotFoundText,
 } from './lib/deploy-config.mjs'
 
 /** 256 bits: readSecret wants ≥ 32 characters; base64url of 32 bytes is 43. */
 const SECRET_BYTES = 32
 /** Changing these breaks existing data; docs/RUNBOOK.md has the procedures. */
-const NOT_ROTATABLE_HERE = new Set(['KEY_ENCRYPTION_SECRET', 'PASSWORD_PEPPER'])
+const NOT_REPLACEABLE_HERE = new Set(['KEY_ENCRYPTION_SECRET', 'PASSWORD_PEPPER'])
+/** The first administrator DEPLOY.md § 6 creates (an operator; any tenant and name will do). */
+const FIRST_ADMIN = { tenant: 'acme', username: 'root' }
 
 const { values: args } = parseArgs({
   options: {
     run: { type: 'boolean', default: false },
     env: { type: 'string', default: 'production' },
     'secrets-file': { type: 'string' },
-    rotate: { type: 'string', multiple: true, default: [] },
+    'replace-secret': { type: 'string', multiple: true, default: [] },
+    'custom-domain-checked': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -68,14 +83,18 @@ async function loadPlan() {
   const checked = await validateGatehouse(env.vars, `[env.${envName}] `)
   if (checked.problem)
     fail(`${checked.problem} (run: node scripts/check-config.mjs --env ${envName})`)
+  const { config } = checked
   const worker = env.name
+  const secrets = requiredSecrets(checked.secretNames)
+  const holders = secretHolders(config, secrets)
   return {
-    env,
     worker,
-    publicUrl: checked.config.publicUrl,
+    publicUrl: config.publicUrl,
+    account: accountIdOf(env),
+    customDomains: customDomainHosts(env),
     kv: (env.kv_namespaces ?? []).map((kv) => ({
       ...kv,
-      title: `${worker}-${kv.binding.toLowerCase().replace(/_/g, '-')}`,
+      title: kvNamespaceTitle(worker, kv.binding),
     })),
     d1: env.d1_databases ?? [],
     queues: [
@@ -85,7 +104,11 @@ async function loadPlan() {
       ]),
     ],
     datasets: (env.analytics_engine_datasets ?? []).map((d) => d.dataset ?? d.binding),
-    secrets: requiredSecrets(checked.secretNames),
+    secrets,
+    holders,
+    metricsSecret: holders.find((h) => h.holder === 'your metrics scraper')?.name ?? null,
+    tokenRoute: config.routes.find((r) => r.auth === 'token')?.prefix ?? null,
+    secretsFile: args['secrets-file'] ?? `$HOME/.gatehouse/${worker}-secrets.env`,
   }
 }
 
@@ -94,79 +117,135 @@ function fail(message) {
   process.exit(1)
 }
 
-function defaultSecretsFile(worker) {
-  return join(homedir(), '.gatehouse', `${worker}-secrets.env`)
+// ── print mode: one block per DEPLOY.md section, blocks separated by one blank line ─────────
+
+/** The shell expression reading one value back from the secrets file (the newest line wins). */
+function fromSecretsFile(p, name) {
+  return `"$(sed -n 's/^${name}=//p' "${p.secretsFile}" | tail -1)"`
 }
 
-// ── print mode ──────────────────────────────────────────────────────────────────────────────
+/** A command with a trailing comment, the comments aligned in one column. */
+function note(command, comment) {
+  return `${command.padEnd(58)} # ${comment}`
+}
 
-function printPlan(p) {
-  const secretsFile = args['secrets-file'] ?? `$HOME/.gatehouse/${p.worker}-secrets.env`
-  const out = []
-  const step = (title) => out.push('', `# ── ${title}`)
-  out.push(
-    `# Gatehouse: preparing [env.${envName}] (Worker "${p.worker}", ${p.publicUrl}).`,
-    '# Run from the repository root. Or let this script do it all: node scripts/deploy-setup.mjs --run',
-  )
-  step('0. Prerequisites: a Workers Paid plan (Argon2id needs ~35 ms CPU per login), then log in')
-  out.push('npx wrangler login', `node scripts/check-config.mjs --env ${envName}`)
-  step('1. KV namespace (JWKS cache); paste the printed id into wrangler.toml')
-  for (const kv of p.kv) {
-    out.push(
-      `npx wrangler kv namespace create ${kv.title}`,
-      `#   → [[env.${envName}.kv_namespaces]] binding = "${kv.binding}": id = "<the id>"`,
-    )
+/** Shell words wrapped at ~100 columns with `\` continuations. */
+function wrapWords(first, words, last) {
+  const lines = []
+  let line = first
+  for (const word of words) {
+    if (`${line} ${word}`.length > 96) {
+      lines.push(`${line} \\`)
+      line = '   '
+    }
+    line += ` ${word}`
   }
-  step('2. D1 database (users, sessions, refresh tokens, audit events); paste database_id')
-  for (const db of p.d1) {
-    out.push(
-      `npx wrangler d1 create ${db.database_name}`,
-      `#   → [[env.${envName}.d1_databases]] binding = "${db.binding}": database_id = "<the id>"`,
-    )
-  }
-  out.push(`node scripts/check-config.mjs --env ${envName} --require-ids   # the ids are real now`)
-  step('3. Apply the D1 migrations to the remote database')
-  for (const db of p.d1)
-    out.push(`npx wrangler d1 migrations apply ${db.binding} --remote --env ${envName}`)
-  step('4. Queue (security and audit events → D1)')
-  for (const q of p.queues) out.push(`npx wrangler queues create ${q}`)
-  step('5. Analytics Engine')
-  out.push(
-    `# Nothing to create: dataset(s) ${p.datasets.join(', ')} appear with the first data point.`,
-  )
-  step('6. Secrets: random values, never shown; saved to a private file for your password manager')
-  out.push(
-    `umask 077; mkdir -p "${dirname(secretsFile)}"; f="${secretsFile}"`,
-    `existing=$(npx wrangler secret list --env ${envName} 2>/dev/null)   # never overwrite a set secret`,
-    `for name in ${p.secrets.join(' ')}; do`,
-    `  case "$existing" in *"\\"$name\\""*) echo "$name is set: kept"; continue;; esac`,
-    `  value=$(node -e "process.stdout.write(require('node:crypto').randomBytes(${SECRET_BYTES}).toString('base64url'))")`,
-    `  [ "$name" = KEY_ENCRYPTION_SECRET ] || printf '%s=%s\\n' "$name" "$value" >> "$f"`,
-    `  printf '%s' "$value" | npx wrangler secret put "$name" --env ${envName}`,
-    'done; unset value',
-    '# Move the values to a password manager and give each ORIGIN_SECRET_* to its origin service',
-    '# (src/origin/ verifies with it); then delete the file.',
-  )
-  step('7. Deploy')
-  out.push(`npx wrangler deploy --env ${envName}`)
-  step('8. First admin user (the deployed gateway starts with no users)')
-  out.push(
-    `PASSWORD_PEPPER="$(sed -n 's/^PASSWORD_PEPPER=//p' "$f" | tail -1)" \\`,
-    `  node scripts/create-user.mjs --env ${envName} --tenant <tenant> --username <name> --admin`,
-    '#   (prompts for the password; never pass it as an argument)',
-  )
-  step('9. Verify')
-  out.push(
-    `curl -s ${p.publicUrl}/healthz                     # {"status":"ok"}`,
-    `curl -s ${p.publicUrl}/.well-known/jwks.json       # the signing keys`,
-    `curl -s ${p.publicUrl}/.well-known/oauth-authorization-server`,
-  )
-  console.log(out.join('\n'))
+  lines.push(`${line}${last}`)
+  return lines
+}
+
+function planBlocks(p) {
+  const e = envName
+  const hosts = p.customDomains.join(', ')
+  const account =
+    p.account === null
+      ? 'export CLOUDFLARE_ACCOUNT_ID=<your account id>   # wrangler will not pick one for you'
+      : p.account.from === 'CLOUDFLARE_ACCOUNT_ID'
+        ? `export CLOUDFLARE_ACCOUNT_ID=${p.account.id}   # wrangler will not pick one for you`
+        : `# account_id = "${p.account.id}" in wrangler.toml picks the account`
+  const secretsDir = dirname(p.secretsFile)
+  const handOver = p.holders.filter((h) => h.holder !== 'nobody')
+  const width = Math.max(...handOver.map((h) => h.name.length))
+  return [
+    [
+      `# ── 0. Gatehouse [env.${e}]: Worker "${p.worker}" on ${p.publicUrl}`,
+      `# Prerequisites (DEPLOY.md § 1): a Workers Paid plan; the zone of ${hosts || 'the host'} in the account.`,
+      'npx wrangler login                  # in CI instead: CLOUDFLARE_API_TOKEN',
+      'npx wrangler whoami                 # your accounts and their ids',
+      account,
+    ],
+    [`# ── 1. Check the configuration (DEPLOY.md § 2)`, `node scripts/check-config.mjs --env ${e}`],
+    [
+      '# ── 2. KV namespace and D1 database (DEPLOY.md § 3); put the ids they print into wrangler.toml',
+      ...p.kv.flatMap((kv) => [
+        `npx wrangler kv namespace create ${kv.title}   # exact title: no --env`,
+        `#   → [[env.${e}.kv_namespaces]] binding = "${kv.binding}": id = "<the id>"`,
+      ]),
+      ...p.d1.flatMap((db) => [
+        `npx wrangler d1 create ${db.database_name}`,
+        `#   → [[env.${e}.d1_databases]] binding = "${db.binding}": database_id = "<the id>"`,
+      ]),
+    ],
+    [
+      '# ── 3. Migrations and the queue (DEPLOY.md § 3)',
+      `node scripts/check-config.mjs --env ${e} --require-ids   # fails while a placeholder id remains`,
+      ...p.d1.map((db) => `npx wrangler d1 migrations apply ${db.binding} --remote --env ${e}`),
+      ...p.queues.map((q) => `npx wrangler queues create ${q}`),
+      `# Analytics Engine: nothing to create; ${p.datasets.join(', ')} appears with the first data point.`,
+    ],
+    [
+      '# ── 4. Secrets (DEPLOY.md § 4): random values, never shown; one already set is kept',
+      `umask 077; mkdir -p "${secretsDir}"; f="${p.secretsFile}"`,
+      `listed=$(npx wrangler secret list --env ${e} 2>&1) || case "$listed" in`,
+      `  *'${workerNotFoundText(p.worker, e)}'*) listed='[]' ;;   # a new Worker: none set`,
+      `  *) printf '%s\\nsecret list failed: no secret was put\\n' "$listed" >&2; listed='' ;;`,
+      'esac',
+      ...wrapWords('[ -n "$listed" ] && for name in', p.secrets, '; do'),
+      `  case "$listed" in *"\\"$name\\""*) echo "$name is set: kept"; continue ;; esac`,
+      `  value=$(node -e "process.stdout.write(require('node:crypto').randomBytes(${SECRET_BYTES}).toString('base64url'))")`,
+      `  [ "$name" = KEY_ENCRYPTION_SECRET ] || printf '%s=%s\\n' "$name" "$value" >> "$f"   # nobody else needs it`,
+      `  printf '%s' "$value" | npx wrangler secret put "$name" --env ${e}`,
+      'done; unset value',
+      '# New values are in "$f": move them to your password manager and hand them over:',
+      ...handOver.map((h) => `#   ${h.name.padEnd(width)} → ${h.holder}`),
+    ],
+    [
+      '# ── 5. Deploy (DEPLOY.md § 5)',
+      ...(p.customDomains.length > 0
+        ? [
+            `# First check ${hosts}: wrangler replaces its DNS record and takes it from any other`,
+            '# Worker (it asks only on a terminal, and a "no" still exits 0).',
+          ]
+        : []),
+      'npm run check:deploy',
+      `npx wrangler deploy --env ${e}`,
+    ],
+    [
+      '# ── 6. The first administrator, an operator: gatehouse:admin gatehouse:operator (DEPLOY.md § 6)',
+      `PASSWORD_PEPPER=${fromSecretsFile(p, 'PASSWORD_PEPPER')} \\`,
+      `  node scripts/create-user.mjs --env ${e} --tenant ${FIRST_ADMIN.tenant} --username ${FIRST_ADMIN.username} --operator`,
+    ],
+    [
+      '# ── 7. Verify (DEPLOY.md § 7)',
+      `B=${p.publicUrl}`,
+      note('curl -s $B/healthz', '{"status":"ok"}'),
+      'curl -s $B/.well-known/oauth-authorization-server | jq .issuer',
+      note("curl -s $B/.well-known/jwks.json | jq -r '.keys[].kid'", 'a current and a next key'),
+      note("curl -s -o /dev/null -w '%{http_code}\\n' $B/demo", '404: no demo page when deployed'),
+      ...(p.tokenRoute === null
+        ? []
+        : [note(`curl -si $B${p.tokenRoute} | head -1`, '401: a token is required')]),
+      note(
+        'read -rs PW',
+        "the operator's password (a mobile login: the refresh token in the body)",
+      ),
+      `TOKEN=$(jq -n --arg p "$PW" '{tenant:"${FIRST_ADMIN.tenant}",username:"${FIRST_ADMIN.username}",password:$p,client:"mobile",device_id:"ops-laptop"}' |`,
+      "  curl -s -H 'content-type: application/json' -d @- $B/auth/login | jq -r .access_token); unset PW",
+      note('curl -s -H "authorization: Bearer $TOKEN" $B/admin/keys | jq', 'the key states'),
+      ...(p.metricsSecret === null
+        ? []
+        : [
+            `SCRAPE=${fromSecretsFile(p, p.metricsSecret)}`,
+            'curl -s -H "authorization: Bearer $SCRAPE" $B/metrics | grep gatehouse_requests_total; unset SCRAPE',
+          ]),
+      note(`npx wrangler tail --env ${e} --format json`, 'one JSON line per request'),
+    ],
+  ]
 }
 
 // ── run mode ────────────────────────────────────────────────────────────────────────────────
 
-function wrangler(wranglerArgs, { input, allowFailure = false, echo = true } = {}) {
+function wrangler(wranglerArgs, { input, allowFailure = false, echo = true, show = false } = {}) {
   if (echo) console.log(`$ wrangler ${wranglerArgs.join(' ')}`)
   const result = spawnSync(WRANGLER, wranglerArgs, {
     cwd: ROOT,
@@ -175,9 +254,11 @@ function wrangler(wranglerArgs, { input, allowFailure = false, echo = true } = {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   })
-  if (result.status !== 0 && !allowFailure) {
+  if (show || (result.status !== 0 && !allowFailure)) {
     process.stdout.write(result.stdout)
     process.stderr.write(result.stderr)
+  }
+  if (result.status !== 0 && !allowFailure) {
     fail(`wrangler ${wranglerArgs[0]} ${wranglerArgs[1] ?? ''} failed (exit ${result.status})`)
   }
   return result
@@ -202,91 +283,150 @@ function writeId(placeholder, id, where) {
 }
 
 function checkConfig(extra = []) {
-  const result = spawnSync(
-    process.execPath,
-    [join(ROOT, 'scripts', 'check-config.mjs'), ...envFlag, ...extra],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  )
+  const script = join(ROOT, 'scripts', 'check-config.mjs')
+  const result = spawnSync(process.execPath, [script, ...envFlag, ...extra], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  })
   if (result.status !== 0) fail('the configuration check failed; fix wrangler.toml and re-run')
 }
 
-async function runPlan(p) {
-  for (const name of args.rotate) {
-    if (NOT_ROTATABLE_HERE.has(name))
-      fail(`${name} is not rotated by this script: see docs/RUNBOOK.md`)
-    if (!p.secrets.includes(name)) fail(`--rotate ${name}: the configuration does not use it`)
+/** Everything --run refuses before the first wrangler call. */
+function preflight(p) {
+  if (p.account === null) {
+    fail(
+      '--run needs the Cloudflare account: export CLOUDFLARE_ACCOUNT_ID=<id> (`npx wrangler ' +
+        'whoami` lists them) or set account_id in wrangler.toml. wrangler runs here with CI=1 ' +
+        'and aborts with "More than one account available" instead of asking.',
+    )
   }
-  console.log(`── 0. preflight`)
-  checkConfig()
+  if (!isAccountId(p.account.id)) {
+    fail(`the account id from ${p.account.from} is not 32 hex digits: ${p.account.id}`)
+  }
+  for (const name of args['replace-secret']) {
+    if (NOT_REPLACEABLE_HERE.has(name))
+      fail(`${name} is never replaced by this script: see docs/RUNBOOK.md`)
+    if (!p.secrets.includes(name))
+      fail(`--replace-secret ${name}: the configuration does not use it`)
+  }
+  for (const host of args['custom-domain-checked']) {
+    if (!p.customDomains.includes(host.toLowerCase()))
+      fail(`--custom-domain-checked ${host}: not a Custom Domain of [env.${envName}]`)
+  }
+  const checked = new Set(args['custom-domain-checked'].map((h) => h.toLowerCase()))
+  const unchecked = p.customDomains.filter((h) => !checked.has(h))
+  if (unchecked.length > 0) {
+    fail(
+      `wrangler deploy would replace, without asking, any DNS record of ${unchecked.join(', ')} ` +
+        'and take the host from any other Worker. Check it first (docs/DEPLOY.md § 5), then ' +
+        `re-run with ${unchecked.map((h) => `--custom-domain-checked ${h}`).join(' ')}`,
+    )
+  }
+}
+
+async function runPlan(p) {
+  console.log(`── 0. preflight (account ${p.account.id}, from ${p.account.from})`)
   const who = wrangler(['whoami'], { allowFailure: true })
   if (who.status !== 0 || /not authenticated/i.test(who.stdout + who.stderr)) {
     fail('wrangler is not logged in: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN)')
   }
 
-  console.log(`── 1. KV namespace`)
-  for (const kv of p.kv) {
-    const find = () =>
-      json(wrangler(['kv', 'namespace', 'list'], { echo: false }).stdout)?.find(
-        (n) => n.title === kv.title,
-      )
-    let found = find()
-    if (found) console.log(`  ${kv.title} exists (${found.id})`)
-    else {
-      wrangler(['kv', 'namespace', 'create', kv.title])
-      found = find() ?? fail(`created ${kv.title} but cannot find it in the namespace list`)
-    }
-    if (isPlaceholderId(kv.id))
-      writeId(kv.id, found.id, `[env.${envName}] kv_namespaces ${kv.binding} id`)
-    else if (kv.id !== found.id)
-      console.log(`  ! wrangler.toml names ${kv.id}, the account has ${found.id}`)
-  }
+  console.log(`── 1. configuration`)
+  checkConfig()
 
-  console.log(`── 2. D1 database`)
-  for (const db of p.d1) {
-    const find = () =>
-      json(wrangler(['d1', 'list', '--json'], { echo: false }).stdout)?.find(
-        (d) => d.name === db.database_name,
-      )
-    let found = find()
-    if (found) console.log(`  ${db.database_name} exists (${found.uuid})`)
-    else {
-      wrangler(['d1', 'create', db.database_name])
-      found = find() ?? fail(`created ${db.database_name} but cannot find it in the list`)
-    }
-    if (isPlaceholderId(db.database_id)) {
-      writeId(db.database_id, found.uuid, `[env.${envName}] d1_databases ${db.binding} database_id`)
-    } else if (db.database_id !== found.uuid) {
-      console.log(`  ! wrangler.toml names ${db.database_id}, the account has ${found.uuid}`)
-    }
-  }
+  console.log(`── 2. KV namespace and D1 database`)
+  for (const kv of p.kv) ensureKvNamespace(kv)
+  for (const db of p.d1) ensureD1(db)
   checkConfig(['--require-ids'])
 
-  console.log(`── 3. D1 migrations (remote)`)
+  console.log(`── 3. D1 migrations (remote) and queue`)
   for (const db of p.d1) wrangler(['d1', 'migrations', 'apply', db.binding, '--remote', ...envFlag])
-
-  console.log(`── 4. Queue`)
   for (const q of p.queues) {
     if (wrangler(['queues', 'info', q], { allowFailure: true, echo: false }).status === 0) {
       console.log(`  ${q} exists`)
     } else wrangler(['queues', 'create', q])
   }
+  console.log(`  Analytics Engine: ${p.datasets.join(', ')} appear(s) with the first data point`)
 
-  console.log(`── 5. Analytics Engine`)
-  console.log(`  nothing to create: ${p.datasets.join(', ')} appear(s) with the first data point`)
+  console.log(`── 4. Secrets`)
+  const generated = putMissingSecrets(p)
 
-  console.log(`── 6. Secrets`)
+  console.log(`── 5. Deploy`)
+  const deployed = wrangler(['deploy', ...envFlag], { show: true })
+  // Under a "no" (or a refused override) wrangler deploys the Worker without the host, exit 0.
+  if (/Publishing to .*Custom Domains? .*was skipped/.test(deployed.stdout + deployed.stderr)) {
+    fail(`the Worker is deployed, but not on ${p.customDomains.join(', ')}: see the output above`)
+  }
+
+  console.log(`── 6. First administrator (an operator)`)
+  await firstAdmin(generated.get('PASSWORD_PEPPER'))
+
+  console.log(`── 7. Verify`)
+  await verify(p.publicUrl)
+}
+
+/** Finds the namespace by its exact title (or the one `--env` would have made); else creates it. */
+function ensureKvNamespace(kv) {
+  const list = () => json(wrangler(['kv', 'namespace', 'list'], { echo: false }).stdout) ?? []
+  const prefixed = envPrefixedKvTitle(envName, kv.title)
+  let namespaces = list()
+  let found = namespaces.find((n) => n.title === kv.title)
+  if (!found && (found = namespaces.find((n) => n.title === prefixed))) {
+    console.log(`  using ${prefixed} (${found.id}), created earlier with --env; no second one`)
+  } else if (found) console.log(`  ${kv.title} exists (${found.id})`)
+  else {
+    wrangler(['kv', 'namespace', 'create', kv.title]) // no --env: the title stays exact
+    namespaces = list()
+    found = namespaces.find((n) => n.title === kv.title)
+    if (!found) fail(`created ${kv.title} but cannot find it in the namespace list`)
+  }
+  if (isPlaceholderId(kv.id)) writeId(kv.id, found.id, `[env.${envName}] kv ${kv.binding} id`)
+  else if (kv.id !== found.id)
+    console.log(`  ! wrangler.toml names ${kv.id}, the account has ${found.id}`)
+}
+
+function ensureD1(db) {
+  const find = () =>
+    json(wrangler(['d1', 'list', '--json'], { echo: false }).stdout)?.find(
+      (d) => d.name === db.database_name,
+    )
+  let found = find()
+  if (found) console.log(`  ${db.database_name} exists (${found.uuid})`)
+  else {
+    wrangler(['d1', 'create', db.database_name])
+    found = find() ?? fail(`created ${db.database_name} but cannot find it in the list`)
+  }
+  if (isPlaceholderId(db.database_id)) {
+    writeId(db.database_id, found.uuid, `[env.${envName}] d1_databases ${db.binding} database_id`)
+  } else if (db.database_id !== found.uuid) {
+    console.log(`  ! wrangler.toml names ${db.database_id}, the account has ${found.uuid}`)
+  }
+}
+
+/**
+ * Puts a random value for every secret the configuration needs that is not set yet, and for
+ * each --replace-secret. Refuses to put anything unless `wrangler secret list` answered (or
+ * said the Worker does not exist yet): an unknown state must never overwrite the key-encryption
+ * secret or the pepper, which would make every signing key and every password unusable.
+ */
+function putMissingSecrets(p) {
   const listed = wrangler(['secret', 'list', ...envFlag], { allowFailure: true, echo: false })
-  const existing = new Set(
-    listed.status === 0 ? (json(listed.stdout) ?? []).map((s) => s.name) : [],
-  )
-  const secretsFile = args['secrets-file'] ?? defaultSecretsFile(p.worker)
+  let existing
+  if (listed.status === 0) {
+    existing = secretNamesFromList(listed.stdout)
+    if (existing === null) fail('cannot read the output of `wrangler secret list`: no secret put')
+  } else if ((listed.stdout + listed.stderr).includes(workerNotFoundText(p.worker, envName))) {
+    existing = new Set() // a new Worker: the first `secret put` creates it as a draft
+  } else {
+    process.stderr.write(listed.stdout + listed.stderr)
+    fail('`wrangler secret list` failed, so no secret was put (it could replace a set one)')
+  }
+  const secretsFile =
+    args['secrets-file'] ?? join(homedir(), '.gatehouse', `${p.worker}-secrets.env`)
   const generated = new Map()
   for (const name of p.secrets) {
-    if (existing.has(name) && !args.rotate.includes(name)) {
-      console.log(`  ${name} is set — kept`)
+    if (existing.has(name) && !args['replace-secret'].includes(name)) {
+      console.log(`  ${name} is set: kept`)
       continue
     }
     const value = randomBytes(SECRET_BYTES).toString('base64url')
@@ -295,22 +435,13 @@ async function runPlan(p) {
     wrangler(['secret', 'put', name, ...envFlag], { input: value })
     generated.set(name, value)
   }
-  const saved = [...generated.keys()].filter((name) => name !== 'KEY_ENCRYPTION_SECRET')
+  const saved = p.holders.filter((h) => generated.has(h.name) && h.holder !== 'nobody')
   if (saved.length > 0) {
-    console.log(
-      `  new values of ${saved.join(', ')} are in ${secretsFile} (mode 600).\n` +
-        '  Move them to your password manager, give each ORIGIN_SECRET_* to its origin, then delete the file.',
-    )
+    console.log(`  new values are in ${secretsFile} (mode 600); move them to your password`)
+    console.log('  manager and hand them over, then delete the file:')
+    for (const h of saved) console.log(`    ${h.name} → ${h.holder}`)
   }
-
-  console.log(`── 7. Deploy`)
-  wrangler(['deploy', ...envFlag])
-
-  console.log(`── 8. First admin user`)
-  await firstAdmin(p, generated.get('PASSWORD_PEPPER'))
-
-  console.log(`── 9. Verify`)
-  await verify(p.publicUrl)
+  return generated
 }
 
 function saveSecret(file, name, value) {
@@ -324,10 +455,10 @@ function secretsFileHeader() {
   return `Gatehouse [env.${envName}] secrets generated by scripts/deploy-setup.mjs on ${new Date().toISOString()}`
 }
 
-async function firstAdmin(p, pepper) {
+async function firstAdmin(pepper) {
   const command =
     'PASSWORD_PEPPER=… node scripts/create-user.mjs ' +
-    `--env ${envName} --tenant <tenant> --username <name> --admin`
+    `--env ${envName} --tenant ${FIRST_ADMIN.tenant} --username ${FIRST_ADMIN.username} --operator`
   if (!process.stdin.isTTY || pepper === undefined) {
     console.log(`  ${command}`)
     console.log('  (PASSWORD_PEPPER: the deployed value, from your password manager)')
@@ -335,7 +466,7 @@ async function firstAdmin(p, pepper) {
   }
   const readline = await import('node:readline/promises')
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout })
-  const tenant = (await rl.question('  tenant of the first admin (empty: skip): ')).trim()
+  const tenant = (await rl.question('  tenant of the first operator (empty: skip): ')).trim()
   const username = tenant ? (await rl.question('  username: ')).trim() : ''
   rl.close()
   if (!tenant || !username) {
@@ -343,18 +474,11 @@ async function firstAdmin(p, pepper) {
     return
   }
   // The pepper travels in the child's environment, never on its command line.
+  const createUser = join(ROOT, 'scripts', 'create-user.mjs')
   await new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [
-        join(ROOT, 'scripts', 'create-user.mjs'),
-        ...envFlag,
-        '--tenant',
-        tenant,
-        '--username',
-        username,
-        '--admin',
-      ],
+      [createUser, ...envFlag, '--tenant', tenant, '--username', username, '--operator'],
       { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PASSWORD_PEPPER: pepper } },
     )
     child.on('exit', resolve)
@@ -376,5 +500,14 @@ async function verify(publicUrl) {
 }
 
 const plan = await loadPlan()
-if (args.run) await runPlan(plan)
-else printPlan(plan)
+if (args.run) {
+  preflight(plan)
+  await runPlan(plan)
+} else {
+  if (args['replace-secret'].length > 0) fail('--replace-secret needs --run')
+  console.log(
+    planBlocks(plan)
+      .map((block) => block.join('\n'))
+      .join('\n\n'),
+  )
+}

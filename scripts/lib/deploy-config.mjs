@@ -7,7 +7,7 @@
 // Problems name the field, like the Worker's start-up error does.
 
 import { build } from 'esbuild'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -292,4 +292,122 @@ function checkDeployedUrl(add, field, value) {
   if (url.protocol !== 'https:') add(field, 'must use https when deployed')
   if (LOOPBACK_HOST.test(url.hostname))
     add(field, 'must not point at a loopback host when deployed')
+}
+
+// ── deploy-setup helpers (pure, so the walk-through test can check them offline) ─────────────
+
+/** A Cloudflare account id: 32 lowercase hex digits (what `wrangler whoami` lists). */
+const ACCOUNT_ID = /^[0-9a-f]{32}$/
+
+/**
+ * Which account wrangler will act on without asking: CLOUDFLARE_ACCOUNT_ID, else the
+ * environment's `account_id`. Returns { id, from } or null. Under CI=1 wrangler cannot prompt,
+ * so with several accounts and neither set it aborts with "More than one account available".
+ */
+export function accountIdOf(env, processEnv = process.env) {
+  const fromEnv = processEnv.CLOUDFLARE_ACCOUNT_ID
+  if (typeof fromEnv === 'string' && fromEnv !== '')
+    return { id: fromEnv, from: 'CLOUDFLARE_ACCOUNT_ID' }
+  if (typeof env.account_id === 'string' && env.account_id !== '') {
+    return { id: env.account_id, from: 'wrangler.toml' }
+  }
+  return null
+}
+
+/** True when an account id has the shape Cloudflare uses (a typo fails before any API call). */
+export function isAccountId(id) {
+  return ACCOUNT_ID.test(id)
+}
+
+/**
+ * The exact title of an environment's KV namespace: `<worker>-<binding, kebab-case>`
+ * (`gatehouse-production-jwks-cache`). Create it with `wrangler kv namespace create <title>`
+ * and no --env: wrangler 4 prefixes the title with `<env>-` when --env is given.
+ */
+export function kvNamespaceTitle(worker, binding) {
+  return `${worker}-${binding.toLowerCase().replace(/_/g, '-')}`
+}
+
+/** The title `wrangler kv namespace create <title> --env <env>` would have produced instead. */
+export function envPrefixedKvTitle(envName, title) {
+  return `${envName}-${title}`
+}
+
+/** The hosts an environment serves as Custom Domains (`custom_domain = true` routes). */
+export function customDomainHosts(env) {
+  const routes = env.routes ?? (env.route ? [env.route] : [])
+  return routes
+    .filter((r) => typeof r === 'object' && r.custom_domain === true)
+    .map((r) => r.pattern.toLowerCase())
+}
+
+/**
+ * What `wrangler secret list --env <env>` (wrangler 4.86) says when the Worker does not exist
+ * yet: the one failure that means "no secret is set". Any other failure is an unknown state.
+ */
+export function workerNotFoundText(worker, envName) {
+  return `Worker "${worker}" (env: ${envName}) not found`
+}
+
+/**
+ * The secret names in `wrangler secret list` JSON output (an array of { name, type }), or null
+ * when the output holds no such array: a caller must then put nothing.
+ */
+export function secretNamesFromList(output) {
+  const start = output.search(/^\[/m)
+  if (start < 0) return null
+  try {
+    const list = JSON.parse(output.slice(start))
+    if (!Array.isArray(list)) return null
+    return new Set(list.map((s) => s?.name).filter((n) => typeof n === 'string'))
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Who needs each secret besides the Worker, derived from the configuration: the origin of the
+ * route(s) naming it, the metrics scraper, scripts/create-user.mjs, or nobody.
+ * Returns [{ name, holder }] in the order of `names`.
+ */
+export function secretHolders(config, names) {
+  const origins = new Map()
+  for (const route of config.routes) {
+    const list = origins.get(route.originSecretName) ?? []
+    origins.set(route.originSecretName, [...list, route.prefix])
+  }
+  return names.map((name) => {
+    if (name === 'KEY_ENCRYPTION_SECRET') return { name, holder: 'nobody' }
+    if (name === 'PASSWORD_PEPPER') return { name, holder: 'scripts/create-user.mjs' }
+    const prefixes = origins.get(name)
+    if (prefixes) return { name, holder: `the origin of ${prefixes.join(', ')}` }
+    // parseConfig reads no other secret than these and metrics_scrape_secret.
+    return { name, holder: 'your metrics scraper' }
+  })
+}
+
+/**
+ * The newest compatibility_date the installed workerd (the local runtime of `npm start` and the
+ * tests) declares: its version is `1.YYYYMMDD.n`. Returns 'YYYY-MM-DD', or null when unknown.
+ */
+export async function workerdCompatibilityDate(root = ROOT) {
+  try {
+    const pkg = JSON.parse(await readFile(join(root, 'node_modules', 'workerd', 'package.json')))
+    const m = /^\d+\.(\d{4})(\d{2})(\d{2})\./.exec(pkg.version)
+    return m ? `${m[1]}-${m[2]}-${m[3]}` : null
+  } catch {
+    return null
+  }
+}
+
+/** A problem when `date` (wrangler.toml's compatibility_date) is newer than `supported`. */
+export function compatibilityDateProblem(date, supported) {
+  if (typeof date !== 'string') return 'compatibility_date: is not set'
+  if (date > supported) {
+    return (
+      `compatibility_date: ${date} is newer than the installed workerd supports (${supported}); ` +
+      'the local runtime and the tests would not run what production runs'
+    )
+  }
+  return null
 }
