@@ -13,7 +13,7 @@ import {
   webSession,
 } from '../helpers/auth'
 import { expectRefused, installNetwork, send, type Network } from '../helpers/gateway'
-import { split } from '../helpers/tokens'
+import { b64url, split } from '../helpers/tokens'
 
 const gw = authEnv()
 let net: Network
@@ -233,12 +233,30 @@ describe('RFC 7662 token introspection', () => {
     const s = await webSession(gw)
     await refreshWeb(gw, s.refresh) // rotates: the old refresh token is no longer active
     await send(gw, '/auth/revoke', form({ token: s.access }))
-    const { header, payload } = split(s.access)
-    const tampered = `${s.access.split('.')[0]}.${btoa(JSON.stringify({ ...payload, exp: 1 })).replace(/=+$/, '')}.${s.access.split('.')[2]}`
-    for (const candidate of [s.access, s.refresh, tampered, 'garbage', `${header.kid}`]) {
+    const { header } = split(s.access)
+    for (const candidate of [s.access, s.refresh, 'garbage', `${header.kid}`]) {
       const res = await send(gw, '/auth/introspect', form({ token: candidate }, token))
       expect(res.status).toBe(200)
       expect(await res.json()).toEqual({ active: false })
+    }
+  })
+
+  it('says only {"active": false} for a live token whose claims were edited', async () => {
+    const token = await adminAccess(gw)
+    const s = await webSession(gw)
+    const introspect = async (candidate: string) =>
+      (await send(gw, '/auth/introspect', form({ token: candidate }, token))).json()
+    // The control: the token itself is live (unexpired, unrevoked) and active.
+    expect(await introspect(s.access)).toMatchObject({ active: true, sub: s.user.id })
+    const { h, p, payload } = split(s.access)
+    for (const edit of [
+      { scope: `${payload.scope as string} gatehouse:admin` },
+      { sub: 'usr_someone_else' },
+      { exp: (payload.exp as number) + 60 },
+    ]) {
+      const tampered = `${h}.${b64url(JSON.stringify({ ...payload, ...edit }))}.${split(s.access).s}`
+      expect(tampered.split('.')[1]).not.toBe(p)
+      expect(await introspect(tampered), JSON.stringify(edit)).toEqual({ active: false })
     }
   })
 })

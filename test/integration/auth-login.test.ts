@@ -21,7 +21,7 @@ import {
   login,
   testIp,
 } from '../helpers/auth'
-import { installNetwork, send, type Network } from '../helpers/gateway'
+import { captureLogs, installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 let net: Network
@@ -276,5 +276,40 @@ describe('failed logins', () => {
     expect(
       (await login(gw, user, {}, { origin: APP_ORIGIN, 'sec-fetch-site': 'cross-site' })).status,
     ).toBe(403)
+  })
+})
+
+describe('CORS on /auth', () => {
+  const FOREIGN = ['https://evil.test', 'https://app.test.evil.test', 'http://app.test', 'null']
+
+  it('grants an allowed origin, with credentials, on answers and preflights', async () => {
+    const res = await login(gw, await createTestUser())
+    expect(res.status).toBe(200)
+    expect(res.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN)
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true')
+    const preflight = await send(gw, '/auth/refresh', {
+      method: 'OPTIONS',
+      headers: { origin: APP_ORIGIN, 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN)
+  })
+
+  it.each(FOREIGN)('grants nothing to the origin %s, refusals included', async (origin) => {
+    const logs = captureLogs()
+    const user = await createTestUser()
+    for (const client of ['web', 'mobile']) {
+      const res = await login(gw, user, { client, device_id: 'd-1' }, { origin })
+      expect(res.headers.get('access-control-allow-origin'), client).toBeNull()
+      expect(res.headers.get('access-control-allow-credentials'), client).toBeNull()
+    }
+    const preflight = await send(gw, '/auth/refresh', {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    })
+    expect(preflight.status).toBe(403)
+    expect(logs.lastReason()).toBe('origin_not_allowed')
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull()
+    expect(net.originCalls).toHaveLength(0)
   })
 })

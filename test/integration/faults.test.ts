@@ -20,6 +20,7 @@ import {
 } from '../helpers/auth'
 import {
   ORIGIN,
+  captureLogs,
   installNetwork,
   send,
   setupIssuer,
@@ -96,13 +97,21 @@ describe('KV unavailable', () => {
 })
 
 describe('JWKS source slow, broken or hostile', () => {
-  /** Serves the issuer's JWKS endpoint with `answer`, everything else as installNetwork does. */
+  /**
+   * Serves the issuer's JWKS endpoint with `answer`, everything else as installNetwork does. Like
+   * real fetch, a redirect is followed unless the caller asked for `redirect: 'manual'`, so a
+   * gateway that follows one would fetch the target (and installNetwork would record it).
+   */
   function jwksAnswers(issuer: string, answer: (signal: AbortSignal | null) => Promise<Response>) {
     const network = vi.mocked(globalThis.fetch).getMockImplementation()!
     vi.mocked(globalThis.fetch).mockImplementation(async (input, init) => {
-      const url = new URL(new Request(input as RequestInfo).url)
-      if (url.origin === issuer) return answer(init?.signal ?? null)
-      return network(input, init)
+      const request = new Request(input as RequestInfo, init as RequestInit)
+      if (new URL(request.url).origin !== issuer) return network(input, init)
+      const answered = await answer(init?.signal ?? null)
+      const location = answered.headers.get('location')
+      const redirect = answered.status >= 300 && answered.status < 400 && location !== null
+      if (redirect && request.redirect === 'follow') return globalThis.fetch(location, init)
+      return answered
     })
   }
   const never = (signal: AbortSignal | null) =>
@@ -115,14 +124,6 @@ describe('JWKS source slow, broken or hostile', () => {
     ['invalid JSON', async () => new Response('{"keys": [', { status: 200 })],
     ['a document without a keys array', async () => Response.json({ keys: 'all of them' })],
     ['HTTP 500', async () => new Response('oops', { status: 500 })],
-    [
-      'a redirect to another host',
-      async () =>
-        new Response(null, {
-          status: 302,
-          headers: { location: 'https://attacker.example/jwks.json' },
-        }),
-    ],
     ['a body over 256 KiB', async () => new Response(`{"keys":[],"pad":"${'x'.repeat(300_000)}"}`)],
     [
       'only private and symmetric keys',
@@ -143,6 +144,42 @@ describe('JWKS source slow, broken or hostile', () => {
     }
     expect(net.originCalls).toHaveLength(0)
   })
+
+  it.each([301, 302, 303, 307, 308])(
+    'never follows a %i redirect of the JWKS, not even to the key that signed the token',
+    async (status) => {
+      const logs = captureLogs()
+      const issuer = uniqueIssuer('redirecting')
+      const elsewhere = uniqueIssuer('elsewhere')
+      const key = await makeKey('EdDSA')
+      net.jwks.set(elsewhere, [key]) // the target serves exactly the key the token needs
+      const gw = testEnv(testConfig({ issuers: [{ issuer }] }))
+      jwksAnswers(issuer, async () =>
+        Response.json({ keys: [] }, { status, headers: { location: `${elsewhere}/jwks.json` } }),
+      )
+      const res = await send(gw, '/api/echo/x', { token: await mint(key, { issuer }) })
+      expect(res.status).toBe(503)
+      expect(logs.lastReason()).toBe('key_unavailable')
+      expect(net.jwksFetches.get(elsewhere) ?? 0).toBe(0)
+      expect(net.originCalls).toHaveLength(0)
+    },
+  )
+
+  it.each([203, 204, 206, 404, 410])(
+    'refuses a key set that arrives with status %i, however well-formed',
+    async (status) => {
+      const logs = captureLogs()
+      const issuer = uniqueIssuer('odd-status')
+      const key = await makeKey('EdDSA')
+      const gw = testEnv(testConfig({ issuers: [{ issuer }] }))
+      const body = status === 204 ? null : JSON.stringify({ keys: [key.jwk] })
+      jwksAnswers(issuer, async () => new Response(body, { status }))
+      const res = await send(gw, '/api/echo/x', { token: await mint(key, { issuer }) })
+      expect(res.status).toBe(503)
+      expect(logs.lastReason()).toBe('key_unavailable')
+      expect(net.originCalls).toHaveLength(0)
+    },
+  )
 })
 
 describe('D1 down', () => {

@@ -8,6 +8,7 @@ import type { IssuerConfig, JwksSettings } from '../../src/keys/issuer'
 import { AuthError } from '../../src/lib/errors'
 import { KeyStore, jwksKvKey, type KeyStoreDeps, type StoredJwks } from '../../src/keys/key-store'
 import {
+  captureLogs,
   installNetwork,
   send,
   setupIssuer,
@@ -238,6 +239,30 @@ describe('key cache through the gateway', () => {
       200,
     )
     expect(net.jwksFetches.get(a)).toBe(1)
+    expect(net.originCalls).toHaveLength(2)
+  })
+
+  it('stops accepting a cached token once it expires, while its key stays cached', async () => {
+    const logs = captureLogs()
+    const key = await makeKey()
+    const { issuer, env: gw } = await setupIssuer(net, [key])
+    const start = Date.now()
+    const token = await mint(key, { issuer, expiresIn: 30 })
+    const exp = Math.floor(start / 1000) + 30
+    expect((await send(gw, '/api/echo/x', { token })).status).toBe(200) // verified and cached
+    try {
+      // Still inside exp + clock_skew_seconds (60): the cache may answer.
+      vi.useFakeTimers({ toFake: ['Date'], now: (exp + 60 - 2) * 1000 })
+      expect((await send(gw, '/api/echo/x', { token })).status).toBe(200)
+      // Past it, well inside isolate_ttl_seconds (300): the key is still held, the token is not.
+      vi.setSystemTime((exp + 60 + 1) * 1000)
+      const res = await send(gw, '/api/echo/x', { token })
+      expect(res.status).toBe(401)
+      expect(logs.lastReason()).toBe('expired')
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(net.jwksFetches.get(issuer)).toBe(1)
     expect(net.originCalls).toHaveLength(2)
   })
 

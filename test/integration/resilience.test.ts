@@ -112,13 +112,39 @@ describe('origin failures', () => {
     expect(net.originCalls).toHaveLength(1) // a timeout is not retried
   })
 
-  it('never retries a POST, and answers 502 when the origin refuses', async () => {
-    const gw = envWith({}, [route('/api/flaky', uniqueOrigin())])
+  /** Attempts the gateway made at `origin` (fetch calls, whether or not the mock recorded one). */
+  const attemptsAt = (origin: string) =>
+    vi
+      .mocked(globalThis.fetch)
+      .mock.calls.filter(([input]) => new Request(input as RequestInfo).url.startsWith(origin))
+      .length
+
+  it.each([
+    ['a POST with a body', 'POST', 'once'],
+    ['a POST without a body', 'POST', undefined],
+    ['a PUT with a body', 'PUT', 'once'],
+    ['a DELETE with a body', 'DELETE', 'once'],
+  ])('never retries %s, and answers 502 when the origin refuses', async (_name, method, body) => {
+    const origin = uniqueOrigin()
+    const gw = envWith({}, [route('/api/flaky', origin, { retries: 2 })])
     net.origin = () => {
       throw new TypeError('connection refused')
     }
-    expect((await send(gw, '/api/flaky/x', { method: 'POST', body: 'once' })).status).toBe(502)
+    expect((await send(gw, '/api/flaky/x', { method, body })).status).toBe(502)
+    expect(attemptsAt(origin)).toBe(1)
     expect(net.originCalls).toHaveLength(1)
+  })
+
+  it('does retry a body-less PUT (idempotent, nothing consumed)', async () => {
+    const origin = uniqueOrigin()
+    const gw = envWith({}, [route('/api/flaky', origin, { retries: 2 })])
+    let failures = 1
+    net.origin = () => {
+      if (failures-- > 0) throw new TypeError('connection reset')
+      return new Response('ok')
+    }
+    expect((await send(gw, '/api/flaky/x', { method: 'PUT' })).status).toBe(200)
+    expect(attemptsAt(origin)).toBe(2)
   })
 
   it('retries a GET that failed before any response byte, then succeeds', async () => {

@@ -6,6 +6,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createShardLocator } from '../../src/revocation/revocation-shard'
 import {
+  ADMIN_SCOPES,
   PUBLIC_URL,
   accessTokenOf,
   adminAccess,
@@ -17,7 +18,7 @@ import {
   webSession,
   type TestUser,
 } from '../helpers/auth'
-import { installNetwork, send, type Network } from '../helpers/gateway'
+import { captureLogs, installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 const getRevocationShard = createShardLocator(env.REVOCATIONS)
@@ -93,17 +94,52 @@ describe('logout and revocation are seen on the very next request', () => {
   })
 
   it('refuses a revoked token presented with a padded or re-encoded signature', async () => {
+    const logs = captureLogs()
     const s = await webSession(gw)
     await adminPost('/admin/revocations', { jti: split(s.access).payload.jti })
     const calls = net.originCalls.length
+    // The exact bytes are refused by the revocation check itself (a live, well-signed token)…
+    for (const route of ['standard', 'secure']) {
+      expect((await send(gw, `/api/${route}/x`, { token: s.access })).status).toBe(401)
+      expect(logs.lastReason(), route).toBe('revoked')
+    }
+    // …and a re-encoded twin never gets past the parser to look like another, unrevoked token.
     for (const variant of [
       `${s.access}=`,
       `${s.access}==`,
       `${s.access.slice(0, -1)}${s.access.endsWith('A') ? 'B' : 'A'}`,
     ]) {
       expect((await send(gw, '/api/secure/x', { token: variant })).status).toBe(401)
+      expect(['malformed', 'bad_signature', 'revoked']).toContain(logs.lastReason())
     }
     expect(net.originCalls.length).toBe(calls)
+  })
+})
+
+describe('sensitive scopes raise the route tier', () => {
+  it('checks revocation on a low route for a token with a sensitive scope', async () => {
+    const logs = captureLogs()
+    const plain = await webSession(gw)
+    const admin = await webSession(gw, ADMIN_SCOPES)
+    for (const s of [plain, admin]) {
+      expect((await send(gw, '/auth/logout', { method: 'POST', token: s.access })).status).toBe(204)
+    }
+    // The control: /api/echo is tier low, so a logged-out ordinary token still passes there.
+    const before = net.originCalls.length
+    expect((await send(gw, '/api/echo/x', { token: plain.access })).status).toBe(200)
+    expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe('skipped; tier=low')
+    // gatehouse:admin is sensitive (critical): the same route checks, and refuses, its token.
+    expect((await send(gw, '/api/echo/x', { token: admin.access })).status).toBe(401)
+    expect(logs.lastReason()).toBe('revoked')
+    const line = [...logs.lines].reverse().find((l) => l.event === 'request')
+    expect(line?.tier).toBe('critical')
+    expect(net.originCalls.length).toBe(before + 1)
+  })
+
+  it('tells the origin a sensitive token was checked on a low route', async () => {
+    const admin = await webSession(gw, ADMIN_SCOPES)
+    expect((await send(gw, '/api/echo/x', { token: admin.access })).status).toBe(200)
+    expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe('checked')
   })
 })
 

@@ -223,16 +223,29 @@ describe('algorithms and keys', () => {
     )
   })
 
-  it('refuses the ECDSA psychic signature (r = s = 0)', async () => {
+  // CVE-2022-21449: workerd's own ECDSA refuses these too, so the spy proves our pre-check is the
+  // one that answers — crypto.subtle.verify is never asked about an r or s of zero.
+  it.each([
+    ['r = s = 0', (_sig: Uint8Array) => new Uint8Array(64)],
+    ['r = 0', (sig: Uint8Array) => new Uint8Array([...new Uint8Array(32), ...sig.slice(32)])],
+    ['s = 0', (sig: Uint8Array) => new Uint8Array([...sig.slice(0, 32), ...new Uint8Array(32)])],
+  ])('refuses the ECDSA psychic signature (%s) before any crypto', async (_name, zero) => {
     const ec = await makeKey('ES256')
     net.jwks.set(issuer, [key, ec])
-    const { h, p } = split(await mint(ec, { issuer }))
+    const { h, p, s } = split(await mint(ec, { issuer }))
+    const verify = vi.spyOn(crypto.subtle, 'verify')
+    const ecdsaCalls = () =>
+      verify.mock.calls.filter(([params]) => (params as { name?: string }).name === 'ECDSA').length
     await expectRejected(
-      `${h}.${p}.${b64url(new Uint8Array(64))}`,
+      `${h}.${p}.${b64url(zero(fromB64url(s)))}`,
       401,
       'invalid_token',
       'bad_signature',
     )
+    expect(ecdsaCalls()).toBe(0)
+    // The control: the spy does see WebCrypto verify the intact token.
+    expect((await send(gw, '/api/echo/x', { token: `${h}.${p}.${s}` })).status).toBe(200)
+    expect(ecdsaCalls()).toBe(1)
   })
 
   it('refuses a DER-encoded ECDSA signature', async () => {

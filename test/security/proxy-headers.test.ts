@@ -4,9 +4,11 @@
 // the refresh cookie never reaches an origin. Accepted cases assert the origin saw alice's
 // signed identity (or none on the public route) and not the client's value.
 
+import net from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   DEMO,
+  GATEWAY,
   SUBJECT,
   call,
   createUser,
@@ -16,13 +18,17 @@ import {
   rawPath,
   rawSocket,
   sessionOf,
+  type Answer,
   type Echo,
 } from '../helpers/stack/attack-kit'
+import { expectLoggedReason } from '../helpers/stack/gateway-log'
 
 let token: string
 let readerToken: string
 let readerId: string
 const EVIL = 'usr_demo_admin'
+/** The gateway's own public host (public_url follows the port the stack was started on). */
+const GATEWAY_HOST = new URL(GATEWAY).host
 
 beforeAll(async () => {
   token = (await sessionOf(DEMO.alice, 'proxy-phone')).accessToken
@@ -73,26 +79,22 @@ describe('identity header spoofing', () => {
     },
   )
 
+  // The local runtime accepts all four lines (RFC 9112 §5.1 would have whitespace before the
+  // colon refused with 400; that is the runtime's parser, not src/): so each one reaches the
+  // Worker, and the gateway must drop it. The status is pinned so a refusal cannot hide a leak.
   it.each([
     ['a space before the colon', 'X-Auth-Subject : usr_demo_admin'],
     ['a tab before the colon', 'X-Auth-Subject\t: usr_demo_admin'],
     ['a tab before the value', 'X-Auth-Subject:\tusr_demo_admin'],
     ['no space after the colon', 'X-Auth-Subject:usr_demo_admin'],
   ])('never forwards an X-Auth-Subject line with %s', async (_name, line) => {
-    const before = await originCount()
-    const res = await rawSocket('GET /api/echo/x HTTP/1.1', [
-      line,
-      `Authorization: Bearer ${token}`,
-      'Connection: close',
-    ])
-    if (res.status === 400) {
-      expect(await originCount()).toBe(before) // the runtime refused the malformed line
-      return
-    }
-    expect(res.status).toBe(200)
-    expect(await originCount()).toBe(before + 1)
-    const echo = JSON.parse(res.body) as Echo
-    expect(echo.headers['x-auth-subject']).toBe(SUBJECT.alice)
+    const echo = await expectAccepted(SUBJECT.alice, () =>
+      rawSocket('GET /api/echo/x HTTP/1.1', [
+        line,
+        `Authorization: Bearer ${token}`,
+        'Connection: close',
+      ]),
+    )
     expect(planted(echo, EVIL)).toEqual([])
   })
 
@@ -143,6 +145,7 @@ describe('forwarding and override spoofing', () => {
     const echo = await expectAccepted(SUBJECT.alice, () => asAlice({ [name]: value }))
     expect(planted(echo, value)).toEqual([])
     expect(echo.headers['x-forwarded-proto']).toBe('http')
+    expect(echo.headers['x-forwarded-host']).toBe(GATEWAY_HOST)
   })
 
   // Regression: X-Forwarded-Host states the gateway's public_url host, never the client's Host
@@ -151,7 +154,7 @@ describe('forwarding and override spoofing', () => {
     const echo = await expectAccepted(null, () =>
       rawPath('/api/public/x', { headers: { host: 'attacker.example' } }),
     )
-    expect(echo.headers['x-forwarded-host']).not.toBe('attacker.example')
+    expect(echo.headers['x-forwarded-host']).toBe(GATEWAY_HOST)
   })
 
   it('judges and forwards the real method: a read-only GET with a DELETE override stays a GET', async () => {
@@ -228,18 +231,73 @@ describe('hop-by-hop abuse', () => {
     expect(echo.headers['x-secret-hop']).toBeUndefined()
   })
 
-  it('keeps a request that carries both Content-Length and Transfer-Encoding from smuggling a second one', async () => {
-    const smuggled = 'GET /api/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
-    const body = `0\r\n\r\n${smuggled}`
+  // Smuggled requests aim at the public route: one at a token route would be refused 401 by the
+  // gateway whether or not it was smuggled, and hide it.
+  const SMUGGLED = 'GET /api/public/smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 500))
+
+  // LIMITATION (local runtime, not src/): with both Content-Length and Transfer-Encoding, the
+  // runtime reads the chunked framing and then serves the bytes after the terminator as a second
+  // request, although the client sent Connection: close (RFC 9112 §6.1 and §9.6 say close, and
+  // process nothing more). Expected failure, to notice a change; the case below shows the second
+  // request is at least an ordinary one the gateway judges and signs.
+  it.fails(
+    'serves nothing after the chunked terminator of a request with both framings',
+    async () => {
+      const before = await originCount()
+      const res = await rawSocket(
+        'POST /api/public/x HTTP/1.1',
+        ['Transfer-Encoding: chunked', 'Connection: close'],
+        `0\r\n\r\n${SMUGGLED}`,
+      )
+      expect(res.status).toBe(200)
+      expect((JSON.parse(res.body) as Echo).path).toBe('/api/public/x')
+      await settle()
+      expect(await originCount()).toBe(before + 1)
+    },
+  )
+
+  it('makes a request smuggled after the chunked terminator one the gateway judges and signs', async () => {
+    const before = await originCount()
+    const answers = await rawExchange(
+      'POST /api/public/x HTTP/1.1',
+      ['Transfer-Encoding: chunked', 'Connection: close'],
+      `0\r\n\r\n${SMUGGLED}GET /api/echo/admin HTTP/1.1\r\nHost: x\r\n\r\n`,
+    )
+    await settle()
+    const served = (await originCount()) - before
+    // Whatever the runtime made of the bytes, each request the origin saw came through the
+    // gateway (signed, verified at the origin) and none reached a token route without a token.
+    expect(answers.length).toBeGreaterThanOrEqual(1)
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(served)
+    for (const answer of answers) {
+      if (answer.status !== 200) {
+        await expectLoggedReason(answer, 'missing_token')
+        continue
+      }
+      await expectLoggedReason(answer, null)
+      const echo = JSON.parse(answer.body) as Echo
+      expect(echo.gateway?.ok).toBe(true)
+      expect(['/api/public/x', '/api/public/smuggled']).toContain(echo.path)
+    }
+  })
+
+  it.each([
+    ['an obfuscated Transfer-Encoding', ['Transfer-Encoding: xchunked']],
+    ['two Transfer-Encoding lines', ['Transfer-Encoding: chunked', 'Transfer-Encoding: identity']],
+  ])('serves nothing of a request with %s', async (_name, framing) => {
     const before = await originCount()
     const res = await rawSocket(
       'POST /api/public/x HTTP/1.1',
-      ['Transfer-Encoding: chunked', 'Connection: close'],
-      body,
+      [...framing, 'Connection: close'],
+      `0\r\n\r\n${SMUGGLED}`,
     )
-    expect([200, 400]).toContain(res.status)
-    expect(await originCount()).toBeLessThanOrEqual(before + 1)
-    if (res.status === 200) expect((JSON.parse(res.body) as Echo).path).toBe('/api/public/x')
+    // The runtime refuses the framing before the Worker runs (a bare 500 locally; see CONNECT in
+    // proxy-paths.test.ts): no request id, no origin request, the smuggled one included.
+    expect([400, 500, 501]).toContain(res.status)
+    expect(res.headers.get('x-request-id')).toBeNull()
+    await settle()
+    expect(await originCount()).toBe(before)
   })
 })
 
@@ -266,3 +324,65 @@ describe('cookie leakage', () => {
     expect(JSON.stringify(echo.headers)).not.toContain('ghr1.secret')
   })
 })
+
+/**
+ * Writes one raw request and reads until the server closes, returning every response in the
+ * stream (raw-http.ts reads exactly one): how a test sees what a pipelined or smuggled request
+ * was answered. Bodies are read by Content-Length or chunked framing.
+ */
+function rawExchange(requestLine: string, headerLines: string[], body: string): Promise<Answer[]> {
+  const { hostname, port, host } = new URL(GATEWAY)
+  const text = [
+    requestLine,
+    `Host: ${host}`,
+    ...headerLines,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n')
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(text))
+    let buffer = Buffer.alloc(0)
+    socket.setTimeout(5_000, () => socket.end())
+    socket.on('data', (chunk: Buffer) => (buffer = Buffer.concat([buffer, chunk])))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(parseResponses(buffer)))
+  })
+}
+
+function parseResponses(buffer: Buffer): Answer[] {
+  const answers: Answer[] = []
+  let rest: Buffer = buffer
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n')
+    if (end < 0) return answers
+    const [statusLine, ...lines] = rest.subarray(0, end).toString('latin1').split('\r\n')
+    const headers = new Headers()
+    for (const line of lines) {
+      const colon = line.indexOf(':')
+      if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim())
+    }
+    rest = rest.subarray(end + 4)
+    let body: Buffer = Buffer.alloc(0)
+    if (headers.get('transfer-encoding')?.includes('chunked')) {
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n')
+        if (lineEnd < 0) return answers
+        const size = parseInt(rest.subarray(0, lineEnd).toString(), 16)
+        rest = rest.subarray(lineEnd + 2)
+        if (!(size > 0)) {
+          rest = rest.subarray(rest.indexOf('\r\n') + 2)
+          break
+        }
+        body = Buffer.concat([body, rest.subarray(0, size)])
+        rest = rest.subarray(size + 2)
+      }
+    } else {
+      const length = Number(headers.get('content-length') ?? rest.length)
+      body = rest.subarray(0, length)
+      rest = rest.subarray(length)
+    }
+    const status = Number(statusLine?.split(' ')[1] ?? 0)
+    answers.push({ status, headers, body: body.toString() })
+  }
+}

@@ -190,6 +190,22 @@ describe('createIdentityVerifier: rejected requests', () => {
     expect(await verify(request(headers))).toEqual({ ok: false, reason: 'replayed' })
   })
 
+  it('keeps refusing replays of fresh nonces once the replay cache is full', async () => {
+    const capacity = 4
+    const verify = verifier({ replayCacheSize: capacity })
+    const sent: Headers[] = []
+    for (let i = 0; i <= capacity; i++) {
+      const headers = await signed()
+      expect((await verify(request(headers))).ok).toBe(true)
+      sent.push(headers)
+    }
+    // One request over capacity pushes out only the oldest nonce; every other one is still
+    // inside its freshness window and must not replay.
+    for (const headers of sent.slice(1)) {
+      expect(await verify(request(headers))).toEqual({ ok: false, reason: 'replayed' })
+    }
+  })
+
   it('accepts two requests signed separately (each gets its own nonce)', async () => {
     const verify = verifier()
     expect((await verify(request(await signed()))).ok).toBe(true)
