@@ -302,13 +302,10 @@ describe('the nested admin route under /api/echo', () => {
     expect(res.headers.get('x-request-id')).toBeNull()
   })
 
-  // KNOWN GAP (src/proxy/route-table.ts, reported in issue #11): the case-fold check folds ASCII
-  // case on the raw path only, so these reach the origin on the outer route with alice's token.
-  // Origins that strip trailing dots and spaces from a segment (IIS, Windows file systems,
-  // Spring's trimTokens) or decode and fold with Unicode mappings (Java equalsIgnoreCase maps 'ı'
-  // to I; NFKC maps full-width letters to ASCII) read them as `admin`. Expected failures, so a fix
-  // in src/ flips them.
-  it.fails.each([
+  // Lookalikes a loose origin reads as `admin` (trailing dots and spaces dropped by IIS, Windows
+  // and Spring's trimTokens; Unicode case and NFKC folding): the gateway folds the path the same
+  // way and refuses one whose folded form selects the stricter route.
+  it.each([
     '/api/echo/admin.',
     '/api/echo/admin..',
     '/api/echo/admin./x',
