@@ -1,4 +1,4 @@
-// The demo origin (DESIGN.md § local demo profile): answers every request with 200 and JSON
+// The demo origin (README § the local demo profile): answers every request with 200 and JSON
 // {method, path, query, headers, gateway}, and GET /__count with {count} — the number of
 // requests it has served, not counting /__count itself nor the demo IdP's key. `gateway` is what
 // the origin verifier (src/origin/) concluded about the signed identity headers: how a real

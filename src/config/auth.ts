@@ -41,7 +41,7 @@ export interface AuthConfig {
 const DAY_SECONDS = 86_400
 const HOUR_SECONDS = 3600
 export const REFRESH_COOKIE_NAME = '__Secure-gatehouse_refresh'
-/** Path-scoped so the refresh cookie is never sent to /api/* routes (DESIGN.md § Tokens). */
+/** Path-scoped so the refresh cookie is never sent to /api/* routes (docs/ARCHITECTURE.md § Refresh rotation). */
 const REFRESH_COOKIE_PATH = '/auth'
 
 const DISABLED: AuthConfig = {
