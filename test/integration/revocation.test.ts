@@ -10,6 +10,7 @@ import {
   PUBLIC_URL,
   accessTokenOf,
   adminAccess,
+  authConfig,
   authEnv,
   createTestUser,
   json,
@@ -18,7 +19,7 @@ import {
   webSession,
   type TestUser,
 } from '../helpers/auth'
-import { captureLogs, installNetwork, send, type Network } from '../helpers/gateway'
+import { captureLogs, installNetwork, send, testEnv, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
 
 const getRevocationShard = createShardLocator(env.REVOCATIONS)
@@ -116,6 +117,42 @@ describe('logout and revocation are seen on the very next request', () => {
   })
 })
 
+describe('a subject-wide cut-off is enforced on its own', () => {
+  async function cutOff(s: { user: TestUser; access: string }, at: (iat: number) => number) {
+    const iat = split(s.access).payload.iat as number
+    const shard = getRevocationShard(PUBLIC_URL, s.user.tenant, s.user.id)
+    await shard.revokeSubjectBefore(at(iat), iat + 900)
+  }
+
+  it('refuses a token issued before the cut-off, although its session is not revoked', async () => {
+    const logs = captureLogs()
+    const s = await webSession(gw)
+    await cutOff(s, (iat) => iat + 1)
+    const before = net.originCalls.length
+    for (const route of ['standard', 'secure']) {
+      expect((await send(gw, `/api/${route}/x`, { token: s.access })).status, route).toBe(401)
+      expect(logs.lastReason(), route).toBe('revoked')
+    }
+    expect(net.originCalls.length).toBe(before)
+  })
+
+  it('refuses a token issued in the very second of the cut-off', async () => {
+    const logs = captureLogs()
+    const s = await webSession(gw)
+    await cutOff(s, (iat) => iat)
+    const before = net.originCalls.length
+    expect((await send(gw, '/api/secure/x', { token: s.access })).status).toBe(401)
+    expect(logs.lastReason()).toBe('revoked')
+    expect(net.originCalls.length).toBe(before)
+  })
+
+  it('accepts a token issued after the cut-off', async () => {
+    const s = await webSession(gw)
+    await cutOff(s, (iat) => iat - 1)
+    expect((await send(gw, '/api/secure/x', { token: s.access })).status).toBe(200)
+  })
+})
+
 describe('sensitive scopes raise the route tier', () => {
   it('checks revocation on a low route for a token with a sensitive scope', async () => {
     const logs = captureLogs()
@@ -140,6 +177,29 @@ describe('sensitive scopes raise the route tier', () => {
     const admin = await webSession(gw, ADMIN_SCOPES)
     expect((await send(gw, '/api/echo/x', { token: admin.access })).status).toBe(200)
     expect(net.originCalls.at(-1)?.headers.get('x-auth-revocation')).toBe('checked')
+  })
+})
+
+describe('a later, less sensitive scope never lowers the tier', () => {
+  // echo:write raises to standard only; gatehouse:admin, granted first, raises to critical.
+  const tiered = testEnv({
+    ...authConfig(),
+    sensitive_scopes: { 'gatehouse:admin': 'critical', 'echo:write': 'standard' },
+  })
+
+  it('keeps a low route critical for a token with a critical then a standard scope', async () => {
+    const logs = captureLogs()
+    const s = await webSession(tiered, ['gatehouse:admin', 'echo:write', 'echo:read'])
+    expect(split(s.access).payload.scope).toMatch(/gatehouse:admin.*echo:write/)
+    expect((await send(tiered, '/auth/logout', { method: 'POST', token: s.access })).status).toBe(
+      204,
+    )
+    const before = net.originCalls.length
+    expect((await send(tiered, '/api/echo/x', { token: s.access })).status).toBe(401)
+    expect(logs.lastReason()).toBe('revoked')
+    const line = [...logs.lines].reverse().find((l) => l.event === 'request')
+    expect(line?.tier).toBe('critical')
+    expect(net.originCalls.length).toBe(before)
   })
 })
 
@@ -199,5 +259,34 @@ describe('RevocationShard storage', () => {
     expect(await shard.size()).toMatchObject({ jti: 1, sid: 0, cutoff: 1 })
     const alarm = await runInDurableObject(shard, (_instance, state) => state.storage.getAlarm())
     expect(alarm).toBe((now + 600) * 1000)
+  })
+
+  it('kills a token issued in the same second as the cut-off', async () => {
+    const shard = getRevocationShard(PUBLIC_URL, 'acme', `same-second-${crypto.randomUUID()}`)
+    const now = Math.floor(Date.now() / 1000)
+    await shard.revokeSubjectBefore(now - 10, now + 600)
+    expect(await shard.check({ jti: null, sid: null, iat: now - 10 })).toEqual({
+      revoked: true,
+      by: 'subject',
+    })
+    expect(await shard.check({ jti: null, sid: null, iat: now - 9 })).toEqual({
+      revoked: false,
+      by: null,
+    })
+  })
+
+  it('keeps the same subject id of two issuers in separate shards', async () => {
+    const subject = `shared-${crypto.randomUUID()}`
+    const now = Math.floor(Date.now() / 1000)
+    const other = getRevocationShard('https://other-issuer.test', 'acme', subject)
+    await other.revokeSubjectBefore(now + 60, now + 600)
+    await other.revokeJti('shared-jti', now + 600)
+    await other.revokeSession('shared-sid', now + 600, 'test')
+    const ours = getRevocationShard(PUBLIC_URL, 'acme', subject)
+    expect(await ours.check({ jti: 'shared-jti', sid: 'shared-sid', iat: now })).toEqual({
+      revoked: false,
+      by: null,
+    })
+    expect(await ours.size()).toEqual({ jti: 0, sid: 0, cutoff: 0 })
   })
 })
