@@ -6,7 +6,13 @@ import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { IssuerConfig, JwksSettings } from '../../src/keys/issuer'
 import { AuthError } from '../../src/lib/errors'
-import { KeyStore, jwksKvKey, type KeyStoreDeps, type StoredJwks } from '../../src/keys/key-store'
+import {
+  KeyStore,
+  SELF_ISSUER_REVALIDATE_MS,
+  jwksKvKey,
+  type KeyStoreDeps,
+  type StoredJwks,
+} from '../../src/keys/key-store'
 import {
   captureLogs,
   installNetwork,
@@ -179,6 +185,28 @@ describe('KeyStore layers', () => {
     }
     expect((await store.getKey(iss, good.kid, h.deps)).kid).toBe(good.kid)
   })
+  it('re-reads our own keys from KV within SELF_ISSUER_REVALIDATE_MS, well before the isolate TTL', async () => {
+    const key = await makeKey()
+    const iss = { ...issuerConfig(uniqueIssuer('self')), self: true }
+    const h = harness([])
+    const put = (keys: unknown[]) =>
+      env.JWKS_CACHE.put(
+        jwksKvKey(iss.issuer),
+        JSON.stringify({ v: 1, fetched_at: h.clock.now, keys } satisfies StoredJwks),
+      )
+    await put([key.jwk])
+    const store = new KeyStore()
+    expect((await store.getKey(iss, key.kid, h.deps)).kid).toBe(key.kid)
+    // Emergency removal written by another isolate's KeyManager: only KV changes here.
+    await put([])
+    h.clock.now += SELF_ISSUER_REVALIDATE_MS + 1
+    expect(SELF_ISSUER_REVALIDATE_MS + 1).toBeLessThan(SETTINGS.isolateTtlMs)
+    expect(store.peekKey(iss, key.kid, SETTINGS, h.clock.now)).toBeUndefined()
+    await store.getKey(iss, key.kid, h.deps).catch(() => null) // due: revalidates in the background
+    await h.settle()
+    expect((await reasonOf(store.getKey(iss, key.kid, h.deps))).reason).toBe('unknown_kid')
+    expect(h.served.calls).toBe(0)
+  })
 })
 
 describe('key cache through the gateway', () => {
@@ -240,6 +268,35 @@ describe('key cache through the gateway', () => {
     )
     expect(net.jwksFetches.get(a)).toBe(1)
     expect(net.originCalls).toHaveLength(2)
+  })
+
+  it('rejects a token whose kid belongs to another issuer', async () => {
+    const logs = captureLogs()
+    const keyA = await makeKey()
+    const keyB = await makeKey()
+    const a = uniqueIssuer('a')
+    const b = uniqueIssuer('b')
+    net.jwks.set(a, [keyA])
+    net.jwks.set(b, [keyB])
+    const { config } = await setupIssuer(net, [keyA], { issuer: a })
+    const withBoth = {
+      ...config,
+      issuers: [
+        ...(config.issuers as object[]),
+        { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json`, tenant: 'acme' },
+      ],
+    }
+    const gw = testEnv(withBoth)
+    // a's key is loaded in this isolate; b's JWKS does not list it.
+    expect((await send(gw, '/api/echo/x', { token: await mint(keyA, { issuer: a }) })).status).toBe(
+      200,
+    )
+    const before = net.originCalls.length
+    const res = await send(gw, '/api/echo/x', { token: await mint(keyA, { issuer: b }) })
+    expect(res.status).toBe(401)
+    expect(logs.lastReason()).toBe('unknown_kid')
+    expect(net.jwksFetches.get(b)).toBe(1)
+    expect(net.originCalls).toHaveLength(before)
   })
 
   it('stops accepting a cached token once it expires, while its key stays cached', async () => {
