@@ -336,3 +336,62 @@ describe('proxy failures and bad configuration', () => {
     )
   })
 })
+
+describe('scopes per route and method', () => {
+  it('refuses a token whose scope only starts with the required one (echo:readonly)', async () => {
+    const logs = captureLogs()
+    const token = await mint(key, { issuer, scope: 'echo:readonly echo:writer' })
+    const before = net.originCalls.length
+    const res = await send(gw, '/api/echo/x', { token })
+    expect(res.status).toBe(403)
+    expect(logs.lastReason()).toBe('insufficient_scope')
+    expect(net.originCalls).toHaveLength(before)
+  })
+
+  it.each(['POST', 'PUT', 'DELETE'])(
+    'refuses %s with only the read scope: writes need the write scopes',
+    async (method) => {
+      const logs = captureLogs()
+      const token = await mint(key, { issuer, scope: 'echo:read' })
+      const before = net.originCalls.length
+      const res = await send(gw, '/api/echo/x', { method, token })
+      expect(res.status).toBe(403)
+      expect(logs.lastReason()).toBe('insufficient_scope')
+      expect(net.originCalls).toHaveLength(before)
+      const writer = await mint(key, { issuer, scope: 'echo:write' })
+      expect((await send(gw, '/api/echo/x', { method, token: writer })).status).toBe(200)
+    },
+  )
+})
+
+describe('origin redirects', () => {
+  /** Like real fetch: a redirect is followed unless the caller asked for `redirect: 'manual'`. */
+  function followLikeFetch() {
+    const network = vi.mocked(globalThis.fetch).getMockImplementation()!
+    vi.mocked(globalThis.fetch).mockImplementation(async (input, init) => {
+      const request = new Request(input as RequestInfo, init as RequestInit)
+      const answered = await network(input, init)
+      const location = answered.headers.get('location')
+      const redirect = answered.status >= 300 && answered.status < 400 && location !== null
+      if (redirect && request.redirect === 'follow') {
+        return globalThis.fetch(new URL(location, request.url).href, init)
+      }
+      return answered
+    })
+  }
+
+  it.each([301, 302, 303, 307, 308])(
+    'passes a %i from the origin to the client and never follows it with identity headers',
+    async (status) => {
+      const elsewhere = 'https://elsewhere.origin.test/collect'
+      net.origin = (request) =>
+        new URL(request.url).origin === ORIGIN
+          ? new Response(null, { status, headers: { location: elsewhere } })
+          : Response.json({ leaked: true })
+      followLikeFetch()
+      const res = await send(gw, '/api/echo/x', { token: await mint(key, { issuer }) })
+      expect(res.status).toBe(status)
+      expect(net.originCalls.map((c) => new URL(c.url).origin)).toEqual([ORIGIN])
+    },
+  )
+})
