@@ -5,6 +5,8 @@
 import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createShardLocator } from '../../src/revocation/revocation-shard'
+import { rotateRefreshToken } from '../../src/sessions/refresh-store'
+import { hashRefreshToken, newRefreshToken } from '../../src/sessions/refresh-token'
 import { changePassword, findUserById, setUserStatus } from '../../src/accounts/user-store'
 import {
   APP_ORIGIN,
@@ -298,6 +300,48 @@ describe('browser and device binding', () => {
     expect((await refreshMobile(gw, token, 'phone-1')).status).toBe(200)
     expect((await refreshMobile(gw, token, 'phone-2')).status).toBe(401)
     expect(await sessionRevoked(sessionIdOf(token))).toBe('refresh_reuse')
+  })
+
+  it("treats a web session's cookie token presented in a mobile-style body as theft", async () => {
+    const logs = captureLogs()
+    const s = await webSession(gw)
+    const res = await refreshMobile(gw, s.refresh, 'phone-1')
+    expect(res.status).toBe(401)
+    expect(logs.lastReason()).toBe('invalid_grant')
+    expect(await sessionRevoked(s.sid)).toBe('refresh_reuse')
+    expect(await liveTokens(s.sid)).toBe(0)
+    // The browser that owns the session cannot bring it back either.
+    expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
+  })
+
+  it('issues no successor when a rotation races a logout of the session', async () => {
+    const s = await webSession(gw)
+    // The rotation read the session as live; the logout lands before its write.
+    expect((await send(gw, '/auth/logout', { method: 'POST', token: s.access })).status).toBe(204)
+    expect(await sessionRevoked(s.sid)).toBe('logout')
+    const now = Math.floor(Date.now() / 1000)
+    const successor = newRefreshToken(s.sid)
+    const won = await rotateRefreshToken(env.DB, {
+      parentHash: await hashRefreshToken(s.refresh),
+      successorHash: await hashRefreshToken(successor),
+      sid: s.sid,
+      generation: 2,
+      now,
+      successorExpiresAt: now + 3600,
+      sealed: 'sealed',
+      sealedUntil: now + 30,
+      fingerprint: 'fp',
+      idleExpiresAt: now + 3600,
+      country: null,
+    })
+    expect(won).toBe(false)
+    const row = await env.DB.prepare(
+      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND token_hash = ?2',
+    )
+      .bind(s.sid, await hashRefreshToken(successor))
+      .first<{ n: number }>()
+    expect(row?.n).toBe(0)
+    expect((await refreshWeb(gw, successor)).status).toBe(401)
   })
 
   it('answers garbage refresh tokens with invalid_grant', async () => {
