@@ -223,6 +223,58 @@ describe('algorithms and keys', () => {
     )
   })
 
+  it('refuses PS256 from a key published with alg RS256, though the issuer allows PS256', async () => {
+    const rsa = await makeKey('RS256')
+    net.jwks.set(issuer, [key, rsa])
+    // The same private key, signing RSA-PSS: valid PS256 bytes for a key pinned to RS256.
+    const pss = await crypto.subtle.importKey(
+      'jwk',
+      { ...(await crypto.subtle.exportKey('jwk', rsa.privateKey)), alg: 'PS256' },
+      { name: 'RSA-PSS', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    )
+    const { payload } = split(await mint(key, { issuer }))
+    const token = await signRaw(
+      { ...rsa, alg: 'PS256', privateKey: pss },
+      { alg: 'PS256', kid: rsa.kid, typ: 'at+jwt' },
+      payload,
+    )
+    await expectRejected(token, 401, 'invalid_token', 'alg_not_allowed')
+    // The key itself is trusted: RS256 from it passes.
+    expect(
+      (await send(gw, '/api/echo/resource', { token: await mint(rsa, { issuer }) })).status,
+    ).toBe(200)
+  })
+
+  it('never trusts a key the issuer published with its private members', async () => {
+    const leaked = await makeKey('EdDSA', 'leaked-private')
+    const jwk = await crypto.subtle.exportKey('jwk', leaked.privateKey)
+    net.extraJwks.set(issuer, [{ ...jwk, kid: leaked.kid, alg: 'EdDSA', use: 'sig' }])
+    await expectRejected(await mint(leaked, { issuer }), 401, 'invalid_token', 'unknown_kid')
+  })
+
+  it('never trusts a 1024-bit RSA key, however correctly it signs', async () => {
+    // jose will neither generate nor sign under 2048 bits; WebCrypto will.
+    const pair = (await crypto.subtle.generateKey(
+      {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 1024,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      },
+      true,
+      ['sign', 'verify'],
+    )) as CryptoKeyPair
+    const kid = 'rsa-1024'
+    const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey)
+    net.extraJwks.set(issuer, [{ kty: 'RSA', n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' }])
+    const weak: TestKey = { alg: 'RS256', kid, ...pair, jwk: { ...jwk, kid } }
+    const { payload } = split(await mint(key, { issuer }))
+    const token = await signRaw(weak, { alg: 'RS256', kid, typ: 'at+jwt' }, payload)
+    await expectRejected(token, 401, 'invalid_token', 'unknown_kid')
+  })
+
   // CVE-2022-21449: workerd's own ECDSA refuses these too, so the spy proves our pre-check is the
   // one that answers — crypto.subtle.verify is never asked about an r or s of zero.
   it.each([
