@@ -206,6 +206,22 @@ describe('failed logins', () => {
     expect((await login(gw, user, {}, { 'cf-connecting-ip': testIp() })).status).toBe(429)
   })
 
+  it('gives an account without a known client address the strict per-network budget', async () => {
+    const logs = captureLogs()
+    const user = await createTestUser()
+    // No cf-connecting-ip: the network is unknown, so the account gets 5 free failures, not 100.
+    for (let i = 0; i < 6; i++) {
+      const res = await login(gw, { ...user, password: `wrong-${i}` }, {}, { origin: APP_ORIGIN })
+      expect(res.status).toBe(401)
+    }
+    const hashes = await countHashes()
+    const blocked = await login(gw, user, {}, { origin: APP_ORIGIN })
+    expect(blocked.status).toBe(429)
+    expect(logs.lastReason()).toBe('rate_limited')
+    expect(blocked.headers.getSetCookie()).toEqual([])
+    expect(hashes()).toBe(0)
+  })
+
   it('throttles one client IP trying many usernames', async () => {
     const ip = testIp()
     for (let i = 0; i < 21; i++) {
@@ -273,6 +289,23 @@ describe('failed logins', () => {
   it('refuses a browser login from a foreign origin or a cross-site fetch', async () => {
     const user = await createTestUser()
     expect((await login(gw, user, {}, { origin: 'https://evil.test' })).status).toBe(403)
+  })
+
+  it('matches allowed origins exactly, never by prefix', async () => {
+    const logs = captureLogs()
+    const user = await createTestUser()
+    for (const origin of [
+      'https://app.test.evil.test',
+      `${APP_ORIGIN}:8443`,
+      `${PUBLIC_URL}.evil.test`,
+    ]) {
+      const res = await login(gw, user, {}, { origin })
+      expect(res.status, origin).toBe(403)
+      expect(logs.lastReason(), origin).toBe('origin_not_allowed')
+      expect(res.headers.getSetCookie(), origin).toEqual([])
+      expect(res.headers.get('access-control-allow-origin'), origin).toBeNull()
+    }
+    expect((await login(gw, user, {}, { origin: APP_ORIGIN })).status).toBe(200)
     expect(
       (await login(gw, user, {}, { origin: APP_ORIGIN, 'sec-fetch-site': 'cross-site' })).status,
     ).toBe(403)

@@ -55,4 +55,17 @@ describe('login throttle under a persistent single-network attack', () => {
     expect(clientNetwork('::ffff:192.0.2.1')).toBe('192.0.2.1')
     expect(clientNetwork('192.0.2.1')).toBe('192.0.2.1')
   })
+
+  it('gives an account with an unknown client network 5 free failures, not the global 100', async () => {
+    const keys = await throttleKeys('acme', `no-address-${crypto.randomUUID()}`, null)
+    const now = 2_100_000_000
+    for (let i = 0; i < USER_FAILURES_ALLOWED; i++) {
+      expect(await reserveLoginAttempt(env.DB, keys, now + i)).toBe(0)
+    }
+    // The attempt that took the account over its limit blocks the next one.
+    expect(await reserveLoginAttempt(env.DB, keys, now + USER_FAILURES_ALLOWED)).toBe(0)
+    expect(
+      await reserveLoginAttempt(env.DB, keys, now + USER_FAILURES_ALLOWED + 1),
+    ).toBeGreaterThan(0)
+  })
 })
