@@ -267,7 +267,7 @@ describe('algorithms and keys', () => {
       ['sign', 'verify'],
     )) as CryptoKeyPair
     const kid = 'rsa-1024'
-    const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey)
+    const jwk = (await crypto.subtle.exportKey('jwk', pair.publicKey)) as JsonWebKey
     net.extraJwks.set(issuer, [{ kty: 'RSA', n: jwk.n, e: jwk.e, kid, alg: 'RS256', use: 'sig' }])
     const weak: TestKey = { alg: 'RS256', kid, ...pair, jwk: { ...jwk, kid } }
     const { payload } = split(await mint(key, { issuer }))
