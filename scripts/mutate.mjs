@@ -23,6 +23,7 @@
 //   npm run mutate -- --full               the whole suite for every mutant (slow)
 
 import { spawn, execFileSync } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -343,7 +344,8 @@ async function runMutation(dir, m, baseline, { full, escalate }) {
         return { status: 'killed', stages, killedBy: first.killedBy }
       }
       const again = await run('confirm', killerFiles(first.killedBy))
-      if (again.killedBy?.length > 0) return { status: 'killed', stages, killedBy: again.killedBy }
+      const real = (again.killedBy ?? []).filter((k) => !again.timedOut.has(k))
+      if (real.length > 0) return { status: 'killed', stages, killedBy: real }
       unconfirmed.push(...first.killedBy)
     }
     return { status: 'survived', stages, killedBy: [], unconfirmed }
@@ -399,9 +401,19 @@ async function main() {
     `mutate: copying ${args.ref === null ? 'the working tree' : args.ref} and node_modules…`,
   )
   const dir = await snapshot(args.ref)
+  const commit = execFileSync('git', ['rev-parse', '--short', args.ref ?? 'HEAD'], { cwd: REPO })
+    .toString()
+    .trim()
+  const source = args.ref === null ? `working tree (on ${commit})` : `${args.ref} (${commit})`
   const cleanup = async () => {
-    if (running !== null) killGroup(running)
-    await rm(dir, { recursive: true, force: true })
+    const child = running
+    if (child !== null) {
+      // workerd writes into the copy until it is gone: wait for the group to die, then delete.
+      const closed = once(child, 'close')
+      killGroup(child)
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000))])
+    }
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
   }
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
@@ -463,7 +475,7 @@ async function main() {
       JSON.stringify(
         {
           finishedAt: new Date().toISOString(),
-          source: args.ref ?? 'working tree',
+          source,
           minutes,
           baseline: {
             passing,
@@ -480,7 +492,9 @@ async function main() {
         2,
       ) + '\n',
     )
-    console.log(`mutate: ${minutes} min; report in ${relative(process.cwd(), REPORT_PATH)}`)
+    console.log(
+      `mutate: ${source}, ${minutes} min; report in ${relative(process.cwd(), REPORT_PATH)}`,
+    )
     const unkilledSecurity = results.filter((r) => r.security && r.status !== 'killed')
     process.exitCode = unkilledSecurity.length > 0 ? EXIT_SURVIVOR : 0
   } finally {
