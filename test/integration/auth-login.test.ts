@@ -204,7 +204,7 @@ describe('failed logins', () => {
       expect(res.status).toBe(401)
     }
     expect((await login(gw, user, {}, { 'cf-connecting-ip': testIp() })).status).toBe(429)
-  })
+  }, 60_000) // 102 Argon2id hashes: seconds on a loaded machine
 
   it('gives an account without a known client address the strict per-network budget', async () => {
     const logs = captureLogs()
