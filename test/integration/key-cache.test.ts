@@ -76,6 +76,25 @@ async function reasonOf(promise: Promise<unknown>): Promise<AuthError> {
   return err as AuthError
 }
 
+/** Two third-party issuers, each with one key, both trusted by one gateway env. */
+async function twoIssuers(net: Network) {
+  const keyA = await makeKey()
+  const keyB = await makeKey()
+  const a = uniqueIssuer('a')
+  const b = uniqueIssuer('b')
+  net.jwks.set(a, [keyA])
+  net.jwks.set(b, [keyB])
+  const { config } = await setupIssuer(net, [keyA], { issuer: a })
+  const withBoth = {
+    ...config,
+    issuers: [
+      ...(config.issuers as object[]),
+      { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json`, tenant: 'acme' },
+    ],
+  }
+  return { keyA, keyB, a, b, gw: testEnv(withBoth) }
+}
+
 describe('KeyStore layers', () => {
   it('loads from the source once, writes KV, then serves from the isolate', async () => {
     const key = await makeKey()
@@ -237,21 +256,7 @@ describe('key cache through the gateway', () => {
   })
 
   it('one issuer flooded with random kids leaves another issuer untouched', async () => {
-    const keyA = await makeKey()
-    const keyB = await makeKey()
-    const a = uniqueIssuer('a')
-    const b = uniqueIssuer('b')
-    net.jwks.set(a, [keyA])
-    net.jwks.set(b, [keyB])
-    const { config } = await setupIssuer(net, [keyA], { issuer: a })
-    const withBoth = {
-      ...config,
-      issuers: [
-        ...(config.issuers as object[]),
-        { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json`, tenant: 'acme' },
-      ],
-    }
-    const gw = testEnv(withBoth)
+    const { keyA, a, b, gw } = await twoIssuers(net)
     expect((await send(gw, '/api/echo/x', { token: await mint(keyA, { issuer: a }) })).status).toBe(
       200,
     )
@@ -272,21 +277,7 @@ describe('key cache through the gateway', () => {
 
   it('rejects a token whose kid belongs to another issuer', async () => {
     const logs = captureLogs()
-    const keyA = await makeKey()
-    const keyB = await makeKey()
-    const a = uniqueIssuer('a')
-    const b = uniqueIssuer('b')
-    net.jwks.set(a, [keyA])
-    net.jwks.set(b, [keyB])
-    const { config } = await setupIssuer(net, [keyA], { issuer: a })
-    const withBoth = {
-      ...config,
-      issuers: [
-        ...(config.issuers as object[]),
-        { issuer: b, audiences: ['api'], jwks_uri: `${b}/jwks.json`, tenant: 'acme' },
-      ],
-    }
-    const gw = testEnv(withBoth)
+    const { keyA, a, b, gw } = await twoIssuers(net)
     // a's key is loaded in this isolate; b's JWKS does not list it.
     expect((await send(gw, '/api/echo/x', { token: await mint(keyA, { issuer: a }) })).status).toBe(
       200,

@@ -27,51 +27,37 @@ async function signedAt(nowSeconds: number): Promise<Headers> {
   return headers
 }
 
+/**
+ * Delivers one signed request at NOW (which must pass), then the very same headers again when
+ * the clock reads `againAtMs`; returns the verifier's answer to the second delivery.
+ */
+async function deliveredTwice(againAtMs: number) {
+  let nowMs = NOW * 1000
+  const verify = createIdentityVerifier({ secrets: [SECRET], maxAgeSeconds: 60, now: () => nowMs })
+  const headers = await signedAt(NOW)
+  expect((await verify({ method: 'GET', target: TARGET, headers })).ok).toBe(true)
+  nowMs = againAtMs
+  return verify({ method: 'GET', target: TARGET, headers })
+}
+
 describe('origin replay window', () => {
   it('refuses a replay in the very millisecond the nonce window ends', async () => {
-    let nowMs = NOW * 1000
-    const verify = createIdentityVerifier({
-      secrets: [SECRET],
-      maxAgeSeconds: 60,
-      now: () => nowMs,
-    })
-    const headers = await signedAt(NOW)
-    expect((await verify({ method: 'GET', target: TARGET, headers })).ok).toBe(true)
     // Still fresh (exactly maxAgeSeconds old), so its nonce must still be remembered.
-    nowMs = (NOW + 60) * 1000
-    expect(await verify({ method: 'GET', target: TARGET, headers })).toEqual({
+    expect(await deliveredTwice((NOW + 60) * 1000)).toEqual({
       ok: false,
       reason: 'replayed',
     })
   })
 
   it('refuses the same headers one millisecond before the window ends', async () => {
-    let nowMs = NOW * 1000
-    const verify = createIdentityVerifier({
-      secrets: [SECRET],
-      maxAgeSeconds: 60,
-      now: () => nowMs,
-    })
-    const headers = await signedAt(NOW)
-    expect((await verify({ method: 'GET', target: TARGET, headers })).ok).toBe(true)
-    nowMs = (NOW + 60) * 1000 - 1
-    expect(await verify({ method: 'GET', target: TARGET, headers })).toEqual({
+    expect(await deliveredTwice((NOW + 60) * 1000 - 1)).toEqual({
       ok: false,
       reason: 'replayed',
     })
   })
 
   it('calls the headers stale, not replayed, once the window has passed', async () => {
-    let nowMs = NOW * 1000
-    const verify = createIdentityVerifier({
-      secrets: [SECRET],
-      maxAgeSeconds: 60,
-      now: () => nowMs,
-    })
-    const headers = await signedAt(NOW)
-    expect((await verify({ method: 'GET', target: TARGET, headers })).ok).toBe(true)
-    nowMs = (NOW + 60) * 1000 + 1
-    expect(await verify({ method: 'GET', target: TARGET, headers })).toEqual({
+    expect(await deliveredTwice((NOW + 60) * 1000 + 1)).toEqual({
       ok: false,
       reason: 'stale',
     })
