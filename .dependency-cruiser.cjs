@@ -14,8 +14,10 @@ const LAYERS = {
   keys: ['lib', 'observability'],
   verify: ['lib', 'observability', 'keys'],
   revocation: ['lib', 'observability', 'verify', 'keys'],
-  accounts: ['lib', 'observability'],
-  sessions: ['lib', 'observability'],
+  // storage/ places users and sessions in buckets and buckets on D1 shards
+  storage: ['lib'],
+  accounts: ['lib', 'observability', 'storage'],
+  sessions: ['lib', 'observability', 'storage'],
   // origin/ is the standalone verifier; the proxy signs the very canonical string it checks.
   proxy: ['lib', 'observability', 'revocation', 'verify', 'keys', 'origin'],
   // config/ may use the capability libraries (their types, their defaults), never http/
@@ -26,6 +28,7 @@ const LAYERS = {
     'keys',
     'verify',
     'revocation',
+    'storage',
     'accounts',
     'sessions',
     'proxy',
@@ -38,6 +41,7 @@ const LAYERS = {
     'keys',
     'verify',
     'revocation',
+    'storage',
     'accounts',
     'sessions',
     'proxy',

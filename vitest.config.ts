@@ -12,13 +12,18 @@ const TEST_SECRETS = {
 }
 
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations'))
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations/sessions'))
+  const auditMigrations = await readD1Migrations(path.join(import.meta.dirname, 'migrations/audit'))
   return {
     plugins: [
       cloudflareTest({
         main: './src/index.ts',
         wrangler: { configPath: './wrangler.toml' },
-        miniflare: { bindings: { ...TEST_SECRETS, TEST_MIGRATIONS: migrations } },
+        miniflare: { bindings: {
+            ...TEST_SECRETS,
+            TEST_MIGRATIONS: migrations,
+            TEST_AUDIT_MIGRATIONS: auditMigrations,
+          }, },
       }),
     ],
     test: {

@@ -1,6 +1,6 @@
 // npm start: the local demo profile (v2) in one command (README § Quick start).
-//   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally,
-//   3. demo data seeded (idempotent), 4. the demo third-party issuer's key in .demo-idp.json
+//   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally to every session
+//   shard and the audit database, 3. demo data seeded on their shards (idempotent), 4. the demo third-party issuer's key in .demo-idp.json
 //   (generated once), 5. demo origin on :8788 (it publishes that key), 6. the gateway on :8787.
 // Ctrl-C stops everything.
 
@@ -8,8 +8,10 @@ import { spawn, spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDemoOrigin } from './demo-origin.mjs'
+import { readFileSync } from 'node:fs'
 import { demoIdpJwks, ensureDemoIdp } from './lib/demo-idp.mjs'
 import { ensureDevVars } from './lib/dev-vars.mjs'
+import { auditBinding, shardBindings } from './lib/placement.mjs'
 import { seedDemo } from './seed-demo.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -36,10 +38,8 @@ function step(label, args) {
  * file the Worker bundles) is passed with the ports rewritten, as a GATEHOUSE var that overrides
  * the profile.
  */
-async function portOverrides() {
+function portOverrides() {
   if (GATEWAY_PORT === 8787 && ORIGIN_PORT === 8788) return []
-  const { readFile } = await import('node:fs/promises')
-  const demo = JSON.parse(await readFile(join(root, 'config', 'demo.json'), 'utf8'))
   const json = JSON.stringify(demo)
     .replaceAll(':8787', `:${GATEWAY_PORT}`)
     .replaceAll(':8788', `:${ORIGIN_PORT}`)
@@ -48,8 +48,18 @@ async function portOverrides() {
 
 const secrets = ensureDevVars(join(root, '.dev.vars'))
 const persist = persistTo ? ['--persist-to', persistTo] : []
-step('applying D1 migrations', ['d1', 'migrations', 'apply', 'DB', '--local', ...persist])
-await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, persist })
+const demo = JSON.parse(readFileSync(join(root, 'config', 'demo.json'), 'utf8'))
+for (const binding of [...shardBindings(demo), auditBinding(demo)]) {
+  step(`applying D1 migrations to ${binding}`, [
+    'd1',
+    'migrations',
+    'apply',
+    binding,
+    '--local',
+    ...persist,
+  ])
+}
+await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, config: demo, persist })
 const idp = ensureDemoIdp(root, ORIGIN_PORT)
 const origin = await startDemoOrigin({
   port: ORIGIN_PORT,
@@ -69,7 +79,7 @@ const gateway = spawn(
     String(GATEWAY_PORT),
     '--local',
     ...persist,
-    ...(await portOverrides()),
+    ...portOverrides(),
   ],
   { cwd: root, stdio: 'inherit', env: process.env },
 )

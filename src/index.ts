@@ -2,7 +2,7 @@
 
 import { app } from './http/app'
 import { runCron } from './http/cron'
-import { consumeAuthEvents } from './observability/audit-consumer'
+import { runQueue } from './http/queue'
 import type { Env } from './config/env'
 
 export { KeyManager } from './keys/key-manager'
@@ -12,5 +12,5 @@ export { MetricsAggregator } from './observability/metrics-aggregator'
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   scheduled: (_controller, env, ctx) => ctx.waitUntil(runCron(env)),
-  queue: (batch, env) => consumeAuthEvents(batch, env.DB),
+  queue: (batch, env) => runQueue(batch, env),
 } satisfies ExportedHandler<Env>

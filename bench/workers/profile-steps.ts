@@ -18,7 +18,6 @@ import { createEventSink } from '../../src/observability/security-events'
 import {
   hashRefreshToken,
   newRefreshToken,
-  newSessionId,
   refreshTokenSessionId,
   sealSuccessor,
 } from '../../src/sessions/refresh-token'
@@ -37,6 +36,7 @@ import {
   type Env,
   type Fixture,
 } from './profile-fixture'
+import { newSessionId } from '../../src/storage/placement'
 
 export type Op = (fx: Fixture, env: Env, ctx: ExecutionContext) => unknown
 
@@ -162,7 +162,7 @@ export const STEP_OPS: Record<string, Op> = {
     sanitizeResponseHeaders(new Headers(fx.originHeaders), [fx.config.auth.cookieName]),
   // The auth server's per-rotation work outside D1 and HTTP (refresh.ts): crypto, then minting.
   'refresh-crypto': async () => {
-    const parent = newRefreshToken(newSessionId())
+    const parent = newRefreshToken(newSessionId(0))
     const successor = newRefreshToken(refreshTokenSessionId(parent) ?? '')
     await hashRefreshToken(parent)
     await hashRefreshToken(successor)
@@ -170,7 +170,7 @@ export const STEP_OPS: Record<string, Op> = {
   },
   // One D1 round trip (local D1: a SQLite Durable Object behind a JS binding, same process).
   'd1-select': async (_fx, env) =>
-    (await env.DB.prepare('SELECT 1 AS one').first<{ one: number }>())?.one === 1,
+    (await (env.SESSIONS_0 as D1Database).prepare('SELECT 1 AS one').first<{ one: number }>())?.one === 1,
   'mint-token': async (fx) => {
     const signer = { kid: 'profile-key', alg: 'EdDSA' as const, key: fx.signingKey, loadedAt: 0 }
     const claims = {

@@ -9,8 +9,12 @@
 // blocks its key for a doubling delay (30 s … 15 min); a count starts over only after a quiet
 // period longer than the longest block, so a persistent attacker on one network gets at most 13
 // guesses in its first hour and 4 an hour after (docs/RUNBOOK.md § Login throttle). Attempts are
-// reserved before hashing in one transaction, so a concurrent burst gets no more than one guess
-// past a limit. Keys hold a hash of the username, not the username.
+// reserved before hashing in one transaction per database, so a concurrent burst gets no more
+// than one guess past a limit. Keys hold a hash of the username, not the username. With sharded
+// storage the account's counters live on the account's shard and the network's counter on the
+// shard of the network's own bucket (one shard would count a sprayed network once per shard).
+
+import { logLine } from '../observability/log'
 
 /**
  * A key's count starts over after this long without a counted attempt. Longer than the longest
@@ -28,6 +32,12 @@ export const USER_GLOBAL_FAILURES_ALLOWED = 100
 export const IP_FAILURES_ALLOWED = 20
 /** IPv6 addresses are counted by their /64: the smallest block one subscriber is given. */
 const IPV6_NETWORK_HEXTETS = 4
+
+/** Where the counters live: the account's shard, and the client network's shard. */
+export interface ThrottleStores {
+  readonly account: D1Database
+  readonly network: D1Database
+}
 
 export interface ThrottleKeys {
   /** The account, from every network. */
@@ -75,30 +85,74 @@ export function clientNetwork(ip: string): string {
   return `${hextets.map((h) => h.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
 
+type Entry = readonly [key: string, allowed: number]
+
+function accountEntries(keys: ThrottleKeys): Entry[] {
+  return keys.userNetwork === null
+    ? [[keys.user, USER_FAILURES_ALLOWED]] // no network known: the strict per-account budget
+    : [
+        [keys.userNetwork, USER_FAILURES_ALLOWED],
+        [keys.user, USER_GLOBAL_FAILURES_ALLOWED],
+      ]
+}
+
+function networkEntries(keys: ThrottleKeys): Entry[] {
+  return keys.ip === null ? [] : [[keys.ip, IP_FAILURES_ALLOWED]]
+}
+
 /**
  * Reserves one attempt against every key. Returns 0 when the attempt may proceed to the password
- * check, else the seconds until it may be tried again. One D1 batch (a transaction, so
- * concurrent logins are serialised): read each key's block; count the attempt on every key, but
- * only when no key is blocked (a refused attempt is counted nowhere, so an attacker blocked on
- * one network cannot run up the account-wide counter); then block, for the next attempt, each
- * key this attempt took over its limit. So after a block one try is possible, and a burst can
- * never get more than one guess past the limit.
+ * check, else the seconds until it may be tried again. A refused attempt is counted nowhere (so
+ * an attacker blocked on one network cannot run up the account-wide counter): when the account's
+ * and the network's counters live on different shards and only one of them refused, the other's
+ * reservation is withdrawn.
  */
 export async function reserveLoginAttempt(
-  db: D1Database,
+  stores: ThrottleStores,
   keys: ThrottleKeys,
   now: number,
 ): Promise<number> {
-  const entries: Array<[string, number]> =
-    keys.userNetwork === null
-      ? [[keys.user, USER_FAILURES_ALLOWED]] // no network known: the strict per-account budget
-      : [
-          [keys.userNetwork, USER_FAILURES_ALLOWED],
-          [keys.user, USER_GLOBAL_FAILURES_ALLOWED],
-        ]
-  if (keys.ip !== null) entries.push([keys.ip, IP_FAILURES_ALLOWED])
-  const [k1, k2 = null, k3 = null] = entries.map(([key]) => key)
   const attempt = crypto.randomUUID()
+  const account = accountEntries(keys)
+  const network = networkEntries(keys)
+  if (stores.account === stores.network || network.length === 0) {
+    return reserveOn(stores.account, [...account, ...network], now, attempt)
+  }
+  // The network's counter is kept on the account's shard while its own shard is down: split over
+  // shards for the outage, but still counted, and no login fails for another shard's outage.
+  let networkStore = stores.network
+  const [onAccount, onNetwork] = await Promise.allSettled([
+    reserveOn(stores.account, account, now, attempt),
+    reserveOn(stores.network, network, now, attempt).catch((err: unknown) => {
+      logLine('warn', 'throttle_shard_unavailable', {
+        error: err instanceof Error ? err.name : 'unknown',
+      })
+      networkStore = stores.account
+      return reserveOn(stores.account, network, now, attempt)
+    }),
+  ])
+  const counted = (r: PromiseSettledResult<number>) => r.status === 'fulfilled' && r.value === 0
+  const refusedOrFailed = !counted(onAccount) || !counted(onNetwork)
+  if (refusedOrFailed && counted(onAccount)) await withdraw(stores.account, account, attempt)
+  if (refusedOrFailed && counted(onNetwork)) await withdraw(networkStore, network, attempt)
+  for (const r of [onAccount, onNetwork]) if (r.status === 'rejected') throw r.reason
+  const wait = (r: PromiseSettledResult<number>) => (r.status === 'fulfilled' ? r.value : 0)
+  return Math.max(wait(onAccount), wait(onNetwork))
+}
+
+/**
+ * One database's part of a reservation, in one D1 batch (a transaction, so concurrent logins
+ * are serialised): read each key's block; count the attempt on every key, but only when no key
+ * is blocked; then block, for the next attempt, each key this attempt took over its limit. So
+ * after a block one try is possible, and a burst can never get more than one guess past it.
+ */
+async function reserveOn(
+  db: D1Database,
+  entries: readonly Entry[],
+  now: number,
+  attempt: string,
+): Promise<number> {
+  const [k1, k2 = null, k3 = null] = entries.map(([key]) => key)
   const reads = entries.map(([key]) =>
     db.prepare('SELECT blocked_until FROM login_throttle WHERE key = ?1').bind(key),
   )
@@ -135,22 +189,48 @@ export async function reserveLoginAttempt(
 }
 
 /**
+ * Takes back an attempt's count (and the block it set for the next attempt) from keys no later
+ * attempt has counted on since; a key whose last attempt is another one is left alone.
+ */
+async function withdraw(db: D1Database, entries: readonly Entry[], attempt: string): Promise<void> {
+  await db.batch(
+    entries.map(([key]) =>
+      db
+        .prepare(
+          `UPDATE login_throttle SET failures = MAX(0, failures - 1), blocked_until = 0
+            WHERE key = ?1 AND last_attempt = ?2`,
+        )
+        .bind(key, attempt),
+    ),
+  )
+}
+
+/**
  * A successful login: the account's counter from this network is cleared; the account-wide and
  * network-wide counters get this attempt's reservation back (one success vouches neither for
  * the other networks' attempts on the account nor for this network's attempts on others).
  */
-export async function releaseLoginAttempt(db: D1Database, keys: ThrottleKeys): Promise<void> {
-  const giveBack = (key: string) =>
+export async function releaseLoginAttempt(
+  stores: ThrottleStores,
+  keys: ThrottleKeys,
+): Promise<void> {
+  const giveBack = (db: D1Database, key: string) =>
     db.prepare('UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE key = ?1').bind(key)
-  const statements =
+  const remove = (key: string) =>
+    stores.account.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(key)
+  const onAccount =
     keys.userNetwork === null
-      ? [db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.user)]
-      : [
-          db.prepare('DELETE FROM login_throttle WHERE key = ?1').bind(keys.userNetwork),
-          giveBack(keys.user),
-        ]
-  if (keys.ip !== null) statements.push(giveBack(keys.ip))
-  await db.batch(statements)
+      ? [remove(keys.user)]
+      : [remove(keys.userNetwork), giveBack(stores.account, keys.user)]
+  const onNetwork = keys.ip === null ? [] : [giveBack(stores.network, keys.ip)]
+  if (stores.account === stores.network) {
+    await stores.account.batch([...onAccount, ...onNetwork])
+    return
+  }
+  await Promise.all([
+    stores.account.batch(onAccount),
+    onNetwork.length === 0 ? undefined : stores.network.batch(onNetwork),
+  ])
 }
 
 /** Deletes counters quiet for longer than QUIET_SECONDS and not blocked (cron). */

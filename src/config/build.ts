@@ -8,7 +8,8 @@ import type { RouteConfig } from '../proxy/route'
 import { buildAuthConfig } from './auth'
 import type { GatehouseDocument } from './schema'
 import { normalizePrefix } from './schema-routes'
-import type { Config, IssuerConfig } from './types'
+import { parseBuckets } from './schema-storage'
+import type { Config, IssuerConfig, StorageConfig } from './types'
 
 const SECOND_MS = 1000
 
@@ -76,7 +77,18 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
       doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),
     demoPage: doc.demo_page,
     auth: buildAuthConfig(doc.auth, selfIssuer, secret),
+    storage: buildStorage(doc.storage),
   })
+}
+
+/** Bucket ranges as bucket lists (the schema has checked them, so parsing cannot fail here). */
+function buildStorage(doc: Doc['storage']): StorageConfig {
+  const buckets = (text: string) => parseBuckets(text) as number[]
+  return {
+    shards: doc.session_shards.map((s) => ({ binding: s.binding, buckets: buckets(s.buckets) })),
+    frozenBuckets: buckets(doc.frozen_buckets),
+    auditBinding: doc.audit_database,
+  }
 }
 
 /** What is valid but worth saying out loud: an explicitly empty write-scope list on a token route. */

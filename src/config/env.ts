@@ -12,7 +12,10 @@ export interface Env {
   /** A whole configuration document (object or JSON string) that overrides the profile. */
   readonly GATEHOUSE?: unknown
   readonly JWKS_CACHE: KVNamespace
-  readonly DB: D1Database
+  /**
+   * D1 databases are bound under the names the configuration gives them (storage.session_shards,
+   * storage.audit_database): looked up by name, like secrets.
+   */
   readonly KEYS: DurableObjectNamespace<KeyManager>
   readonly REVOCATIONS: DurableObjectNamespace<RevocationShard>
   readonly METRICS_AGGREGATOR: DurableObjectNamespace<MetricsAggregator>

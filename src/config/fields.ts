@@ -69,6 +69,11 @@ export function limitedToken(pattern: RegExp, maxLength: number, description: st
   )
 }
 
+/** The name of a Worker binding (a D1 database, a queue…) as wrangler.toml declares it. */
+export function bindingName(description: string) {
+  return token(ENV_NAME, description)
+}
+
 /** The name of a secret binding; the secret itself is resolved after validation (secrets.ts). */
 export function secretName(description: string) {
   return token(ENV_NAME, description)

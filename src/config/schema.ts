@@ -24,6 +24,7 @@ import {
 } from './schema-auth'
 import { IssuerSchema, JwksSchema } from './schema-issuers'
 import { RouteSchema, normalizePrefix } from './schema-routes'
+import { StorageSchema } from './schema-storage'
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60
 export const MAX_CLOCK_SKEW_SECONDS = 300
@@ -112,6 +113,7 @@ export const GatehouseSchema = v.pipe(
     ),
     demo_page: flag(false, 'Serve the browser demo at GET /demo (the local demo profile only).'),
     auth: v.optional(AuthSchema),
+    storage: v.optional(StorageSchema, {}),
   }),
   at(
     ['auth'],

@@ -6,6 +6,7 @@
 import type { IssuerConfig, JwksSettings } from '../keys/issuer'
 import type { RouteConfig } from '../proxy/route'
 import type { Tier } from '../revocation/tier'
+import type { ShardLayout } from '../storage/shards'
 import type { AuthConfig } from './auth'
 
 export type { IssuerConfig }
@@ -31,4 +32,11 @@ export interface Config {
   /** Serve the browser demo page at GET /demo (local demo profile only). */
   readonly demoPage: boolean
   readonly auth: AuthConfig
+  readonly storage: StorageConfig
+}
+
+/** Which D1 bindings hold what (docs/STORAGE.md § Shards). */
+export interface StorageConfig extends ShardLayout {
+  /** The D1 binding audit events are written to. */
+  readonly auditBinding: string
 }

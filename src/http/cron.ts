@@ -1,6 +1,6 @@
 // The cron trigger: time-driven upkeep that needs no request — the signing-key lifecycle (the
 // KeyManager's own alarm does the same; the cron is the safety net) and bounded deletion of
-// expired sessions, refresh tokens and login counters. A broken config was logged when the
+// expired sessions, refresh tokens and login counters on every session shard. A broken config was logged when the
 // isolate's services were built; the cron then does nothing.
 
 import { ConfigError } from '../config/config'
@@ -14,14 +14,26 @@ export async function runCron(env: Env): Promise<void> {
   const s = servicesFor(env)
   if (s instanceof ConfigError || !s.config.auth.enabled) return
   const now = Math.floor(s.now() / 1000)
-  const [keys, removed] = await Promise.allSettled([
+  const shards = s.sessionShards.all
+  const [keys, ...cleanups] = await Promise.allSettled([
     s.keyManager().advance(s.keySettings),
-    deleteExpired(s.db, now),
-    pruneThrottle(s.db, now),
+    ...shards.map(async (shard) => {
+      const [removed] = await Promise.all([
+        deleteExpired(shard.db, now),
+        pruneThrottle(shard.db, now),
+      ])
+      return removed
+    }),
   ])
+  // Each shard is cleaned on its own: one that is down is retried by the next run.
+  const removed = cleanups.map((c) => (c.status === 'fulfilled' ? c.value : 0))
   logLine('info', 'cron', {
     keys: keys.status,
-    expired_rows_removed: removed.status === 'fulfilled' ? removed.value : null,
-    cleanup: removed.status,
+    expired_rows_removed: removed.reduce((a, b) => a + b, 0),
+    cleanup: cleanups.every((c) => c.status === 'fulfilled') ? 'fulfilled' : 'rejected',
+    shards_failed: shards
+      .filter((_, i) => cleanups[i]?.status === 'rejected')
+      .map((x) => x.name)
+      .join(' '),
   })
 }

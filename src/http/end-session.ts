@@ -26,7 +26,8 @@ export async function endSession(
   actor: string | null = null,
 ): Promise<void> {
   const now = Math.floor(s.now() / 1000)
-  const changed = await revokeSessionRow(s.db, session.sid, reason, now)
+  const shard = s.sessionShards.forSession(session.sid)
+  const changed = shard !== null && (await revokeSessionRow(shard.db, session.sid, reason, now))
   // The entry lives as long as any access token of the session can.
   try {
     await s

@@ -31,6 +31,8 @@ export interface RequestRecord {
   kid: string | null
   jti: string | null
   sid: string | null
+  /** The session shard (D1 binding) a login, refresh or logout touched. */
+  shard: string | null
   tenant: string | null
   /** The verified subject; logged only as a hash. */
   subject: string | null
@@ -68,6 +70,7 @@ function newRecord(): RequestRecord {
     kid: null,
     jti: null,
     sid: null,
+    shard: null,
     tenant: null,
     subject: null,
     revocation: null,
@@ -153,6 +156,7 @@ async function recordRequest(
     kid: record.kid,
     jti: record.jti,
     sid: record.sid,
+    shard: record.shard,
     target_subject_hash:
       record.targetSubject === null || subjectHash === null
         ? null

@@ -42,9 +42,11 @@ export async function revokeSubject(
     .revokeSubjectBefore(now, tokenHorizon(s.config, now))
   let ended = 0
   if (s.config.auth.enabled && who.issuer === s.config.auth.issuer) {
-    for (const sid of await activeSessionIds(s.db, who.subject)) {
-      await endSession(s, { sid, userId: who.subject, tenant: who.tenant }, reason, sink, actor)
-      ended++
+    for (const shard of s.sessionShards.forUser(who.subject)) {
+      for (const sid of await activeSessionIds(shard.db, who.subject)) {
+        await endSession(s, { sid, userId: who.subject, tenant: who.tenant }, reason, sink, actor)
+        ended++
+      }
     }
   }
   emitSecurityEvent(sink, {

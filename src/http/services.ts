@@ -4,6 +4,7 @@
 // wall clock (`systemClock`); capability libraries get a config slice, a binding and `now`.
 
 import { ConfigError, parseConfig, type Config } from '../config/config'
+import { fieldName, type ConfigIssue } from '../config/errors'
 import type { Env } from '../config/env'
 import { lifecyclePolicy, getKeyManager, type KeyManagerSettings } from '../keys/key-manager'
 import { KeyStore, type KeySource } from '../keys/key-store'
@@ -15,6 +16,7 @@ import { Forwarder } from '../proxy/forward'
 import { compileRouteTable, type RouteTable } from '../proxy/route-table'
 import { RevocationPolicy } from '../revocation/revocation-check'
 import { createShardLocator, type ShardLocator } from '../revocation/revocation-shard'
+import { SessionShards } from '../storage/shards'
 import { Verifier } from '../verify/verifier'
 import { MetricsFlusher } from './metrics-flush'
 
@@ -36,8 +38,10 @@ export interface Services {
   readonly forwarder: Forwarder
   readonly metrics: MetricsFlusher
   readonly subjectHash: SubjectHasher
-  /** Users, sessions, refresh tokens, login throttle, audit events. */
-  readonly db: D1Database
+  /** Users, sessions, refresh tokens and login counters, spread over D1 shards by bucket. */
+  readonly sessionShards: SessionShards
+  /** Audit events (the queue consumer writes, the admin API reads). */
+  readonly auditDb: D1Database
   readonly kv: KVNamespace
   readonly events: Queue | undefined
   readonly analytics: AnalyticsEngineDataset | undefined
@@ -54,6 +58,7 @@ export function servicesFor(env: Env, now: () => number = systemClock): Services
   if (entry === undefined) {
     try {
       const config = parseConfig(env)
+      assertDatabasesBound(env, config)
       for (const warning of config.warnings) logLine('warn', 'config_warning', { warning })
       entry = buildServices(env, config, now)
     } catch (err) {
@@ -97,6 +102,7 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
     })
   }
   const shards = createShardLocator(env.REVOCATIONS)
+  const database = (binding: string) => env[binding] as D1Database
   return {
     config,
     now,
@@ -123,11 +129,43 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
     forwarder: new Forwarder(now),
     metrics: new MetricsFlusher(env.METRICS_AGGREGATOR, now),
     subjectHash: createSubjectHasher(subjectHashSecret(config)),
-    db: env.DB,
+    sessionShards: new SessionShards(config.storage, database),
+    auditDb: database(config.storage.auditBinding),
     kv: env.JWKS_CACHE,
     events: env.AUTH_EVENTS,
     analytics: env.METRICS,
   }
+}
+
+/**
+ * Every D1 database the storage table names must be bound (an auth server needs them all): a
+ * missing one is a configuration error naming its field, not a 500 on the first login.
+ */
+function assertDatabasesBound(env: Env, config: Config): void {
+  if (!config.auth.enabled) return
+  const isD1 = (binding: string) => {
+    const value = env[binding] as { prepare?: unknown } | undefined
+    return typeof value === 'object' && value !== null && typeof value.prepare === 'function'
+  }
+  const unbound = (binding: string) =>
+    `D1 database ${binding} is not bound (wrangler.toml [[d1_databases]] binding = "${binding}")`
+  const issues: ConfigIssue[] = []
+  config.storage.shards.forEach((shard, i) => {
+    if (!isD1(shard.binding)) {
+      issues.push({
+        field: fieldName(['storage', 'session_shards', i, 'binding']),
+        problem: unbound(shard.binding),
+      })
+    }
+  })
+  if (!isD1(config.storage.auditBinding)) {
+    issues.push({
+      field: fieldName(['storage', 'audit_database']),
+      problem: unbound(config.storage.auditBinding),
+    })
+  }
+  const [first, ...rest] = issues
+  if (first !== undefined) throw ConfigError.of([first, ...rest])
 }
 
 /** The secret the log-hash key derives from: the key-encryption secret, else an origin secret. */

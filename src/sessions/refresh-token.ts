@@ -1,26 +1,21 @@
 // Refresh tokens: opaque `ghr1.<sid>.<secret>` strings with 256 bits of randomness. The sid is
-// carried in the token so the session (and, when sessions are sharded, its database) is known
-// without a lookup; only the SHA-256 of the whole token is stored. During the reuse window a
+// carried in the token so the session and its shard (the sid names its bucket,
+// src/storage/placement.ts) are known without a lookup; only the SHA-256 of the whole token is stored. During the reuse window a
 // rotated token's successor is kept sealed with AES-GCM under a key derived from the rotated
 // token itself: the database alone cannot reveal it, only a client presenting the parent can.
 
 import { deriveSealingKey, openSealedText, sealText } from '../lib/symmetric'
 import { decodeBase64Url, encodeBase64Url } from '../lib/base64url'
+import { isSessionId } from '../storage/placement'
 
 const PREFIX = 'ghr1'
 const SECRET_BYTES = 32
-const SESSION_ID_BYTES = 16
 const SEAL_SALT = 'gatehouse/refresh-successor/v1'
-const TOKEN = /^ghr1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/
+const TOKEN = /^ghr1\.([A-Za-z0-9_-]{22,25})\.([A-Za-z0-9_-]{43})$/
 const encoder = new TextEncoder()
 
 function randomId(bytes: number): string {
   return encodeBase64Url(crypto.getRandomValues(new Uint8Array(bytes)))
-}
-
-/** A new session id: 128 random bits, base64url. */
-export function newSessionId(): string {
-  return randomId(SESSION_ID_BYTES)
 }
 
 /** A new refresh token for a session. */
@@ -31,7 +26,10 @@ export function newRefreshToken(sid: string): string {
 /** Returns the session id of a well-formed refresh token, or null. */
 export function refreshTokenSessionId(token: string): string | null {
   const m = TOKEN.exec(token)
-  return m === null || decodeBase64Url(m[2] as string) === null ? null : (m[1] as string)
+  if (m === null || !isSessionId(m[1] as string) || decodeBase64Url(m[2] as string) === null) {
+    return null
+  }
+  return m[1] as string
 }
 
 /** SHA-256 of the token, base64url: the only form that is stored. */

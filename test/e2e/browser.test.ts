@@ -62,7 +62,7 @@ describe('the demo page in Chromium', () => {
 
     // The API call carries the bearer token; the cookie (Path=/auth) never travels to /api.
     const status = await act(page, '#call-api')
-    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_demo_alice' })
+    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_3e3_demo_alice' })
     const [apiCall] = await answeredCalls(wire, '/api/echo/hello')
     expect(apiCall!.headers.authorization).toBe(`Bearer ${accessToken}`)
     expect(sentRefreshToken(apiCall!)).toBeNull()
@@ -107,7 +107,7 @@ describe('the demo page in Chromium', () => {
     expect(revoked.status).toBe(200)
 
     const status = await act(page, '#call-critical')
-    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_demo_alice' })
+    expect(status).toMatchObject({ outcome: 'ok', httpStatus: '200', subject: 'usr_3e3_demo_alice' })
     expect(status.refreshes).toBe('1')
     await expect
       .poll(() => gatewayCalls(wire))

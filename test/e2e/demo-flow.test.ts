@@ -20,7 +20,7 @@ describe('the demo profile from npm start', () => {
       gateway: { ok: boolean }
     }
     expect(echo.path).toBe('/api/echo/hello')
-    expect(echo.headers['x-auth-subject']).toBe('usr_demo_alice')
+    expect(echo.headers['x-auth-subject']).toBe('usr_3e3_demo_alice')
     expect(echo.gateway.ok).toBe(true)
     expect(await originCount()).toBe(before + 1)
 

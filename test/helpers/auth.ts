@@ -3,8 +3,10 @@
 
 import { env } from 'cloudflare:test'
 import { hashPassword } from '../../src/accounts/password-hash'
-import { createUser } from '../../src/accounts/user-store'
+import { createUser, normalizeUsername } from '../../src/accounts/user-store'
+import { accountBucket, newUserId } from '../../src/storage/placement'
 import { ORIGIN, send, testEnv } from './gateway'
+import { TEST_STORAGE, bucketDb } from './shards'
 
 export const PUBLIC_URL = 'https://gatehouse.test'
 export const APP_ORIGIN = 'https://app.test'
@@ -26,6 +28,7 @@ export function authConfig(auth: Record<string, unknown> = {}): Record<string, u
     // Generous: a loaded CI machine must not trip the breaker; resilience tests set their own.
     revocation_timeout_ms: 2000,
     sensitive_scopes: { 'gatehouse:admin': 'critical' },
+    storage: TEST_STORAGE,
     routes: [
       route('/api/public', { auth: 'none' }),
       route('/api/echo', {
@@ -55,14 +58,18 @@ export interface TestUser {
 export async function createTestUser(
   o: { password?: string; scopes?: string[]; tenant?: string; username?: string } = {},
 ): Promise<TestUser> {
+  const tenant = o.tenant ?? 'acme'
+  const username = o.username ?? `user-${crypto.randomUUID().slice(0, 8)}`
+  // Placed as the gateway places users: in its account's bucket, on that bucket's shard.
+  const bucket = await accountBucket(tenant, normalizeUsername(username))
   const user = {
-    id: `usr_${crypto.randomUUID().replace(/-/g, '')}`,
-    tenant: o.tenant ?? 'acme',
-    username: o.username ?? `user-${crypto.randomUUID().slice(0, 8)}`,
+    id: newUserId(bucket),
+    tenant,
+    username,
     password: o.password ?? `pw-${crypto.randomUUID()}`,
   }
   await createUser(
-    env.DB,
+    bucketDb(bucket),
     {
       ...user,
       password: await hashPassword(user.password, env.PASSWORD_PEPPER as string),

@@ -28,6 +28,7 @@ import {
 } from '../helpers/gateway'
 import { makeKey, type TestKey } from '../helpers/keys'
 import { mint, split } from '../helpers/tokens'
+import { accountDb } from '../helpers/shards'
 
 const PARTNER = uniqueIssuer('partner-idp')
 const config = authConfig()
@@ -122,7 +123,8 @@ describe('H2: gatehouse:admin acts inside its own tenant', () => {
       token: admin.access,
     })
     await expectTenantRefusal(res)
-    const row = await env.DB.prepare('SELECT id FROM users WHERE tenant = ?1 AND username = ?2')
+    const row = await (await accountDb('globex', username))
+      .prepare('SELECT id FROM users WHERE tenant = ?1 AND username = ?2')
       .bind('globex', username)
       .first()
     expect(row).toBeNull()
@@ -168,7 +170,7 @@ describe('H2: gatehouse:admin acts inside its own tenant', () => {
 
   it('reads only its own tenant’s audit events', async () => {
     const victim = await otherTenant()
-    await env.DB.prepare(
+    await env.AUDIT_DB.prepare(
       "INSERT INTO audit_events (at, type, tenant, user_id, detail) VALUES (?1, 'login_succeeded', 'globex', ?2, '{}')",
     )
       .bind(Math.floor(Date.now() / 1000), victim.user.id)
@@ -219,7 +221,8 @@ describe('H2: gatehouse:admin acts inside its own tenant', () => {
     })
     expect(res.status).toBe(403)
     expect(logs.lastReason()).toBe('insufficient_scope')
-    const row = await env.DB.prepare('SELECT id FROM users WHERE tenant = ?1 AND username = ?2')
+    const row = await (await accountDb('acme', username))
+      .prepare('SELECT id FROM users WHERE tenant = ?1 AND username = ?2')
       .bind('acme', username)
       .first()
     expect(row).toBeNull()

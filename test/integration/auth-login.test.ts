@@ -23,6 +23,7 @@ import {
 } from '../helpers/auth'
 import { captureLogs, installNetwork, send, type Network } from '../helpers/gateway'
 import { split } from '../helpers/tokens'
+import { sessionDb, userDb } from '../helpers/shards'
 
 let net: Network
 const gw = authEnv()
@@ -99,7 +100,7 @@ describe('a successful login', () => {
     expect(res.status).toBe(200)
     expect(res.headers.getSetCookie()).toEqual([])
     const body = (await res.json()) as Record<string, string>
-    expect(body.refresh_token).toMatch(/^ghr1\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
+    expect(body.refresh_token).toMatch(/^ghr1\.[0-9a-f]{3}[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/)
     expect((await login(gw, user, { client: 'mobile' }, {})).status).toBe(400)
   })
 
@@ -107,8 +108,10 @@ describe('a successful login', () => {
     const user = await createTestUser()
     const res = await login(gw, user, { client: 'mobile', device_id: 'd' }, {})
     const token = ((await res.json()) as Record<string, string>).refresh_token as string
-    const rows = await env.DB.prepare('SELECT * FROM refresh_tokens WHERE sid = ?1')
-      .bind(token.split('.')[1])
+    const sid = token.split('.')[1] as string
+    const rows = await sessionDb(sid)
+      .prepare('SELECT * FROM refresh_tokens WHERE sid = ?1')
+      .bind(sid)
       .all()
     expect(rows.results).toHaveLength(1)
     expect(JSON.stringify(rows.results)).not.toContain(token.split('.')[2])
@@ -117,13 +120,15 @@ describe('a successful login', () => {
   it('upgrades a PBKDF2 hash to Argon2id on login, and caps PBKDF2 iterations', async () => {
     const user = await createTestUser()
     const legacy = await hashPasswordPbkdf2(user.password, env.PASSWORD_PEPPER as string, 1000)
-    await env.DB.prepare(
-      'UPDATE users SET password_scheme = ?2, password_params = ?3, password_hash = ?4 WHERE id = ?1',
-    )
+    await userDb(user.id)
+      .prepare(
+        'UPDATE users SET password_scheme = ?2, password_params = ?3, password_hash = ?4 WHERE id = ?1',
+      )
       .bind(user.id, legacy.scheme, legacy.params, legacy.hash)
       .run()
     expect((await login(gw, user)).status).toBe(200)
-    const row = await env.DB.prepare('SELECT password_scheme FROM users WHERE id = ?1')
+    const row = await userDb(user.id)
+      .prepare('SELECT password_scheme FROM users WHERE id = ?1')
       .bind(user.id)
       .first()
     expect(row?.password_scheme).toBe('argon2id')
@@ -137,7 +142,7 @@ describe('failed logins', () => {
   it('answers unknown user, wrong password and disabled account identically, one hash each', async () => {
     const user = await createTestUser()
     const disabled = await createTestUser()
-    await setUserStatus(env.DB, disabled.id, 'disabled')
+    await setUserStatus(userDb(disabled.id), disabled.id, 'disabled')
     const hashes = await countHashes()
     const answers = []
     for (const attempt of [
@@ -191,7 +196,9 @@ describe('failed logins', () => {
       (await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': testIp() })).status,
     ).toBe(200)
     // The block is temporary: once it has passed, the attacker's network may try again.
-    await env.DB.prepare('UPDATE login_throttle SET blocked_until = 0').run()
+    for (const shard of [env.SESSIONS_0, env.SESSIONS_1]) {
+      await shard.prepare('UPDATE login_throttle SET blocked_until = 0').run()
+    }
     expect(
       (await login(gw, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': attacker })).status,
     ).toBe(200)

@@ -23,6 +23,7 @@ import {
   webSession,
 } from '../helpers/auth'
 import { captureLogs, installNetwork, send } from '../helpers/gateway'
+import { sessionDb, userDb } from '../helpers/shards'
 
 const getRevocationShard = createShardLocator(env.REVOCATIONS)
 
@@ -33,16 +34,16 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks())
 
 async function liveTokens(sid: string): Promise<number> {
-  const row = await env.DB.prepare(
-    'SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND used_at IS NULL',
-  )
+  const row = await sessionDb(sid)
+    .prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND used_at IS NULL')
     .bind(sid)
     .first<{ n: number }>()
   return row?.n ?? -1
 }
 
 async function sessionRevoked(sid: string): Promise<string | null> {
-  const row = await env.DB.prepare('SELECT revoked_reason FROM sessions WHERE sid = ?1')
+  const row = await sessionDb(sid)
+    .prepare('SELECT revoked_reason FROM sessions WHERE sid = ?1')
     .bind(sid)
     .first<{ revoked_reason: string | null }>()
   return row?.revoked_reason ?? null
@@ -50,9 +51,10 @@ async function sessionRevoked(sid: string): Promise<string | null> {
 
 /** Moves a session's clock back, as if `seconds` had passed since its tokens were used. */
 async function age(sid: string, seconds: number): Promise<void> {
-  await env.DB.prepare(
-    'UPDATE refresh_tokens SET used_at = used_at - ?2 WHERE sid = ?1 AND used_at IS NOT NULL',
-  )
+  await sessionDb(sid)
+    .prepare(
+      'UPDATE refresh_tokens SET used_at = used_at - ?2 WHERE sid = ?1 AND used_at IS NOT NULL',
+    )
     .bind(sid, seconds)
     .run()
 }
@@ -164,7 +166,8 @@ describe('lifetimes and standing', () => {
   it('refuses a session past its absolute or idle expiry', async () => {
     for (const column of ['absolute_expires_at', 'idle_expires_at']) {
       const { refresh, sid } = await webSession(gw)
-      await env.DB.prepare(`UPDATE sessions SET ${column} = ?2 WHERE sid = ?1`)
+      await sessionDb(sid)
+        .prepare(`UPDATE sessions SET ${column} = ?2 WHERE sid = ?1`)
         .bind(sid, Math.floor(Date.now() / 1000) - 1)
         .run()
       expect((await refreshWeb(gw, refresh)).status).toBe(401)
@@ -174,7 +177,8 @@ describe('lifetimes and standing', () => {
   it('never extends a session past its absolute lifetime', async () => {
     const { refresh, sid } = await webSession(gw)
     const soon = Math.floor(Date.now() / 1000) + 120
-    await env.DB.prepare('UPDATE sessions SET absolute_expires_at = ?2 WHERE sid = ?1')
+    await sessionDb(sid)
+      .prepare('UPDATE sessions SET absolute_expires_at = ?2 WHERE sid = ?1')
       .bind(sid, soon)
       .run()
     const res = await refreshWeb(gw, refresh)
@@ -182,7 +186,8 @@ describe('lifetimes and standing', () => {
     expect(
       Number(/Max-Age=(\d+)/.exec(res.headers.getSetCookie()[0] ?? '')?.[1]),
     ).toBeLessThanOrEqual(120)
-    const row = await env.DB.prepare('SELECT idle_expires_at FROM sessions WHERE sid = ?1')
+    const row = await sessionDb(sid)
+      .prepare('SELECT idle_expires_at FROM sessions WHERE sid = ?1')
       .bind(sid)
       .first<{ idle_expires_at: number }>()
     expect(row?.idle_expires_at).toBeLessThanOrEqual(soon)
@@ -190,14 +195,14 @@ describe('lifetimes and standing', () => {
 
   it('stops refreshing for a disabled user and after a password change', async () => {
     const a = await webSession(gw)
-    await setUserStatus(env.DB, a.user.id, 'disabled')
+    await setUserStatus(userDb(a.user.id), a.user.id, 'disabled')
     expect((await refreshWeb(gw, a.refresh)).status).toBe(401)
     expect(await sessionRevoked(a.sid)).toBe('user_disabled')
     const b = await webSession(gw)
-    const stored = (await findUserById(env.DB, b.user.id))?.password
+    const stored = (await findUserById(userDb(b.user.id), b.user.id))?.password
     if (stored === undefined) throw new Error('test user vanished')
     // The admin API's own statement: same second as the login, the version still differs.
-    await changePassword(env.DB, b.user.id, stored, Math.floor(Date.now() / 1000))
+    await changePassword(userDb(b.user.id), b.user.id, stored, Math.floor(Date.now() / 1000))
     expect((await refreshWeb(gw, b.refresh)).status).toBe(401)
     expect(await sessionRevoked(b.sid)).toBe('password_changed')
   })
@@ -207,12 +212,14 @@ describe('lifetimes and standing', () => {
     // session row, stamped with the very same second — a timestamp comparison cannot tell.
     const s = await webSession(gw)
     const now = Math.floor(Date.now() / 1000)
-    await env.DB.prepare(
-      'UPDATE users SET credential_version = credential_version + 1, password_changed_at = ?2 WHERE id = ?1',
-    )
+    await userDb(s.user.id)
+      .prepare(
+        'UPDATE users SET credential_version = credential_version + 1, password_changed_at = ?2 WHERE id = ?1',
+      )
       .bind(s.user.id, now)
       .run()
-    await env.DB.prepare('UPDATE sessions SET created_at = ?2 WHERE sid = ?1')
+    await sessionDb(s.sid)
+      .prepare('UPDATE sessions SET created_at = ?2 WHERE sid = ?1')
       .bind(s.sid, now)
       .run()
     expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
@@ -222,14 +229,13 @@ describe('lifetimes and standing', () => {
   it('never widens scope, and narrows it when the user loses one', async () => {
     const user = await createTestUser({ scopes: ['echo:read'] })
     const token = cookieToken(await login(gw, user))
-    await env.DB.prepare(
-      "UPDATE users SET scopes = 'echo:read echo:write gatehouse:admin' WHERE id = ?1",
-    )
+    await userDb(user.id)
+      .prepare("UPDATE users SET scopes = 'echo:read echo:write gatehouse:admin' WHERE id = ?1")
       .bind(user.id)
       .run()
     const widened = await refreshWeb(gw, token)
     expect(((await widened.json()) as Record<string, string>).scope).toBe('echo:read')
-    await env.DB.prepare("UPDATE users SET scopes = '' WHERE id = ?1").bind(user.id).run()
+    await userDb(user.id).prepare("UPDATE users SET scopes = '' WHERE id = ?1").bind(user.id).run()
     const narrowed = await refreshWeb(gw, cookieToken(widened))
     expect(((await narrowed.json()) as Record<string, string>).scope).toBe('')
   })
@@ -247,7 +253,8 @@ describe('browser and device binding', () => {
       expect(res.status).toBe(403)
     }
     expect(await liveTokens(sid)).toBe(1)
-    const unused = await env.DB.prepare('SELECT used_at FROM refresh_tokens WHERE sid = ?1')
+    const unused = await sessionDb(sid)
+      .prepare('SELECT used_at FROM refresh_tokens WHERE sid = ?1')
       .bind(sid)
       .first()
     expect(unused?.used_at).toBeNull()
@@ -318,15 +325,14 @@ describe('browser and device binding', () => {
     const s = await webSession(gw)
     // The race: the rotation has read the session as live; a logout marks the session row
     // revoked before the rotation writes, and before it has consumed the parent token.
-    await env.DB.prepare(
-      "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'logout' WHERE sid = ?1",
-    )
+    await sessionDb(s.sid)
+      .prepare("UPDATE sessions SET revoked_at = ?2, revoked_reason = 'logout' WHERE sid = ?1")
       .bind(s.sid, Math.floor(Date.now() / 1000))
       .run()
     expect(await liveTokens(s.sid)).toBe(1)
     const now = Math.floor(Date.now() / 1000)
     const successor = newRefreshToken(s.sid)
-    const won = await rotateRefreshToken(env.DB, {
+    const won = await rotateRefreshToken(sessionDb(s.sid), {
       parentHash: await hashRefreshToken(s.refresh),
       successorHash: await hashRefreshToken(successor),
       sid: s.sid,
@@ -340,9 +346,8 @@ describe('browser and device binding', () => {
       country: null,
     })
     expect(won).toBe(false)
-    const row = await env.DB.prepare(
-      'SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND token_hash = ?2',
-    )
+    const row = await sessionDb(s.sid)
+      .prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND token_hash = ?2')
       .bind(s.sid, await hashRefreshToken(successor))
       .first<{ n: number }>()
     expect(row?.n).toBe(0)

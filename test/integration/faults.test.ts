@@ -32,14 +32,13 @@ import {
 } from '../helpers/gateway'
 import { makeKey } from '../helpers/keys'
 import { mint } from '../helpers/tokens'
+import { brokenDb, sessionDb } from '../helpers/shards'
 
 let net: Network
 beforeEach(() => {
   net = installNetwork()
 })
 afterEach(() => vi.restoreAllMocks())
-
-const D1_DOWN = 'D1_ERROR: Network connection lost.'
 
 /** KV whose every operation throws (a KV outage). */
 const brokenKv = new Proxy(
@@ -51,22 +50,12 @@ const brokenKv = new Proxy(
   },
 ) as KVNamespace
 
-/** The real D1 with every transaction (`batch`), or all SQL (`prepare` too), failing. */
-function brokenDb(what: 'prepare' | 'batch'): D1Database {
-  return new Proxy(env.DB, {
-    get(target, prop) {
-      if (prop === 'batch') return () => Promise.reject(new Error(D1_DOWN))
-      if (prop === 'prepare' && what === 'prepare') {
-        return () => {
-          throw new Error(D1_DOWN)
-        }
-      }
-      const value = Reflect.get(target, prop) as unknown
-      return typeof value === 'function'
-        ? (value as (...a: unknown[]) => unknown).bind(target)
-        : value
-    },
-  })
+/** Every session shard failing the same way (the one-shard case: session-shards.test.ts). */
+function shardsDown(what: 'prepare' | 'batch'): Record<string, D1Database> {
+  return {
+    SESSIONS_0: brokenDb(what, env.SESSIONS_0),
+    SESSIONS_1: brokenDb(what, env.SESSIONS_1),
+  }
 }
 
 describe('KV unavailable', () => {
@@ -185,7 +174,7 @@ describe('JWKS source slow, broken or hostile', () => {
 describe('D1 down', () => {
   it('answers a login 5xx without issuing any token', async () => {
     const user = await createTestUser()
-    const res = await login(testEnv(authConfig(), { DB: brokenDb('prepare') }), user)
+    const res = await login(testEnv(authConfig(), shardsDown('prepare')), user)
     expect(res.status).toBeGreaterThanOrEqual(500)
     expect(await res.text()).not.toContain('access_token')
     expect(res.headers.getSetCookie()).toEqual([])
@@ -199,7 +188,7 @@ describe('D1 down', () => {
       const res = await login(gw, await createTestUser())
       const refreshToken = cookieToken(res)
       const access = await accessTokenOf(res)
-      const failed = await refreshWeb(testEnv(authConfig(), { DB: brokenDb(what) }), refreshToken)
+      const failed = await refreshWeb(testEnv(authConfig(), shardsDown(what)), refreshToken)
       expect(failed.status).toBeGreaterThanOrEqual(500)
       expect(failed.headers.getSetCookie()).toEqual([])
       expect((await send(gw, '/api/secure/x', { token: access })).status).toBe(200)
@@ -212,7 +201,7 @@ describe('D1 down', () => {
   it('answers a logout 5xx and lets the retry end the session once D1 is back', async () => {
     const gw = testEnv(authConfig())
     const access = await accessTokenOf(await login(gw, await createTestUser()))
-    const failed = await send(testEnv(authConfig(), { DB: brokenDb('batch') }), '/auth/logout', {
+    const failed = await send(testEnv(authConfig(), shardsDown('batch')), '/auth/logout', {
       method: 'POST',
       token: access,
     })
@@ -226,10 +215,7 @@ describe('D1 down', () => {
   // infrastructure errors of the auth flows to store_unavailable.
   it('answers a refresh during a D1 outage 503 with Retry-After, as refresh.ts states', async () => {
     const res = await login(testEnv(authConfig()), await createTestUser())
-    const failed = await refreshWeb(
-      testEnv(authConfig(), { DB: brokenDb('prepare') }),
-      cookieToken(res),
-    )
+    const failed = await refreshWeb(testEnv(authConfig(), shardsDown('prepare')), cookieToken(res))
     expect(failed.status).toBe(503)
     expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0)
   })
@@ -289,10 +275,10 @@ describe('KeyManager down', () => {
     const failed = await refreshWeb(testEnv(authConfig(), { KEYS: down }), refreshToken)
     expect(failed.status).toBe(503)
     expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0)
-    const row = await env.DB.prepare(
-      'SELECT used_at FROM refresh_tokens WHERE sid = ?1 AND generation = 0',
-    )
-      .bind(refreshToken.split('.')[1])
+    const sid = refreshToken.split('.')[1] as string
+    const row = await sessionDb(sid)
+      .prepare('SELECT used_at FROM refresh_tokens WHERE sid = ?1 AND generation = 0')
+      .bind(sid)
       .first<{ used_at: number | null }>()
     expect(row?.used_at).toBeNull()
     const retried = await refreshWeb(gw, refreshToken)

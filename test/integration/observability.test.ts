@@ -29,6 +29,7 @@ import {
 } from '../helpers/gateway'
 import { makeKey } from '../helpers/keys'
 import { mint, nowSeconds, split } from '../helpers/tokens'
+import { sessionDb } from '../helpers/shards'
 
 const gw = authEnv()
 const SCRAPE = { authorization: `Bearer ${env.METRICS_SCRAPE_SECRET as string}` }
@@ -83,9 +84,9 @@ describe('metrics', () => {
     await send(gw, '/api/echo/x', { token: tamperSignature(s.access) }) // bad signature
     await send(gw, '/api/echo/x') // missing token
     const rotated = cookieToken(await refreshWeb(gw, s.refresh))
-    await env.DB.prepare(
-      'UPDATE refresh_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL',
-    ).run()
+    await sessionDb(s.refresh.split('.')[1] as string)
+      .prepare('UPDATE refresh_tokens SET used_at = used_at - 60 WHERE used_at IS NOT NULL')
+      .run()
     await refreshWeb(gw, s.refresh) // reuse of the rotated parent
     await send(gw, '/api/secure/x', { token: s.access }) // revocation hit (the session died)
     await login(gw, { ...s.user, password: 'wrong' })
@@ -188,7 +189,7 @@ describe('audit trail', () => {
     for (let i = 0; i < 60 && rows.length < 2; i++) {
       await new Promise((r) => setTimeout(r, 250))
       rows = (
-        await env.DB.prepare('SELECT type, sid FROM audit_events WHERE user_id = ?1')
+        await env.AUDIT_DB.prepare('SELECT type, sid FROM audit_events WHERE user_id = ?1')
           .bind(s.user.id)
           .all()
       ).results

@@ -26,7 +26,7 @@ import { expectLoggedReason } from '../helpers/stack/gateway-log'
 let token: string
 let readerToken: string
 let readerId: string
-const EVIL = 'usr_demo_admin'
+const EVIL = 'usr_28c_demo_admin'
 /** The gateway's own public host (public_url follows the port the stack was started on). */
 const GATEWAY_HOST = new URL(GATEWAY).host
 
@@ -83,10 +83,10 @@ describe('identity header spoofing', () => {
   // colon refused with 400; that is the runtime's parser, not src/): so each one reaches the
   // Worker, and the gateway must drop it. The status is pinned so a refusal cannot hide a leak.
   it.each([
-    ['a space before the colon', 'X-Auth-Subject : usr_demo_admin'],
-    ['a tab before the colon', 'X-Auth-Subject\t: usr_demo_admin'],
-    ['a tab before the value', 'X-Auth-Subject:\tusr_demo_admin'],
-    ['no space after the colon', 'X-Auth-Subject:usr_demo_admin'],
+    ['a space before the colon', 'X-Auth-Subject : usr_28c_demo_admin'],
+    ['a tab before the colon', 'X-Auth-Subject\t: usr_28c_demo_admin'],
+    ['a tab before the value', 'X-Auth-Subject:\tusr_28c_demo_admin'],
+    ['no space after the colon', 'X-Auth-Subject:usr_28c_demo_admin'],
   ])('never forwards an X-Auth-Subject line with %s', async (_name, line) => {
     const echo = await expectAccepted(SUBJECT.alice, () =>
       rawSocket('GET /api/echo/x HTTP/1.1', [

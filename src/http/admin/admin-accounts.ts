@@ -12,7 +12,14 @@ import { revokeSubject } from '../revoke'
 import { MAX_PASSWORD_LENGTH } from '../auth/login'
 import { hashPassword } from '../../accounts/password-hash'
 import { readJsonObject, stringField } from '../../lib/json-body'
-import { changePassword, createUser, findUserById, setUserStatus } from '../../accounts/user-store'
+import {
+  changePassword,
+  createUser,
+  normalizeUsername,
+  setUserStatus,
+} from '../../accounts/user-store'
+import { accountBucket, newUserId } from '../../storage/placement'
+import { lookupUser } from '../shard-lookup'
 import {
   OPERATOR_SCOPE,
   assertTenant,
@@ -59,10 +66,13 @@ export async function adminCreateUser(request: Request, rc: RequestContext): Pro
   }
   assertTenant(admin, tenant)
   assertGrantable(admin, scopes)
-  const id = `usr_${crypto.randomUUID().replace(/-/g, '')}`
+  // The user's bucket is its account's: login finds it by name, the admin API by id.
+  const bucket = await accountBucket(tenant, normalizeUsername(username))
+  const shard = rc.services.sessionShards.forBucket(bucket)
+  const id = newUserId(bucket)
   const stored = await hashPassword(password, rc.config.auth.passwordPepper)
   const created = await createUser(
-    rc.services.db,
+    shard.db,
     { id, tenant, username, password: stored, scopes },
     nowSeconds(rc),
   )
@@ -80,17 +90,18 @@ export async function adminChangeUser(
   requireAuthServer(rc)
   const admin = await requireAdmin(request, rc)
   const { config, services } = rc
-  const user = await findUserById(services.db, id)
-  if (user === null) throw new AuthError('route_not_found', { detail: 'unknown user' })
+  const found = await lookupUser(services, id)
+  if (found === null) throw new AuthError('route_not_found', { detail: 'unknown user' })
+  const { user, shard } = found
   assertTenant(admin, user.tenant)
   rc.record.targetSubject = user.id
   const who = { issuer: config.auth.issuer, tenant: user.tenant, subject: user.id }
   if (action === 'enable') {
-    await setUserStatus(services.db, id, 'active')
+    await setUserStatus(shard.db, id, 'active')
     return jsonResponse({ id, status: 'active' })
   }
   if (action === 'disable') {
-    await setUserStatus(services.db, id, 'disabled')
+    await setUserStatus(shard.db, id, 'disabled')
     const ended = await revokeSubject(rc.services, who, 'user_disabled', rc.events, admin.subject)
     return jsonResponse({ id, status: 'disabled', sessions_ended: ended })
   }
@@ -98,7 +109,7 @@ export async function adminChangeUser(
     const password = readPassword(await readJsonObject(request))
     const now = nowSeconds(rc)
     await changePassword(
-      services.db,
+      shard.db,
       id,
       await hashPassword(password, config.auth.passwordPepper),
       now,

@@ -55,7 +55,7 @@ export async function auditEventsEndpoint(request: Request, rc: RequestContext):
   const limit = Math.min(500, Math.max(1, Number(params.get('limit') ?? '100') || 100))
   // A tenant admin sees only its tenant's events; an operator sees every tenant's.
   const tenant = admin.operator ? null : admin.tenant
-  const rows = await rc.services.db
+  const rows = await rc.services.auditDb
     .prepare(
       'SELECT at, type, tenant, user_id, sid, request_id, detail FROM audit_events WHERE user_id = ?1 AND (?3 IS NULL OR tenant = ?3) ORDER BY at DESC, id DESC LIMIT ?2',
     )

@@ -9,8 +9,8 @@ import { nowSeconds, type RequestContext } from '../request-context'
 import { revokeAccessToken, revokeSubject, type Subject } from '../revoke'
 import { endSession } from '../end-session'
 import { readJsonObject, optionalStringField } from '../../lib/json-body'
-import { findSession, listSessions, type Session } from '../../sessions/session-store'
-import { findUserById } from '../../accounts/user-store'
+import { listSessions, type Session } from '../../sessions/session-store'
+import { lookupSession, lookupUser } from '../shard-lookup'
 import { assertTenant, jsonResponse, requireAdmin, type Administrator } from './admin-auth'
 
 /** POST /admin/revocations */
@@ -38,7 +38,7 @@ export async function adminRevoke(request: Request, rc: RequestContext): Promise
     return jsonResponse({ revoked: 'jti', jti })
   }
   if (sid !== null) {
-    const session = await findSession(services.db, sid)
+    const session = await lookupSession(services, sid)
     if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
     assertTenant(admin, session.tenant)
     rc.record.targetSid = sid
@@ -67,8 +67,8 @@ async function knownSubject(
   assertTenant(admin, tenant)
   rc.record.targetSubject = subject
   if (issuer === rc.config.auth.issuer) {
-    const user = await findUserById(rc.services.db, subject)
-    if (user === null || user.tenant !== tenant) {
+    const found = await lookupUser(rc.services, subject)
+    if (found === null || found.user.tenant !== tenant) {
       throw new AuthError('route_not_found', { detail: 'no such user in that tenant' })
     }
   }
@@ -78,7 +78,7 @@ async function knownSubject(
 /** Our jtis are `<sid>.<uuid>`: the session row names the subject whose shard holds them. */
 async function ownerOfJti(rc: RequestContext, admin: Administrator, jti: string): Promise<Subject> {
   const sid = jti.includes('.') ? jti.slice(0, jti.indexOf('.')) : ''
-  const session = sid === '' ? null : await findSession(rc.services.db, sid)
+  const session = sid === '' ? null : await lookupSession(rc.services, sid)
   if (session === null) {
     throw new AuthError('bad_request', {
       detail: 'jti of a foreign token: give sub and tenant too',
@@ -97,12 +97,13 @@ export async function adminListSessions(request: Request, rc: RequestContext): P
   if (!sub) throw new AuthError('bad_request', { detail: 'sub is required' })
   assertTenant(admin, tenant)
   rc.record.targetSubject = sub
-  const user = await findUserById(rc.services.db, sub)
-  if (user === null || user.tenant !== tenant) {
+  const found = await lookupUser(rc.services, sub)
+  if (found === null || found.user.tenant !== tenant) {
     return jsonResponse({ sub, sessions: [] })
   }
-  const sessions = await listSessions(rc.services.db, sub)
-  return jsonResponse({ sub, tenant: user.tenant, sessions: sessions.map(publicSession) })
+  // A user's sessions live on the user's shard: one query, no fan-out.
+  const sessions = await listSessions(found.shard.db, sub)
+  return jsonResponse({ sub, tenant: found.user.tenant, sessions: sessions.map(publicSession) })
 }
 
 /** DELETE /admin/sessions/:sid */
@@ -112,7 +113,7 @@ export async function adminEndSession(
   sid: string,
 ): Promise<Response> {
   const admin = await requireAdmin(request, rc)
-  const session = await findSession(rc.services.db, sid)
+  const session = await lookupSession(rc.services, sid)
   if (session === null) throw new AuthError('route_not_found', { detail: 'unknown sid' })
   assertTenant(admin, session.tenant)
   rc.record.targetSid = sid

@@ -15,7 +15,8 @@ import {
   throttleKeys,
 } from '../../accounts/login-throttle'
 import { DUMMY_PASSWORD, hashPassword, verifyPassword } from '../../accounts/password-hash'
-import { newRefreshToken, newSessionId, hashRefreshToken } from '../../sessions/refresh-token'
+import { newRefreshToken, hashRefreshToken } from '../../sessions/refresh-token'
+import { accountBucket, newSessionId } from '../../storage/placement'
 import { readJsonObject, optionalStringField, stringField } from '../../lib/json-body'
 import { createSession, type ClientType } from '../../sessions/session-store'
 import { withStoreFailuresAs503 } from './store-failure'
@@ -52,16 +53,25 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
   const now = nowSeconds(rc)
   const ctx = await clientContext(request)
   const sink = rc.events
-  const keys = await throttleKeys(tenant, normalizeUsername(username), ctx.ip)
+  const normalized = normalizeUsername(username)
+  const keys = await throttleKeys(tenant, normalized, ctx.ip)
+  // Everything about this account lives on one shard, chosen by the account's bucket.
+  const bucket = await accountBucket(tenant, normalized)
+  const shard = services.sessionShards.forBucket(bucket)
+  rc.record.shard = shard.name
+  const throttle = {
+    account: shard.db,
+    network: keys.ip === null ? shard.db : (await services.sessionShards.forNetwork(keys.ip)).db,
+  }
   // Reserved atomically before the hash: a burst of concurrent guesses cannot all get through.
-  const wait = await reserveLoginAttempt(services.db, keys, now)
+  const wait = await reserveLoginAttempt(throttle, keys, now)
   if (wait > 0) {
     countMetric('gatehouse_login_total', { result: 'throttled' })
     emitSecurityEvent(sink, { type: 'login_throttled', tenant, ip: ctx.ip })
     throw new AuthError('rate_limited', { retryAfterSeconds: wait })
   }
 
-  const user = await findUserByName(services.db, tenant, username)
+  const user = await findUserByName(shard.db, tenant, username)
   const check = await verifyPassword(
     user?.password ?? DUMMY_PASSWORD,
     password,
@@ -78,22 +88,22 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
     })
     throw new AuthError('invalid_grant', { detail: 'login' })
   }
-  rc.waitUntil(releaseLoginAttempt(services.db, keys).catch(() => undefined))
+  rc.waitUntil(releaseLoginAttempt(throttle, keys).catch(() => undefined))
   if (check.needsRehash) {
     rc.waitUntil(
       hashPassword(password, auth.passwordPepper)
-        .then((stored) => upgradePasswordHash(services.db, user.id, stored))
+        .then((stored) => upgradePasswordHash(shard.db, user.id, stored))
         .catch(() => undefined),
     )
   }
 
-  const sid = newSessionId()
+  const sid = newSessionId(bucket)
   const refreshToken = newRefreshToken(sid)
   const absoluteExpiresAt = now + auth.refresh.absoluteLifetimeSeconds
   const idleExpiresAt = Math.min(now + auth.refresh.idleLifetimeSeconds, absoluteExpiresAt)
   const scopeGranted = user.scopes.join(' ')
   await createSession(
-    services.db,
+    shard.db,
     {
       sid,
       userId: user.id,

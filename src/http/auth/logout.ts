@@ -10,8 +10,7 @@ import { authenticate } from '../authenticate'
 import { clearedRefreshCookie, corsHeaders } from './browser-policy'
 import { endSession } from '../end-session'
 import { readPresentedToken } from './presented-token'
-import { hashRefreshToken } from '../../sessions/refresh-token'
-import { findRefreshContext } from '../../sessions/refresh-store'
+import { lookupRefreshToken } from '../shard-lookup'
 import type { Session } from '../../sessions/session-store'
 import { withStoreFailuresAs503 } from './store-failure'
 
@@ -49,7 +48,7 @@ async function sessionOf(request: Request, rc: RequestContext): Promise<SessionR
     return { sid: token.sessionId, userId: token.subject, tenant: token.tenant }
   }
   const presented = await readPresentedToken(request, rc.config.auth)
-  const context = await findRefreshContext(rc.services.db, await hashRefreshToken(presented.token))
+  const context = await lookupRefreshToken(rc.services, presented.token)
   if (context === null) return null
   if (context.session.deviceId !== presented.deviceId && presented.client === 'mobile') {
     emitSecurityEvent(rc.events, {

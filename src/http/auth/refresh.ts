@@ -60,8 +60,13 @@ async function rotate(
   const presented = await readPresentedToken(request, config.auth)
   const sid = refreshTokenSessionId(presented.token)
   if (sid === null) throw new AuthError('invalid_grant', { detail: 'malformed refresh token' })
+  // The session's shard is named by the token itself: no lookup, one database.
+  const shard = services.sessionShards.forSession(sid)
+  if (shard === null) throw new AuthError('invalid_grant', { detail: 'token names no shard' })
+  rc.record.shard = shard.name
+  const db = shard.db
   const hash = await hashRefreshToken(presented.token)
-  let context = await findRefreshContext(services.db, hash)
+  let context = await findRefreshContext(db, hash)
   if (context === null || context.session.sid !== sid) {
     throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
   }
@@ -81,7 +86,7 @@ async function rotate(
       now + config.auth.refresh.idleLifetimeSeconds,
       context.session.absoluteExpiresAt,
     )
-    const won = await rotateRefreshToken(services.db, {
+    const won = await rotateRefreshToken(db, {
       parentHash: hash,
       successorHash: await hashRefreshToken(successor),
       sid,
@@ -102,7 +107,7 @@ async function rotate(
       }
     }
     // Another request consumed it first: decide as for any used token, on fresh state.
-    context = await findRefreshContext(services.db, hash)
+    context = await findRefreshContext(db, hash)
     if (context === null) throw new AuthError('invalid_grant', { detail: 'token vanished' })
     await assertSessionUsable(context, presented, now, rc, sink)
   }

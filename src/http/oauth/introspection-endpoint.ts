@@ -6,8 +6,7 @@
 
 import { jsonResponse, requireAdmin } from '../admin/admin-auth'
 import { nowSeconds, type RequestContext } from '../request-context'
-import { hashRefreshToken, refreshTokenSessionId } from '../../sessions/refresh-token'
-import { findRefreshContext } from '../../sessions/refresh-store'
+import { lookupRefreshToken } from '../shard-lookup'
 import { grantedScope } from '../auth/token-response'
 import { verifyParameterToken } from './verify-parameter-token'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
@@ -62,11 +61,9 @@ async function accessTokenInfo(token: string, rc: RequestContext): Promise<Intro
 }
 
 async function refreshTokenInfo(token: string, rc: RequestContext): Promise<Introspection> {
-  const sid = refreshTokenSessionId(token)
-  const context =
-    sid === null ? null : await findRefreshContext(rc.services.db, await hashRefreshToken(token))
+  const context = await lookupRefreshToken(rc.services, token)
   const now = nowSeconds(rc)
-  if (context === null || context.session.sid !== sid) return INACTIVE
+  if (context === null) return INACTIVE
   const s = context.session
   const live =
     s.revokedAt === null &&

@@ -6,8 +6,7 @@
 import type { RequestContext } from '../request-context'
 import { revokeAccessToken } from '../revoke'
 import { endSession } from '../end-session'
-import { hashRefreshToken, refreshTokenSessionId } from '../../sessions/refresh-token'
-import { findRefreshContext } from '../../sessions/refresh-store'
+import { lookupRefreshToken } from '../shard-lookup'
 import { withStoreFailuresAs503 } from '../auth/store-failure'
 import { verifyParameterToken } from './verify-parameter-token'
 import { looksLikeRefreshToken, readTokenParams } from './token-params'
@@ -20,12 +19,10 @@ async function revoke(request: Request, rc: RequestContext): Promise<Response> {
   const { token } = await readTokenParams(request)
   const { services } = rc
   if (looksLikeRefreshToken(token)) {
-    const sid = refreshTokenSessionId(token)
-    const context =
-      sid === null ? null : await findRefreshContext(services.db, await hashRefreshToken(token))
-    if (context !== null && context.session.sid === sid) {
+    const context = await lookupRefreshToken(services, token)
+    if (context !== null) {
       await endSession(rc.services, context.session, 'revoked_by_client', rc.events, 'client')
-      rc.record.targetSid = sid
+      rc.record.targetSid = context.session.sid
     }
   } else {
     const verified = await verifyParameterToken(token, rc)

@@ -27,7 +27,7 @@ export {
 } from './demo-idp'
 
 /** The subjects the demo seed gives its users. */
-export const SUBJECT = { alice: 'usr_demo_alice', admin: 'usr_demo_admin' } as const
+export const SUBJECT = { alice: 'usr_3e3_demo_alice', admin: 'usr_28c_demo_admin' } as const
 
 /** What the demo origin echoes for a request it served. */
 export interface Echo {

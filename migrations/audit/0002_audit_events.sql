@@ -1,4 +1,7 @@
--- Security and audit events, written in batches by the AUTH_EVENTS queue consumer.
+-- Security and audit events, written in batches by the AUTH_EVENTS queue consumer, to the audit
+-- database (storage.audit_database), never a session shard. (Numbered 0002: it was the second
+-- migration of the single database before sharding, and keeps its name so that database's
+-- migration history still matches.)
 CREATE TABLE audit_events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   at INTEGER NOT NULL,                    -- epoch seconds when the event happened
