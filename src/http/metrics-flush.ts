@@ -1,10 +1,19 @@
-// Moving the isolate's metric deltas to the MetricsAggregator: at most one flush per
+// Moving the isolate's metric deltas to its MetricsAggregator shard: at most one flush per
 // FLUSH_INTERVAL_MS per isolate, in waitUntil after a response — never a write per request and
-// never on the request's path. A failed flush puts the deltas back for the next one. Each request
-// also writes one Analytics Engine data point (the production sink), which cannot fail it.
+// never on the request's path. The isolate draws its shard once and only ever writes there, so
+// the writes of all isolates spread over METRICS_SHARDS objects; a scrape sums them all. A failed
+// flush puts the deltas back for the next one. Each request also writes one Analytics Engine
+// data point (the production sink), which cannot fail it.
 
 import { drainMetrics, restoreMetrics } from '../observability/metrics'
-import { getMetricsAggregator, type MetricsAggregator } from '../observability/metrics-aggregator'
+import {
+  assertMetricsShard,
+  getMetricsAggregator,
+  pickMetricsShard,
+  scrapeMetricShards,
+  type MetricsAggregator,
+  type MetricsScrape,
+} from '../observability/metrics-aggregator'
 
 export const FLUSH_INTERVAL_MS = 5_000
 
@@ -13,10 +22,17 @@ export class MetricsFlusher {
   private lastFlushAt = 0
   private flushing = false
 
+  /**
+   * `shard` is the aggregator shard this isolate writes to, drawn at random unless given (tests
+   * pass one to stand in for several isolates); throws RangeError outside [0, METRICS_SHARDS).
+   */
   constructor(
     private readonly namespace: DurableObjectNamespace<MetricsAggregator> | undefined,
     private readonly now: () => number,
-  ) {}
+    readonly shard: number = pickMetricsShard(),
+  ) {
+    assertMetricsShard(shard)
+  }
 
   /** Starts a background flush when the interval has passed; returns at once. */
   schedule(waitUntil: (p: Promise<unknown>) => void): void {
@@ -29,7 +45,7 @@ export class MetricsFlusher {
     this.flushing = true
     try {
       waitUntil(
-        getMetricsAggregator(this.namespace)
+        getMetricsAggregator(this.namespace, this.shard)
           .merge(deltas)
           .catch(() => restoreMetrics(deltas))
           .finally(() => {
@@ -48,7 +64,7 @@ export class MetricsFlusher {
     const deltas = drainMetrics()
     if (deltas.length === 0) return
     try {
-      await getMetricsAggregator(this.namespace).merge(deltas)
+      await getMetricsAggregator(this.namespace, this.shard).merge(deltas)
       this.lastFlushAt = this.now()
     } catch (err) {
       restoreMetrics(deltas)
@@ -56,10 +72,13 @@ export class MetricsFlusher {
     }
   }
 
-  /** The aggregator's totals for the Prometheus exposition. */
-  snapshot(): ReturnType<DurableObjectStub<MetricsAggregator>['snapshot']> {
+  /**
+   * Every shard's totals summed, for the Prometheus exposition, or the shards that failed (never
+   * a partial sum). Throws only when the METRICS_AGGREGATOR binding is missing.
+   */
+  snapshot(): Promise<MetricsScrape> {
     if (this.namespace === undefined) throw new Error('no METRICS_AGGREGATOR binding')
-    return getMetricsAggregator(this.namespace).snapshot()
+    return scrapeMetricShards(this.namespace)
   }
 }
 

@@ -5,6 +5,7 @@
 import { jsonResponse, requireAdmin } from './admin-auth'
 import type { RequestContext } from '../request-context'
 import { AuthError } from '../../lib/errors'
+import { logLine } from '../../observability/log'
 import { renderPrometheus } from '../../observability/prometheus'
 import { explainToken } from './explain'
 import { readJsonObject, stringField } from '../../lib/json-body'
@@ -24,7 +25,13 @@ async function constantTimeEquals(a: string, b: string): Promise<boolean> {
   return diff === 0
 }
 
-/** GET /metrics */
+/** Seconds a scraper is told to wait after a shard failed (the next scrape usually comes later). */
+const SCRAPE_RETRY_AFTER_SECONDS = 1
+
+/**
+ * GET /metrics: every aggregator shard's totals summed. A shard that does not answer makes it
+ * 503 store_unavailable (logged as metrics_scrape_failed), never a sum that silently misses it.
+ */
 export async function metricsEndpoint(request: Request, rc: RequestContext): Promise<Response> {
   const secret = rc.config.metricsScrapeSecret
   const presented = /^bearer +(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? null
@@ -34,10 +41,21 @@ export async function metricsEndpoint(request: Request, rc: RequestContext): Pro
   try {
     await rc.services.metrics.flushNow()
   } catch {
-    // the aggregator keeps older totals; this isolate's deltas wait for the next flush
+    // this isolate's deltas wait for its next flush; the shards' totals are still whole
   }
-  const series = await rc.services.metrics.snapshot()
-  return new Response(renderPrometheus(series), {
+  const scrape = await rc.services.metrics.snapshot()
+  if (!scrape.ok) {
+    logLine('error', 'metrics_scrape_failed', {
+      request_id: rc.requestId,
+      shards: scrape.failedShards.map((i) => `metrics-${i}`).join(' '),
+      error: scrape.error,
+    })
+    throw new AuthError('store_unavailable', {
+      detail: `metrics shards unavailable: ${scrape.failedShards.join(',')}`,
+      retryAfterSeconds: SCRAPE_RETRY_AFTER_SECONDS,
+    })
+  }
+  return new Response(renderPrometheus(scrape.series), {
     headers: {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
       'cache-control': 'no-store',
