@@ -88,6 +88,7 @@ function buildStorage(doc: Doc['storage']): StorageConfig {
     shards: doc.session_shards.map((s) => ({ binding: s.binding, buckets: buckets(s.buckets) })),
     frozenBuckets: buckets(doc.frozen_buckets),
     auditBinding: doc.audit_database,
+    auditRetentionSeconds: doc.audit_retention_days * 86_400,
   }
 }
 

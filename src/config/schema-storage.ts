@@ -5,12 +5,13 @@
 
 import * as v from 'valibot'
 import { BUCKET_COUNT } from '../storage/placement'
-import { at, bindingName, firstDuplicate, table } from './fields'
+import { at, bindingName, firstDuplicate, integer, table } from './fields'
 
 const LAST_BUCKET = BUCKET_COUNT - 1
 const RANGE = /^(\d{1,4})(?:-(\d{1,4}))?$/
 export const DEFAULT_SESSION_SHARD_BINDING = 'DB'
 export const DEFAULT_AUDIT_BINDING = 'AUDIT_DB'
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90
 
 /** The buckets a ranges text names ("0-511,700,800-899"), or the problem with it. */
 export function parseBuckets(text: string): number[] | string {
@@ -103,6 +104,13 @@ export const StorageSchema = v.pipe(
     audit_database: v.optional(
       bindingName('The D1 binding audit events are written to (not a session shard).'),
       DEFAULT_AUDIT_BINDING,
+    ),
+    audit_retention_days: integer(
+      DEFAULT_AUDIT_RETENTION_DAYS,
+      1,
+      3650,
+      'Audit events older than this are deleted by the cron (days). A D1 database holds 10 GB: ' +
+        'docs/CAPACITY.md gives the events per user and what fits.',
     ),
   }),
   at(

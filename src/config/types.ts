@@ -39,4 +39,6 @@ export interface Config {
 export interface StorageConfig extends ShardLayout {
   /** The D1 binding audit events are written to. */
   readonly auditBinding: string
+  /** Audit events older than this are deleted by the cron. */
+  readonly auditRetentionSeconds: number
 }

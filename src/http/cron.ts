@@ -1,11 +1,13 @@
 // The cron trigger: time-driven upkeep that needs no request — the signing-key lifecycle (the
-// KeyManager's own alarm does the same; the cron is the safety net) and bounded deletion of
-// expired sessions, refresh tokens and login counters on every session shard. A broken config was logged when the
-// isolate's services were built; the cron then does nothing.
+// KeyManager's own alarm does the same; the cron is the safety net), bounded deletion of expired
+// sessions, refresh tokens and login counters on every session shard, and of audit events past
+// their retention. A broken config was logged when the isolate's services were built; the cron
+// then does nothing.
 
 import { ConfigError } from '../config/config'
 import type { Env } from '../config/env'
 import { pruneThrottle } from '../accounts/login-throttle'
+import { pruneAuditEvents } from '../observability/audit-consumer'
 import { logLine } from '../observability/log'
 import { deleteExpired } from '../sessions/session-store'
 import { servicesFor } from './services'
@@ -15,8 +17,9 @@ export async function runCron(env: Env): Promise<void> {
   if (s instanceof ConfigError || !s.config.auth.enabled) return
   const now = Math.floor(s.now() / 1000)
   const shards = s.sessionShards.all
-  const [keys, ...cleanups] = await Promise.allSettled([
+  const [keys, audit, ...cleanups] = await Promise.allSettled([
     s.keyManager().advance(s.keySettings),
+    pruneAuditEvents(s.auditDb, now - s.config.storage.auditRetentionSeconds),
     ...shards.map(async (shard) => {
       const [removed] = await Promise.all([
         deleteExpired(shard.db, now),
@@ -35,5 +38,6 @@ export async function runCron(env: Env): Promise<void> {
       .filter((_, i) => cleanups[i]?.status === 'rejected')
       .map((x) => x.name)
       .join(' '),
+    audit_events_removed: audit.status === 'fulfilled' ? audit.value : null,
   })
 }

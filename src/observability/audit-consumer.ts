@@ -60,3 +60,28 @@ export async function consumeAuthEvents(
     batch.retryAll()
   }
 }
+
+/**
+ * Deletes audit events from before `before` (epoch seconds), in batches of `batchSize` until
+ * none are left or `maxBatches` ran; returns how many (cron, audit_retention_days).
+ */
+export async function pruneAuditEvents(
+  db: D1Database,
+  before: number,
+  batchSize = 1000,
+  maxBatches = 100,
+): Promise<number> {
+  let removed = 0
+  for (let i = 0; i < maxBatches; i++) {
+    const result = await db
+      .prepare(
+        'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ?1 LIMIT ?2)',
+      )
+      .bind(before, batchSize)
+      .run()
+    const changes = result.meta.changes ?? 0
+    removed += changes
+    if (changes < batchSize) break
+  }
+  return removed
+}

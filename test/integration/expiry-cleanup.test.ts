@@ -148,4 +148,19 @@ describe('expired-row cleanup', () => {
     expect(await count(env.SESSIONS_0, sids[0] as string)).toBe(1)
     expect(await count(env.SESSIONS_1, sids[1] as string)).toBe(1)
   })
+
+  it('deletes audit events past their retention from the cron, and keeps the rest', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const user = `usr_000_audit_${crypto.randomUUID().slice(0, 8)}`
+    const insert = (at: number) =>
+      env.AUDIT_DB.prepare(
+        "INSERT INTO audit_events (at, type, user_id, detail) VALUES (?1, 'login_succeeded', ?2, '{}')",
+      ).bind(at, user)
+    await env.AUDIT_DB.batch([insert(now - 91 * 86_400), insert(now - 89 * 86_400), insert(now)])
+    await runCron(testEnv(authConfig())) // the default retention: 90 days
+    const rows = await env.AUDIT_DB.prepare('SELECT at FROM audit_events WHERE user_id = ?1')
+      .bind(user)
+      .all<{ at: number }>()
+    expect(rows.results.map((r) => r.at).sort()).toEqual([now - 89 * 86_400, now].sort())
+  })
 })
