@@ -1,7 +1,9 @@
 // Validates one wrangler.toml environment the way the deployed Worker would: the gateway's own
 // parseConfig (src/config/config.ts, bundled with esbuild) over the configuration the environment
 // selects (config/<GATEHOUSE_PROFILE>.json, or a GATEHOUSE override var) with placeholder
-// secrets, plus — for a named environment — the deploy rules of scripts/lib/deploy-config.mjs.
+// secrets; the D1 databases its storage table names must be exactly the environment's
+// d1_databases, with the right migrations; and for a named environment the deploy rules of
+// scripts/lib/deploy-config.mjs.
 // Exits 1 naming every bad field; prints the secrets the environment needs.
 //
 //   node scripts/check-config.mjs                    # the top level (local demo profile)
@@ -14,6 +16,7 @@ import {
   deployPolicyProblems,
   readWranglerEnv,
   requiredSecrets,
+  storageBindingProblems,
   validateGatehouse,
 } from './lib/deploy-config.mjs'
 
@@ -55,12 +58,11 @@ const result = await validateGatehouse(env.vars, envName === null ? '' : `[env.$
 if (result.problems) fail(result.problems)
 const { config, secretNames, source } = result
 
-if (envName !== null) {
-  const problems = deployPolicyProblems(top, env, envName, config, {
-    requireIds: args['require-ids'],
-  })
-  if (problems.length > 0) fail(problems)
-}
+const problems =
+  envName === null
+    ? storageBindingProblems(env, config, '')
+    : deployPolicyProblems(top, env, envName, config, { requireIds: args['require-ids'] })
+if (problems.length > 0) fail(problems)
 
 const secrets = config.auth.enabled ? requiredSecrets(secretNames) : secretNames.sort()
 console.log(

@@ -5,9 +5,10 @@
 //      and the tests run something other than production);
 //   2. `wrangler deploy --dry-run --env production --outdir <tmp>`: wrangler's real bundling;
 //   3. the bundle (every uploaded module: the .js and the argon2 .wasm) against a size budget;
-//   4. the deploy walk-through test (node --test): docs/DEPLOY.md shows exactly what
-//      `npm run deploy:setup` prints, its secret loop never replaces a set secret, and
-//      `deploy-setup --run` refuses without the account or the custom-domain check.
+//   4. the deploy tests (node --test test/deploy/*.test.mjs): docs/DEPLOY.md shows exactly what
+//      `npm run deploy:setup` prints, its secret loop never replaces a set secret,
+//      `deploy-setup --run` refuses without the account or the custom-domain check, and the D1
+//      databases follow the configuration's storage table (session shards, audit database).
 //
 // The budget is ours, not the platform's: the Workers limits are 3 MiB (free) and 10 MiB (paid)
 // after gzip, far above this gateway. A tight budget makes a dependency that drags in a
@@ -38,7 +39,7 @@ const PLATFORM_LIMIT_GZIP_BYTES = { free: 3 * KIB * KIB, paid: 10 * KIB * KIB }
 /** Wrangler writes these next to the modules; they are not uploaded as code. */
 const NOT_UPLOADED = new Set(['.map', '.md'])
 const ENVIRONMENT = 'production'
-const WALKTHROUGH_TEST = join(ROOT, 'test', 'deploy', 'deploy-walkthrough.test.mjs')
+const DEPLOY_TESTS = join(ROOT, 'test', 'deploy')
 
 async function run(command, args, { quiet = false } = {}) {
   const result = await runQuiet(command, args)
@@ -139,13 +140,18 @@ try {
   await rm(outdir, { recursive: true, force: true })
 }
 
-console.log('check:deploy 4/4 — the deploy walk-through (docs/DEPLOY.md against deploy:setup)')
-const walkthrough = await run(process.execPath, ['--test', WALKTHROUGH_TEST], { quiet: true })
-if (walkthrough.code === 0) {
-  const passed = /^# pass (\d+)/m.exec(walkthrough.output)?.[1] ?? '?'
-  console.log(`  ${passed} tests passed (node --test ${WALKTHROUGH_TEST.slice(ROOT.length + 1)})`)
+console.log('check:deploy 4/4 — the deploy tests (docs/DEPLOY.md against deploy:setup, D1 rules)')
+const testFiles = (await readdir(DEPLOY_TESTS))
+  .filter((f) => f.endsWith('.test.mjs'))
+  .sort()
+  .map((f) => join(DEPLOY_TESTS, f))
+const deployTests = await run(process.execPath, ['--test', ...testFiles], { quiet: true })
+const shown = testFiles.map((f) => f.slice(ROOT.length + 1)).join(' ')
+if (deployTests.code === 0) {
+  const passed = /^# pass (\d+)/m.exec(deployTests.output)?.[1] ?? '?'
+  console.log(`  ${passed} tests passed (node --test ${shown})`)
 } else {
-  console.error('check:deploy: the deploy walk-through test failed')
+  console.error(`check:deploy: a deploy test failed (node --test ${shown})`)
   failed = true
 }
 

@@ -1,6 +1,8 @@
 // Prepares a production deploy of Gatehouse (docs/DEPLOY.md is the walk-through). Without --run
 // it prints the plan: the commands, in order, for [env.production] as wrangler.toml and the
 // configuration profile describe it; DEPLOY.md shows exactly these blocks (a test compares them).
+// The D1 databases are those the configuration's storage table names (every session shard, then
+// the audit database), each with the migrations of its kind.
 // With --run it runs them, idempotently: existing resources are found by their exact names and
 // kept, and a secret that is already set is never replaced unless --replace-secret names it.
 //
@@ -34,6 +36,7 @@ import {
   WRANGLER,
   WRANGLER_TOML,
   accountIdOf,
+  configuredD1,
   customDomainHosts,
   envPrefixedKvTitle,
   isAccountId,
@@ -43,6 +46,7 @@ import {
   requiredSecrets,
   secretHolders,
   secretNamesFromList,
+  storageBindingProblems,
   validateGatehouse,
   workerNotFoundText,
 } from './lib/deploy-config.mjs'
@@ -84,6 +88,10 @@ async function loadPlan() {
   if (checked.problem)
     fail(`${checked.problem} (run: node scripts/check-config.mjs --env ${envName})`)
   const { config } = checked
+  const storageProblems = storageBindingProblems(env, config, `[env.${envName}] `)
+  if (storageProblems.length > 0) {
+    fail(`${storageProblems[0]} (run: node scripts/check-config.mjs --env ${envName})`)
+  }
   const worker = env.name
   const secrets = requiredSecrets(checked.secretNames)
   const holders = secretHolders(config, secrets)
@@ -96,7 +104,12 @@ async function loadPlan() {
       ...kv,
       title: kvNamespaceTitle(worker, kv.binding),
     })),
-    d1: env.d1_databases ?? [],
+    // Session shards first, in the configuration's order, then the audit database.
+    d1: configuredD1(env, config).map((db) => ({
+      ...db.declared,
+      role: db.role,
+      buckets: db.buckets,
+    })),
     queues: [
       ...new Set([
         ...(env.queues?.producers ?? []).map((q) => q.queue),
@@ -127,6 +140,17 @@ function fromSecretsFile(p, name) {
 /** A command with a trailing comment, the comments aligned in one column. */
 function note(command, comment) {
   return `${command.padEnd(58)} # ${comment}`
+}
+
+/** Commands with trailing comments aligned one column past the longest command. */
+function alignNotes(pairs) {
+  const width = Math.max(...pairs.map(([command]) => command.length))
+  return pairs.map(([command, comment]) => `${command.padEnd(width)}   # ${comment}`)
+}
+
+/** What a D1 database holds, for the plan's comments. */
+function d1Role(db) {
+  return db.role === 'audit' ? 'audit events' : `session shard, buckets ${db.buckets}`
 }
 
 /** Shell words wrapped at ~100 columns with `\` continuations. */
@@ -166,20 +190,25 @@ function planBlocks(p) {
     ],
     [`# ── 1. Check the configuration (DEPLOY.md § 2)`, `node scripts/check-config.mjs --env ${e}`],
     [
-      '# ── 2. KV namespace and D1 database (DEPLOY.md § 3); put the ids they print into wrangler.toml',
+      '# ── 2. KV namespace and D1 databases (DEPLOY.md § 3); put the ids they print into wrangler.toml',
       ...p.kv.flatMap((kv) => [
         `npx wrangler kv namespace create ${kv.title}   # exact title: no --env`,
         `#   → [[env.${e}.kv_namespaces]] binding = "${kv.binding}": id = "<the id>"`,
       ]),
       ...p.d1.flatMap((db) => [
-        `npx wrangler d1 create ${db.database_name}`,
+        note(`npx wrangler d1 create ${db.database_name}`, d1Role(db)),
         `#   → [[env.${e}.d1_databases]] binding = "${db.binding}": database_id = "<the id>"`,
       ]),
     ],
     [
-      '# ── 3. Migrations and the queue (DEPLOY.md § 3)',
+      '# ── 3. Migrations (every session shard, the audit database) and the queue (DEPLOY.md § 3)',
       `node scripts/check-config.mjs --env ${e} --require-ids   # fails while a placeholder id remains`,
-      ...p.d1.map((db) => `npx wrangler d1 migrations apply ${db.binding} --remote --env ${e}`),
+      ...alignNotes(
+        p.d1.map((db) => [
+          `npx wrangler d1 migrations apply ${db.binding} --remote --env ${e}`,
+          db.migrations_dir,
+        ]),
+      ),
       ...p.queues.map((q) => `npx wrangler queues create ${q}`),
       `# Analytics Engine: nothing to create; ${p.datasets.join(', ')} appears with the first data point.`,
     ],
@@ -334,13 +363,18 @@ async function runPlan(p) {
   console.log(`── 1. configuration`)
   checkConfig()
 
-  console.log(`── 2. KV namespace and D1 database`)
+  console.log(`── 2. KV namespace and D1 databases`)
   for (const kv of p.kv) ensureKvNamespace(kv)
-  for (const db of p.d1) ensureD1(db)
+  for (const db of p.d1) ensureD1(db) // every session shard, then the audit database
   checkConfig(['--require-ids'])
 
-  console.log(`── 3. D1 migrations (remote) and queue`)
-  for (const db of p.d1) wrangler(['d1', 'migrations', 'apply', db.binding, '--remote', ...envFlag])
+  console.log(`── 3. D1 migrations (remote: every session shard, the audit database) and queue`)
+  // Each database records what it has applied, so a re-run after a failure on shard k applies
+  // only what is missing, shard by shard.
+  for (const db of p.d1) {
+    console.log(`  ${db.binding}: ${d1Role(db)}, ${db.migrations_dir}`)
+    wrangler(['d1', 'migrations', 'apply', db.binding, '--remote', ...envFlag])
+  }
   for (const q of p.queues) {
     if (wrangler(['queues', 'info', q], { allowFailure: true, echo: false }).status === 0) {
       console.log(`  ${q} exists`)
@@ -391,7 +425,7 @@ function ensureD1(db) {
       (d) => d.name === db.database_name,
     )
   let found = find()
-  if (found) console.log(`  ${db.database_name} exists (${found.uuid})`)
+  if (found) console.log(`  ${db.database_name} exists (${found.uuid}): ${d1Role(db)}`)
   else {
     wrangler(['d1', 'create', db.database_name])
     found = find() ?? fail(`created ${db.database_name} but cannot find it in the list`)

@@ -3,12 +3,13 @@
 // validation of the configuration that environment selects (the bundled config/<profile>.json
 // named by its GATEHOUSE_PROFILE var, or a GATEHOUSE override var; src/config/config.ts bundled
 // into Node with esbuild, run with placeholder secrets), and the extra rules a deployed
-// environment must follow (bindings equal to the top level's, https only, no demo page).
-// Problems name the field, like the Worker's start-up error does.
+// environment must follow (bindings equal to the top level's, D1 databases exactly those the
+// configuration's storage table names, https only, no demo page). Problems name the field, like
+// the Worker's start-up error does.
 
 import { build } from 'esbuild'
 import { mkdir, readFile, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, posix } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -23,6 +24,11 @@ const PLACEHOLDER_ID = /^REPLACE_WITH_|^0{8}-?0{4}-?0{4}-?0{4}-?0{11}[0-9]$|^0{3
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$|\.localhost$/i
 /** Long enough for the 32-character secret minimum (src/config/secrets.ts); never a real secret. */
 const PLACEHOLDER_SECRET = 'check-config-placeholder-secret-0123456789abcdef'
+/** The schema every session shard gets (wrangler.toml migrations_dir), and the audit database's. */
+export const SESSION_MIGRATIONS_DIR = 'migrations/sessions'
+export const AUDIT_MIGRATIONS_DIR = 'migrations/audit'
+/** The one D1 binding of the layout before sharding: a leftover when the storage table is set. */
+const PRE_SHARDING_BINDING = 'DB'
 
 /** One problem in the configuration: the field (as written in wrangler.toml) and what is wrong. */
 export class DeployConfigProblem {
@@ -78,6 +84,16 @@ export function importBundled(entry) {
 /** src/config/config.ts as a Node module ({ parseConfig, ConfigError, PROFILES, … }). */
 export function loadConfigModule() {
   return importBundled('src/config/config.ts')
+}
+
+/**
+ * The configuration document an environment's vars select, exactly as the Worker selects it
+ * (src/config/profiles.ts): the GATEHOUSE override, else the bundled profile. Unvalidated: call
+ * validateGatehouse first. Throws ConfigError when the vars select none.
+ */
+export async function gatehouseDocument(vars) {
+  const { selectDocument } = await importBundled('src/config/profiles.ts')
+  return selectDocument({ GATEHOUSE: vars?.GATEHOUSE, GATEHOUSE_PROFILE: vars?.GATEHOUSE_PROFILE })
 }
 
 /**
@@ -161,8 +177,9 @@ export function isPlaceholderId(id) {
 
 /**
  * The rules a deployed environment follows beyond parseConfig: the same bindings as the top level
- * (wrangler does not inherit them), a custom domain that serves public_url and the self issuer,
- * https to every origin, no demo page. `requireIds`: the KV and D1 ids must be real.
+ * (wrangler does not inherit them), except D1, which follows the configuration's storage table
+ * (storageBindingProblems); a custom domain that serves public_url and the self issuer, https to
+ * every origin, no demo page. `requireIds`: the KV and D1 ids must be real.
  */
 export function deployPolicyProblems(top, env, envName, config, { requireIds = false } = {}) {
   const at = (field) => `[env.${envName}] ${field}`
@@ -202,7 +219,6 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
     if (!(name in (env.vars ?? {}))) add(`vars.${name}`, 'is set at the top level but not here')
   }
   compareBindings(add, 'kv_namespaces', top.kv_namespaces, env.kv_namespaces, (b) => b.binding)
-  compareBindings(add, 'd1_databases', top.d1_databases, env.d1_databases, (b) => b.binding)
   compareBindings(
     add,
     'durable_objects.bindings',
@@ -232,12 +248,7 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
       }
     }
   }
-  for (const db of env.d1_databases ?? []) {
-    const topDb = (top.d1_databases ?? []).find((t) => t.binding === db.binding)
-    if (topDb?.migrations_dir && db.migrations_dir !== topDb.migrations_dir) {
-      add(`d1_databases.${db.binding}.migrations_dir`, `must be "${topDb.migrations_dir}"`)
-    }
-  }
+  problems.push(...storageBindingProblems(env, config, `[env.${envName}] `))
   if ((top.triggers?.crons ?? []).length > 0 && (env.triggers?.crons ?? []).length === 0) {
     add('triggers.crons', 'the key lifecycle and cleanup cron is missing')
   }
@@ -263,6 +274,101 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
     }
   }
   return problems
+}
+
+/**
+ * The D1 databases a configuration uses, in plan order: its session shards, then its audit
+ * database. Each: { binding, role ('session shard' | 'audit'), field (the configuration field
+ * naming it), migrationsDir (the one it must use), buckets (shards only: a ranges text),
+ * declared (the environment's d1_databases entry, or undefined) }.
+ */
+export function configuredD1(env, config) {
+  const declared = new Map((env.d1_databases ?? []).map((db) => [db.binding, db]))
+  const { shards, auditBinding } = config.storage
+  return [
+    ...shards.map((shard, i) => ({
+      binding: shard.binding,
+      role: 'session shard',
+      field: `storage.session_shards[${i}].binding`,
+      migrationsDir: SESSION_MIGRATIONS_DIR,
+      buckets: bucketRangesText(shard.buckets),
+      declared: declared.get(shard.binding),
+    })),
+    {
+      binding: auditBinding,
+      role: 'audit',
+      field: 'storage.audit_database',
+      migrationsDir: AUDIT_MIGRATIONS_DIR,
+      declared: declared.get(auditBinding),
+    },
+  ]
+}
+
+/**
+ * What is wrong between a configuration's storage table and an environment's d1_databases:
+ * a configured binding the environment does not declare, a shard or audit database with the
+ * wrong migrations_dir, a declared D1 binding the configuration does not use, two bindings on
+ * one database. `label` prefixes every field (`[env.production] `, or '' for the top level).
+ */
+export function storageBindingProblems(env, config, label) {
+  const problems = []
+  const add = (field, problem) =>
+    problems.push(new DeployConfigProblem(`${label}${field}`, problem))
+  const where = label === '' ? 'the top level' : label.trim()
+  const used = configuredD1(env, config)
+  for (const db of used) {
+    if (db.declared === undefined) {
+      add(
+        configFieldLabel(env.vars, `GATEHOUSE.${db.field}`),
+        `${JSON.stringify(db.binding)} is not a d1_databases binding of ${where}`,
+      )
+    } else if (migrationsDirOf(db.declared) !== db.migrationsDir) {
+      add(
+        `d1_databases.${db.binding}.migrations_dir`,
+        `must be "${db.migrationsDir}" (${db.binding} is ${db.role === 'audit' ? 'the audit database' : 'a session shard'}: ${db.field})`,
+      )
+    }
+  }
+  const usedBindings = new Set(used.map((db) => db.binding))
+  for (const db of env.d1_databases ?? []) {
+    if (usedBindings.has(db.binding)) continue
+    const leftover =
+      db.binding === PRE_SHARDING_BINDING ? ' (the single database from before sharding?)' : ''
+    add(
+      `d1_databases.${db.binding}`,
+      `is not used by the configuration (${configSource(env.vars)} storage): remove it or name it there${leftover}`,
+    )
+  }
+  const byName = new Map()
+  for (const db of env.d1_databases ?? []) {
+    const other = byName.get(db.database_name)
+    if (other !== undefined) {
+      add(
+        `d1_databases.${db.binding}.database_name`,
+        `is ${other}'s database too: each binding needs a database of its own`,
+      )
+    } else byName.set(db.database_name, db.binding)
+  }
+  return problems
+}
+
+function migrationsDirOf(db) {
+  return typeof db.migrations_dir === 'string'
+    ? posix.normalize(db.migrations_dir).replace(/\/$/, '')
+    : undefined
+}
+
+/** Bucket numbers as the ranges text a configuration writes ("0-255,768-1023"). */
+export function bucketRangesText(buckets) {
+  const sorted = [...buckets].sort((a, b) => a - b)
+  const ranges = []
+  for (let i = 0; i < sorted.length; ) {
+    let j = i
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++
+    ranges.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`)
+    i = j + 1
+  }
+  return ranges.join(',')
 }
 
 function compareBindings(add, field, topList = [], envList = [], key) {

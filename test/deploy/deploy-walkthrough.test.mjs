@@ -1,5 +1,6 @@
 // The deploy walk-through, checked offline: docs/DEPLOY.md's marked blocks are exactly what
-// `npm run deploy:setup` prints (dry form, [env.production], a fixture account id); its secret
+// `npm run deploy:setup` prints (dry form, [env.production], a fixture account id); the plan
+// creates and migrates every D1 database the configuration's storage table names; its secret
 // loop, run under sh against a fake `npx wrangler`, never replaces a set secret and puts nothing
 // when the list fails; `--run` refuses before its first wrangler call. Nothing here can reach
 // Cloudflare: no test passes a refusal, and wrangler is pointed at a dead proxy regardless.
@@ -24,9 +25,12 @@ import { after, before, test } from 'node:test'
 import {
   ROOT,
   compatibilityDateProblem,
+  configuredD1,
   envPrefixedKvTitle,
   kvNamespaceTitle,
+  readWranglerEnv,
   secretNamesFromList,
+  validateGatehouse,
   workerdCompatibilityDate,
 } from '../../scripts/lib/deploy-config.mjs'
 
@@ -116,6 +120,29 @@ test('the KV namespace is created under the exact title the plan looks up (no --
   )
   assert.match(plan[2], new RegExp(`^npx wrangler kv namespace create ${title} `, 'm'))
   assert.doesNotMatch(plan[2], /kv namespace create [^#\n]*--env/)
+})
+
+test('the plan creates every session shard and the audit database, and migrates each', async () => {
+  const env = await readWranglerEnv('production')
+  const { config } = await validateGatehouse(env.vars, '[env.production] ')
+  const used = configuredD1(env, config)
+  assert.ok(used.filter((db) => db.role === 'session shard').length >= 2, 'a sharded example')
+  const created = [...plan[2].matchAll(/^npx wrangler d1 create (\S+)/gm)].map((m) => m[1])
+  assert.deepEqual(
+    created,
+    used.map((db) => db.declared.database_name),
+  )
+  const migrated = [
+    ...plan[3].matchAll(/^npx wrangler d1 migrations apply (\S+) --remote --env production /gm),
+  ].map((m) => m[1])
+  assert.deepEqual(
+    migrated,
+    used.map((db) => db.binding),
+  )
+  for (const db of used) {
+    const line = plan[3].split('\n').find((l) => l.includes(` apply ${db.binding} `))
+    assert.match(line, new RegExp(`# ${db.migrationsDir}$`), db.binding)
+  }
 })
 
 // ── § 4's loop, as DEPLOY.md shows it, under sh with a fake `npx wrangler` ─────────────────
