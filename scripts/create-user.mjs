@@ -1,6 +1,9 @@
-// Creates a user directly in a gateway's D1 database — the way in for the first administrator
-// of a deployed gateway, which starts with no users (later users: POST /admin/users). The hash is
-// the Worker's own (scripts/lib/password.mjs mirrors src/accounts/password-hash.ts: Argon2id over
+// Creates a user directly in a gateway's D1 — the way in for the first administrator of a
+// deployed gateway, which starts with no users (later users: POST /admin/users). The user is
+// written where the Worker will look for it: the session shard owning its account's bucket, under
+// the environment's configuration (storage.session_shards), with an id that carries the bucket
+// (scripts/lib/placement.mjs, the twin of src/storage/placement.ts). The hash is the Worker's own
+// (scripts/lib/password.mjs mirrors src/accounts/password-hash.ts: Argon2id over
 // HMAC-SHA256(PASSWORD_PEPPER, password)), so the pepper must be the deployed one.
 //
 //   PASSWORD_PEPPER=… node scripts/create-user.mjs --tenant acme --username root --operator
@@ -10,18 +13,35 @@
 // The password is never an argument (argv is visible to every local user): it is read from a
 // hidden prompt, or from stdin when stdin is not a terminal. The pepper comes from the
 // environment (--local: from .dev.vars when unset). Default target: the remote D1 of
-// [env.production]; --env picks another environment, --local the local demo database.
+// [env.production]; --env picks another environment, --local the local demo databases. A bucket
+// being moved between shards (storage.frozen_buckets) is refused until the move is done.
 
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ADMIN_SCOPE, ROOT, WRANGLER, readWranglerEnv } from './lib/deploy-config.mjs'
+import {
+  ADMIN_SCOPE,
+  ROOT,
+  WRANGLER,
+  gatehouseDocument,
+  readWranglerEnv,
+  storageBindingProblems,
+  validateGatehouse,
+} from './lib/deploy-config.mjs'
+import { hashPassword, sql } from './lib/password.mjs'
+import {
+  accountBucket,
+  isFrozen,
+  newUserId,
+  normalizeUsername,
+  shardBindings,
+  shardFor,
+} from './lib/placement.mjs'
 
 /** Deployment-wide administration (src/http/admin/admin-auth.ts): keys, metrics, all tenants. */
 const OPERATOR_SCOPE = 'gatehouse:operator'
-import { hashPassword, newUserId, normalizeUsername, sql } from './lib/password.mjs'
 
 /** The same limits the Worker applies (src/http/auth/login.ts, src/http/admin/admin-accounts.ts). */
 const MIN_PASSWORD_CHARS = 8
@@ -56,6 +76,11 @@ function usage(message) {
   process.exit(message ? 2 : 0)
 }
 
+function fail(message) {
+  console.error(`create-user: ${message}`)
+  process.exit(1)
+}
+
 if (args.help) usage()
 if (args.local && args.env) usage('--local uses the top-level (demo) environment; drop --env')
 const envName = args.local ? undefined : (args.env ?? 'production')
@@ -71,18 +96,37 @@ const scopes = [...new Set([...args.scopes.split(/\s+/).filter(Boolean), ...gran
 for (const s of scopes)
   if (!SCOPE_TOKEN.test(s)) usage(`--scopes: ${JSON.stringify(s)} is not a scope token`)
 
+// The environment's configuration, validated as the Worker would, places the user.
 const config = await readWranglerEnv(envName)
-const db = config.d1_databases?.[0]
-if (db === undefined) usage(`no D1 database is bound in ${envName ?? 'the top level'}`)
+const label = envName === undefined ? '' : `[env.${envName}] `
+const checkCommand = `node scripts/check-config.mjs${envName === undefined ? '' : ` --env ${envName}`}`
+const checked = await validateGatehouse(config.vars, label)
+if (checked.problem) fail(`${checked.problem} (run: ${checkCommand})`)
+const storageProblem = storageBindingProblems(config, checked.config, label)[0]
+if (storageProblem) fail(`${storageProblem} (run: ${checkCommand})`)
+const document = await gatehouseDocument(config.vars)
+const databases = new Map(config.d1_databases.map((d) => [d.binding, d]))
+const normalized = normalizeUsername(username)
+const bucket = await accountBucket(tenant, normalized)
+if (isFrozen(bucket, document)) {
+  fail(
+    `bucket ${bucket} of ${tenant}/${normalized} is being moved between shards ` +
+      '(storage.frozen_buckets): the Worker refuses it too; retry when the move is done',
+  )
+}
+const shard = shardFor(bucket, document)
 const target = args.local
   ? ['--local', ...(args['persist-to'] ? ['--persist-to', args['persist-to']] : [])]
   : ['--remote', '--env', envName]
-const where = args.local
-  ? 'local D1 (demo profile)'
-  : `remote D1 ${db.database_name} [env.${envName}]`
+/** Where a shard is, for messages. */
+const whereOf = (binding) =>
+  args.local
+    ? `local D1 ${binding} (demo profile)`
+    : `remote D1 ${databases.get(binding).database_name} (${binding}) [env.${envName}]`
+const where = `${whereOf(shard)}, bucket ${bucket}`
 
-function wrangler(d1Args, { json = false } = {}) {
-  const result = spawnSync(WRANGLER, ['d1', 'execute', db.binding, ...target, ...d1Args], {
+function wrangler(binding, d1Args, { json = false } = {}) {
+  const result = spawnSync(WRANGLER, ['d1', 'execute', binding, ...target, ...d1Args], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,14 +134,16 @@ function wrangler(d1Args, { json = false } = {}) {
   })
   if (result.status !== 0) {
     console.error(result.stdout, result.stderr)
-    console.error(`create-user: wrangler d1 execute failed (exit ${result.status}) on ${where}`)
+    console.error(
+      `create-user: wrangler d1 execute failed (exit ${result.status}) on ${whereOf(binding)}`,
+    )
     process.exit(1)
   }
   return json ? JSON.parse(result.stdout) : result.stdout
 }
 
-function query(statement) {
-  return wrangler(['--command', statement, '--json'], { json: true })[0]?.results ?? []
+function query(binding, statement) {
+  return wrangler(binding, ['--command', statement, '--json'], { json: true })[0]?.results ?? []
 }
 
 function pepperFromEnvironment() {
@@ -167,8 +213,10 @@ async function readPassword() {
 }
 
 const pepper = pepperFromEnvironment()
-const normalized = normalizeUsername(username)
+// The Worker looks an account up on its bucket's shard only (a user from before sharding, whose
+// id names no bucket, lives there too): so does --reset-password.
 const existing = query(
+  shard,
   `SELECT id FROM users WHERE tenant = ${sql(tenant)} AND username = ${sql(normalized)}`,
 )[0]
 if (args['reset-password'] && existing === undefined)
@@ -179,12 +227,17 @@ if (!args['reset-password'] && existing !== undefined) {
   )
 }
 if (!args['reset-password'] && !args.operator) {
-  const operators = query(
-    `SELECT COUNT(*) AS n FROM users WHERE (' ' || scopes || ' ') LIKE '% ${OPERATOR_SCOPE} %'`,
+  // Users are spread over the shards: the first operator may be on any of them.
+  const hasOperator = shardBindings(document).some(
+    (binding) =>
+      (query(
+        binding,
+        `SELECT COUNT(*) AS n FROM users WHERE (' ' || scopes || ' ') LIKE '% ${OPERATOR_SCOPE} %'`,
+      )[0]?.n ?? 0) > 0,
   )
-  if ((operators[0]?.n ?? 0) === 0) {
+  if (!hasOperator) {
     usage(
-      `no operator exists yet (${where}): create the first user with --operator (scopes ${ADMIN_SCOPE} ${OPERATOR_SCOPE})`,
+      `no operator exists yet on any shard (${shardBindings(document).join(', ')}): create the first user with --operator (scopes ${ADMIN_SCOPE} ${OPERATOR_SCOPE})`,
     )
   }
 }
@@ -192,7 +245,7 @@ if (!args['reset-password'] && !args.operator) {
 const password = await readPassword()
 const stored = await hashPassword(password, pepper)
 const now = Math.floor(Date.now() / 1000)
-const id = existing?.id ?? newUserId()
+const id = existing?.id ?? newUserId(bucket)
 const statement = args['reset-password']
   ? // A password change bumps the credential version: existing sessions stop refreshing.
     `UPDATE users SET password_scheme = ${sql(stored.scheme)}, password_params = ${sql(stored.params)},
@@ -206,17 +259,12 @@ const dir = mkdtempSync(join(tmpdir(), 'gatehouse-user-'))
 try {
   const file = join(dir, 'user.sql')
   writeFileSync(file, statement, { mode: 0o600 })
-  wrangler(['--file', file, '--yes'])
+  wrangler(shard, ['--file', file, '--yes'])
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
 
-const profile = config.vars?.GATEHOUSE_PROFILE
-const publicUrl =
-  typeof profile === 'string' && existsSync(join(ROOT, 'config', `${profile}.json`))
-    ? (JSON.parse(readFileSync(join(ROOT, 'config', `${profile}.json`), 'utf8')).public_url ??
-      '<public_url>')
-    : '<public_url>'
+const publicUrl = document.public_url ?? '<public_url>'
 if (args['reset-password']) {
   console.log(`password reset for ${normalized} (id ${id}, tenant ${tenant}) in ${where}`)
   console.log('  existing sessions can no longer refresh; access tokens live until they expire')
