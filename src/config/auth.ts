@@ -36,6 +36,12 @@ export interface AuthConfig {
   readonly allowedOrigins: readonly string[]
   readonly keyEncryptionSecret: string
   readonly passwordPepper: string
+  readonly dpop: {
+    /** Client types that must present a DPoP proof at login and refresh. */
+    readonly requiredFor: readonly ('web' | 'mobile')[]
+    /** Every proof must carry a server nonce (RFC 9449 §8). */
+    readonly useNonce: boolean
+  }
 }
 
 const DAY_SECONDS = 86_400
@@ -58,6 +64,7 @@ const DISABLED: AuthConfig = {
   allowedOrigins: [],
   keyEncryptionSecret: '',
   passwordPepper: '',
+  dpop: { requiredFor: [], useNonce: false },
 }
 
 /** The self issuer's identity, as the auth server needs it. */
@@ -99,5 +106,6 @@ export function buildAuthConfig(
     allowedOrigins: auth.allowed_origins ?? [],
     keyEncryptionSecret: secret('KEY_ENCRYPTION_SECRET'),
     passwordPepper: secret('PASSWORD_PEPPER'),
+    dpop: { requiredFor: auth.dpop_required_for, useNonce: auth.use_dpop_nonce },
   }
 }

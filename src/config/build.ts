@@ -49,6 +49,7 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
     tier: doc.tier,
     timeoutMs: doc.timeout_ms,
     forwardAuthorization: doc.forward_authorization,
+    dpop: doc.dpop,
     retries: doc.retries,
     maxInFlight: doc.max_in_flight,
     originSecretName: doc.origin_secret,

@@ -3,7 +3,7 @@
 // `self = true` (schema.ts checks that, and the rules that involve the issuers).
 
 import * as v from 'valibot'
-import { at, choice, integer, list, table, urlText } from './fields'
+import { at, choice, flag, integer, list, table, urlText } from './fields'
 
 const SIGNING_ALGORITHMS = ['EdDSA', 'RS256'] as const
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number]
@@ -57,6 +57,19 @@ export const AuthSchema = v.pipe(
       MAX_REUSE_INTERVAL_SECONDS,
       'Window in which the immediate parent refresh token may be presented again and gets the ' +
         'same successor (seconds).',
+    ),
+    dpop_required_for: v.optional(
+      list(
+        choice(['web', 'mobile'], 'A client type.'),
+        'Client types that must log in and refresh with a DPoP proof (RFC 9449); the others may ' +
+          'choose. Their tokens are then bound to the client’s key, refresh tokens included.',
+      ),
+      [],
+    ),
+    use_dpop_nonce: flag(
+      false,
+      'Require a server-provided nonce in every DPoP proof (RFC 9449 §8, §9): a proof cannot be ' +
+        'made ahead of time. Costs clients one extra round trip per nonce window (5 minutes).',
     ),
     allowed_origins: v.optional(
       list(

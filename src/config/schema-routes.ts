@@ -80,6 +80,14 @@ export const RouteSchema = v.pipe(
       'Time to the origin’s response headers (milliseconds); then 504.',
     ),
     forward_authorization: flag(false, 'Forward the client’s Authorization header to the origin.'),
+    dpop: v.optional(
+      choice(
+        ['optional', 'required'],
+        'required: only DPoP-bound tokens with a proof (RFC 9449) are accepted; a bearer token ' +
+          'gets 401 with a DPoP challenge. optional: both, and a bound token always needs its proof.',
+      ),
+      'optional',
+    ),
     retries: integer(
       2,
       0,

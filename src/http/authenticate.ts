@@ -1,27 +1,61 @@
-// The bridge from a request to a VerifiedToken: extracts the bearer token, verifies it with the
-// isolate's verifier, enforces the scopes the caller asks for, and records iss/sub/jti/sid/kid
-// for the request's log line.
+// The bridge from a request to a VerifiedToken: extracts the access token (Bearer or DPoP),
+// verifies it with the isolate's verifier, enforces its sender constraint (a DPoP-bound token
+// needs its proof; a DPoP-required route needs a bound token), then the scopes the caller asks
+// for, and records iss/sub/jti/sid/kid for the request's log line.
 
 import { AuthError } from '../lib/errors'
-import { extractBearerToken } from '../verify/bearer'
+import { splitRequestTarget } from '../proxy/request-target'
+import { effectiveTier, type Tier } from '../revocation/tier'
+import { extractAccessToken } from '../verify/bearer'
 import type { VerifiedToken } from '../verify/verify-token'
+import { enforceSenderConstraint } from './dpop'
 import type { RequestContext, RequestRecord } from './request-context'
 
+export interface AccessPolicy {
+  /** The route's DPoP requirement. */
+  readonly dpop: 'optional' | 'required'
+  /** The route's tier (raised by sensitive scopes) for the proof's single-use check. */
+  readonly tier: Tier
+}
+
+/** Gateway endpoints (admin, logout): DPoP optional, proofs claimed globally and fail closed. */
+const ENDPOINT_POLICY: AccessPolicy = { dpop: 'optional', tier: 'critical' }
+
 /**
- * Verifies the request's bearer token and that it carries every scope in `required`.
- * Throws AuthError (missing_token, invalid_request, any verification reason, insufficient_scope).
+ * Verifies the request's access token, its sender constraint, and that it carries every scope in
+ * `required`. Throws AuthError (missing_token, invalid_request, any verification reason, the
+ * DPoP reasons, insufficient_scope).
  */
 export async function authenticate(
   request: Request,
   search: string,
   required: readonly string[],
   rc: RequestContext,
+  policy: AccessPolicy = ENDPOINT_POLICY,
 ): Promise<VerifiedToken> {
-  const token = extractBearerToken(request.headers.get('authorization'), search)
-  const verified = await verifyToken(token, rc)
+  const presented = extractAccessToken(request.headers.get('authorization'), search)
+  let verified: VerifiedToken
+  try {
+    verified = await verifyToken(presented.token, rc)
+  } catch (err) {
+    // A DPoP client is answered with a DPoP challenge (RFC 9449 §7.1), whatever failed.
+    if (err instanceof AuthError && (presented.scheme === 'DPoP' || policy.dpop === 'required')) {
+      throw new AuthError(err.reason, { ...err.options, scheme: 'DPoP' })
+    }
+    throw err
+  }
+  const tier = effectiveTier(policy.tier, verified.scopes, rc.config.sensitiveScopes)
+  const path = splitRequestTarget(request.url).path
+  rc.record.dpop = await enforceSenderConstraint(request, rc, path, presented, verified, {
+    dpop: policy.dpop,
+    tier,
+  })
   for (const scope of required) {
     if (!verified.scopes.includes(scope)) {
-      throw new AuthError('insufficient_scope', { scope: required.join(' ') })
+      throw new AuthError('insufficient_scope', {
+        scope: required.join(' '),
+        ...(verified.boundKey !== null ? { scheme: 'DPoP' as const } : {}),
+      })
     }
   }
   return verified

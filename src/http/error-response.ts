@@ -3,6 +3,7 @@
 // client must act on it (expired → refresh); which check failed goes to logs and metrics.
 
 import { AuthError, REASONS, type Reason, type ReasonSpec } from '../lib/errors'
+import { DPOP_ALGORITHMS } from '../verify/dpop-proof'
 
 const DESCRIPTIONS: Partial<Record<Reason, string>> = {
   missing_token: 'An access token is required',
@@ -28,6 +29,11 @@ const DESCRIPTIONS: Partial<Record<Reason, string>> = {
   origin_circuit_open: 'The upstream service is unavailable; retry shortly',
   origin_busy: 'The upstream service is busy; retry shortly',
   config_invalid: 'The gateway is misconfigured',
+  invalid_dpop_proof: 'The DPoP proof is invalid',
+  dpop_replay: 'The DPoP proof is invalid',
+  use_dpop_nonce: 'A DPoP nonce is required',
+  dpop_required: 'A DPoP-bound access token and proof are required',
+  replay_check_unavailable: 'Service temporarily unavailable; retry shortly',
   internal: 'Internal error',
 }
 const INVALID_TOKEN_DESCRIPTION = 'The access token is invalid'
@@ -42,14 +48,18 @@ export function errorResponse(err: AuthError): Response {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
   })
-  const challenge = buildChallenge(err, spec.challenge, description)
+  // At the token endpoint a bad proof is a 400 error body without a challenge (RFC 9449 §5,
+  // RFC 6749 §5.2); at a resource it is a 401 challenge.
+  const tokenEndpoint = err.options.tokenEndpoint === true && spec.status === 401
+  const status = tokenEndpoint && spec.challenge !== 'none' ? 400 : spec.status
+  const challenge = tokenEndpoint ? null : buildChallenge(err, spec.challenge, description)
   if (challenge !== null) headers.set('www-authenticate', challenge)
   if (err.options.retryAfterSeconds !== undefined) {
     headers.set('retry-after', String(Math.max(1, Math.ceil(err.options.retryAfterSeconds))))
   }
   for (const [name, value] of Object.entries(err.options.headers ?? {})) headers.set(name, value)
   const body = JSON.stringify({ error: spec.wire, error_description: description })
-  return new Response(body, { status: spec.status, headers })
+  return new Response(body, { status, headers })
 }
 
 function buildChallenge(
@@ -57,8 +67,12 @@ function buildChallenge(
   challenge: ReasonSpec['challenge'],
   description: string,
 ): string | null {
-  if (challenge === 'none') return err.status === 401 ? `Bearer realm="${REALM}"` : null
-  let value = `Bearer realm="${REALM}", error="${challenge}", error_description="${description}"`
+  const scheme =
+    err.options.scheme === 'DPoP'
+      ? `DPoP realm="${REALM}", algs="${DPOP_ALGORITHMS.join(' ')}"`
+      : `Bearer realm="${REALM}"`
+  if (challenge === 'none') return err.status === 401 ? scheme : null
+  let value = `${scheme}, error="${challenge}", error_description="${description}"`
   if (challenge === 'insufficient_scope' && err.options.scope) {
     value += `, scope="${err.options.scope}"`
   }

@@ -34,7 +34,10 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
   let verified: VerifiedToken | null = null
   let revocation: RevocationOutcome | null = null
   if (route.auth === 'token') {
-    verified = await authenticate(request, search, requiredScopes(route, method), rc)
+    verified = await authenticate(request, search, requiredScopes(route, method), rc, {
+      dpop: route.dpop,
+      tier: route.tier,
+    })
     const tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier
     revocation = await services.revocation.check(verified, tier)
@@ -90,5 +93,6 @@ function forwardIdentity(token: VerifiedToken): ForwardIdentity {
     scope: token.scope,
     sessionId: token.sessionId,
     clientId: token.clientId,
+    dpopKey: token.boundKey,
   }
 }

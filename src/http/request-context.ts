@@ -14,6 +14,7 @@ import { countMetric, observeMetric } from '../observability/metrics'
 import { createEventSink, type EventSink } from '../observability/security-events'
 import type { SubjectHasher } from '../observability/subject-hash'
 import { continueTrace, type TraceContext } from '../observability/trace'
+import type { ReplayOutcome } from '../revocation/proof-replay'
 import type { RevocationOutcome } from '../revocation/revocation-check'
 import type { Tier } from '../revocation/tier'
 import { errorResponse } from './error-response'
@@ -37,6 +38,8 @@ export interface RequestRecord {
   /** The verified subject; logged only as a hash. */
   subject: string | null
   revocation: RevocationOutcome | null
+  /** The DPoP proof's single-use check, when the token was DPoP-bound. */
+  dpop: ReplayOutcome | null
   /** What an admin or OAuth endpoint acted on, kept apart from the acting caller above. */
   targetSubject: string | null
   targetSid: string | null
@@ -74,6 +77,7 @@ function newRecord(): RequestRecord {
     tenant: null,
     subject: null,
     revocation: null,
+    dpop: null,
     targetSubject: null,
     targetSid: null,
     targetJti: null,
@@ -147,6 +151,7 @@ async function recordRequest(
     detail: record.detail,
     tier: record.tier,
     revocation: record.revocation,
+    dpop: record.dpop,
     issuer: record.issuer,
     tenant: record.tenant,
     subject_hash:

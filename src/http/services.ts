@@ -15,7 +15,13 @@ import { createSubjectHasher, type SubjectHasher } from '../observability/subjec
 import { Forwarder } from '../proxy/forward'
 import { compileRouteTable, type RouteTable } from '../proxy/route-table'
 import { RevocationPolicy } from '../revocation/revocation-check'
-import { createShardLocator, type ShardLocator } from '../revocation/revocation-shard'
+import {
+  createProofShardLocator,
+  createShardLocator,
+  type ShardLocator,
+} from '../revocation/revocation-shard'
+import { ProofReplayGuard } from '../revocation/proof-replay'
+import { DpopNonces } from '../verify/dpop-nonce'
 import { SessionShards } from '../storage/shards'
 import { Verifier } from '../verify/verifier'
 import { MetricsFlusher } from './metrics-flush'
@@ -35,6 +41,10 @@ export interface Services {
   readonly keySettings: KeyManagerSettings
   readonly shards: ShardLocator
   readonly revocation: RevocationPolicy
+  /** Single use of DPoP proofs, by tier. */
+  readonly proofReplay: ProofReplayGuard
+  /** Server nonces for DPoP proofs (when auth.use_dpop_nonce). */
+  readonly dpopNonces: DpopNonces
   readonly forwarder: Forwarder
   readonly metrics: MetricsFlusher
   readonly subjectHash: SubjectHasher
@@ -126,6 +136,13 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
     keySettings,
     shards,
     revocation: new RevocationPolicy(shards, config.revocationTimeoutMs, now),
+    proofReplay: new ProofReplayGuard(
+      createProofShardLocator(env.REVOCATIONS),
+      config.revocationTimeoutMs,
+      config.clockSkewSeconds,
+      now,
+    ),
+    dpopNonces: new DpopNonces(subjectHashSecret(config)),
     forwarder: new Forwarder(now),
     metrics: new MetricsFlusher(env.METRICS_AGGREGATOR, now),
     subjectHash: createSubjectHasher(subjectHashSecret(config)),

@@ -5,6 +5,7 @@
 import type { Config } from '../config/config'
 import { JWKS_HTTP_MAX_AGE_SECONDS } from '../keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../keys/key-store'
+import { DPOP_ALGORITHMS } from '../verify/dpop-proof'
 import type { Services } from './services'
 
 /** GET /.well-known/jwks.json */
@@ -42,6 +43,8 @@ export function metadataResponse(config: Config): Response {
     gatehouse_refresh_endpoint: `${base}/auth/refresh`,
     gatehouse_logout_endpoint: `${base}/auth/logout`,
     access_token_signing_alg_values_supported: [config.auth.signingAlgorithm],
+    // RFC 9449 §5.1: login and refresh accept proofs of these algorithms and bind the tokens.
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   }
   return new Response(JSON.stringify(metadata), {
     headers: {

@@ -66,6 +66,8 @@ export interface AccessTokenClaims {
   readonly tid: string
   readonly scope: string
   readonly clientId: string
+  /** The DPoP key thumbprint the token is bound to (`cnf.jkt`), or null for a bearer token. */
+  readonly jkt?: string | null
 }
 
 export interface MintedAccessToken {
@@ -95,6 +97,7 @@ export async function mintAccessToken(
     tid: claims.tid,
     scope: claims.scope,
     client_id: claims.clientId,
+    ...(claims.jkt ? { cnf: { jkt: claims.jkt } } : {}),
   })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })
     .setIssuer(settings.issuer)

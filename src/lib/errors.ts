@@ -26,6 +26,13 @@ export const REASONS = {
   invalid_claims: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   revoked: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   wrong_tenant: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
+  // sender constraint (RFC 9449): proofs and the binding of a token to its key
+  invalid_dpop_proof: { status: 401, wire: 'invalid_dpop_proof', challenge: 'invalid_dpop_proof' },
+  use_dpop_nonce: { status: 401, wire: 'use_dpop_nonce', challenge: 'use_dpop_nonce' },
+  dpop_replay: { status: 401, wire: 'invalid_dpop_proof', challenge: 'invalid_dpop_proof' },
+  dpop_binding_mismatch: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
+  dpop_required: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
+  replay_check_unavailable: { status: 503, wire: 'temporarily_unavailable', challenge: 'none' },
   // policy
   insufficient_scope: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
   tenant_not_allowed: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
@@ -55,7 +62,13 @@ export interface ReasonSpec {
   status: number
   wire: string
   /** RFC 6750 §3 `error` attribute; 'none' = no WWW-Authenticate header (or a bare one on 401). */
-  challenge: 'none' | 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+  challenge:
+    | 'none'
+    | 'invalid_request'
+    | 'invalid_token'
+    | 'insufficient_scope'
+    | 'invalid_dpop_proof'
+    | 'use_dpop_nonce'
 }
 
 export type Reason = keyof typeof REASONS
@@ -69,6 +82,13 @@ export interface AuthErrorOptions {
   scope?: string
   /** Extra response headers (for example Allow on 405). */
   headers?: Record<string, string>
+  /**
+   * The authentication scheme the challenge names: DPoP when the request used it or the route
+   * requires it (RFC 9449 §7.1), else Bearer.
+   */
+  scheme?: 'Bearer' | 'DPoP'
+  /** A token-endpoint answer (RFC 6749 §5.2: 400 for a bad proof, no challenge header). */
+  tokenEndpoint?: boolean
 }
 
 /** The one exception type for expected failures; anything else is an internal error (500). */

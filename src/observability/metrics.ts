@@ -9,6 +9,8 @@ export const COUNTERS = {
   gatehouse_login_total: 'Login attempts by result',
   gatehouse_refresh_total: 'Refresh attempts by result',
   gatehouse_revocation_checks_total: 'Revocation checks by tier and result',
+  gatehouse_dpop_replay_checks_total: 'DPoP proof single-use checks by tier and result',
+  gatehouse_dpop_total: 'DPoP-bound requests and token issuances by result',
   gatehouse_jwks_lookups_total: 'Key lookups by the cache layer that answered',
   gatehouse_jwks_fetches_total: 'JWKS source fetches by issuer and result',
   gatehouse_origin_requests_total: 'Forwards to origins by route and result',

@@ -11,6 +11,7 @@ export type SecurityEventType =
   | 'login_throttled'
   | 'refresh_reuse_detected'
   | 'refresh_suspicious'
+  | 'refresh_dpop_refused'
   | 'session_revoked'
   | 'signing_key_rotated'
   | 'signing_key_emergency_rotation'
@@ -47,6 +48,7 @@ const WARN_EVENTS = new Set<SecurityEventType>([
   'login_throttled',
   'refresh_reuse_detected',
   'refresh_suspicious',
+  'refresh_dpop_refused',
   'signing_key_emergency_rotation',
 ])
 

@@ -4,7 +4,8 @@
 // The signature covers method, path+query, timestamp, nonce and every identity header; it does
 // not cover the body (bodies are streamed, never buffered): use TLS between gateway and origin.
 
-export const SIGNATURE_VERSION = 'v1'
+/** v2 added X-Auth-Dpop-Jkt (the DPoP key a token is bound to); v1 signatures are not accepted. */
+export const SIGNATURE_VERSION = 'v2'
 
 export const HEADER = {
   issuer: 'x-auth-issuer',
@@ -13,6 +14,7 @@ export const HEADER = {
   scopes: 'x-auth-scopes',
   session: 'x-auth-session',
   client: 'x-auth-client',
+  dpopKey: 'x-auth-dpop-jkt',
   revocation: 'x-auth-revocation',
   requestId: 'x-request-id',
   timestamp: 'x-auth-timestamp',
@@ -23,6 +25,7 @@ export const HEADER = {
 /** The headers the signature covers, in canonical (sorted) order. */
 export const SIGNED_HEADERS = [
   HEADER.client,
+  HEADER.dpopKey,
   HEADER.issuer,
   HEADER.revocation,
   HEADER.scopes,

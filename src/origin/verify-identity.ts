@@ -20,6 +20,11 @@ export interface GatewayIdentity {
   readonly scopes: readonly string[]
   readonly session: string | null
   readonly client: string | null
+  /**
+   * The thumbprint of the DPoP key the caller's token is bound to (RFC 9449 `cnf.jkt`): the
+   * gateway checked the caller's proof by that key. null for a bearer token.
+   */
+  readonly dpopKey: string | null
   /** What the gateway did about revocation: "checked", "skipped; tier=low", … */
   readonly revocation: string | null
   readonly requestId: string | null
@@ -131,6 +136,7 @@ function readIdentity(h: Partial<Record<SignedHeader, string>>): IdentityResult 
       scopes: scopes ? scopes.split(' ') : [],
       session: decoded[HEADER.session] ?? null,
       client: decoded[HEADER.client] ?? null,
+      dpopKey: decoded[HEADER.dpopKey] ?? null,
       revocation: decoded[HEADER.revocation] ?? null,
       requestId: decoded[HEADER.requestId] ?? null,
     },

@@ -21,6 +21,8 @@ export interface ForwardIdentity {
   readonly scope: string
   readonly sessionId: string | null
   readonly clientId: string | null
+  /** The DPoP key thumbprint the token is bound to, or null (a bearer token). */
+  readonly dpopKey: string | null
 }
 
 export interface SigningInput {
@@ -47,6 +49,7 @@ export async function signIdentityHeaders(headers: Headers, input: SigningInput)
     if (id.scope !== '') values[HEADER.scopes] = encodeIdentityValue(id.scope)
     if (id.sessionId !== null) values[HEADER.session] = encodeIdentityValue(id.sessionId)
     if (id.clientId !== null) values[HEADER.client] = encodeIdentityValue(id.clientId)
+    if (id.dpopKey !== null) values[HEADER.dpopKey] = id.dpopKey
   }
   if (input.revocation !== null) values[HEADER.revocation] = input.revocation
   for (const name of SIGNED_HEADERS) {

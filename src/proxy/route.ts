@@ -19,6 +19,8 @@ export interface RouteConfig {
   readonly tier: Tier
   readonly timeoutMs: number
   readonly forwardAuthorization: boolean
+  /** required: only DPoP-bound tokens with their proof (RFC 9449); optional: bearer too. */
+  readonly dpop: 'optional' | 'required'
   /** Extra attempts for idempotent, body-less requests that fail before any response byte. */
   readonly retries: number
   /** Bulkhead: concurrent forwards to this route's origin per isolate. */

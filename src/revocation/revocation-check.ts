@@ -4,18 +4,13 @@
 // origin) and `critical` fails closed with 503 + Retry-After. No other code path improvises.
 
 import { AuthError } from '../lib/errors'
-import { CircuitBreaker, withTimeout } from '../lib/circuit-breaker'
+import { withTimeout, type CircuitBreaker } from '../lib/circuit-breaker'
 import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
 import type { VerifiedToken } from '../verify/verify-token'
+import { BreakerPool } from './breaker-pool'
 import type { ShardLocator } from './revocation-shard'
 import type { Tier } from './tier'
-
-/** Consecutive failures that open a shard's breaker, and how long it stays open. */
-const BREAKER_FAILURES = 3
-const BREAKER_OPEN_MS = 5_000
-/** Breakers kept per isolate; the least recently used goes first (a closed one costs nothing). */
-const MAX_SHARD_BREAKERS = 1_000
 
 /** What the origin is told about revocation (X-Auth-Revocation); a closed set. */
 export type RevocationOutcome = 'checked' | 'skipped; tier=low' | 'unavailable; policy=fail-open'
@@ -25,13 +20,15 @@ export type RevocationOutcome = 'checked' | 'skipped; tier=low' | 'unavailable; 
  * own breaker, so one slow or flooded subject cannot make every other subject's checks fail open.
  */
 export class RevocationPolicy {
-  private readonly breakers = new Map<string, CircuitBreaker>()
+  private readonly breakers: BreakerPool
 
   constructor(
     private readonly shards: ShardLocator,
     private readonly timeoutMs: number,
-    private readonly now: () => number,
-  ) {}
+    now: () => number,
+  ) {
+    this.breakers = new BreakerPool('revocation', now)
+  }
 
   /**
    * Applies the tier's revocation policy to a verified token. Returns what the origin is told;
@@ -39,7 +36,9 @@ export class RevocationPolicy {
    */
   async check(token: VerifiedToken, tier: Tier): Promise<RevocationOutcome> {
     if (tier === 'low') return 'skipped; tier=low'
-    const breaker = this.breakerFor(token.issuer.issuer, token.tenant, token.subject)
+    const breaker = this.breakers.for(
+      JSON.stringify([token.issuer.issuer, token.tenant, token.subject]),
+    )
     if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
     let verdict
     try {
@@ -60,34 +59,6 @@ export class RevocationPolicy {
     }
     countMetric('gatehouse_revocation_checks_total', { tier, result: 'ok' })
     return 'checked'
-  }
-
-  private breakerFor(issuer: string, tenant: string, subject: string): CircuitBreaker {
-    const key = JSON.stringify([issuer, tenant, subject])
-    let breaker = this.breakers.get(key)
-    if (breaker !== undefined) {
-      // Map order is insertion order: re-inserting keeps the most recently used last.
-      this.breakers.delete(key)
-    } else {
-      if (this.breakers.size >= MAX_SHARD_BREAKERS) {
-        const oldest = this.breakers.keys().next()
-        if (!oldest.done) this.breakers.delete(oldest.value)
-      }
-      breaker = new CircuitBreaker({
-        failureThreshold: BREAKER_FAILURES,
-        openMs: BREAKER_OPEN_MS,
-        now: this.now,
-        onChange: (state) => {
-          countMetric('gatehouse_breaker_transitions_total', { breaker: 'revocation', state })
-          logLine(state === 'open' ? 'warn' : 'info', 'breaker_state', {
-            breaker: 'revocation',
-            state,
-          })
-        },
-      })
-    }
-    this.breakers.set(key, breaker)
-    return breaker
   }
 }
 

@@ -44,6 +44,7 @@ export class RevocationShard extends DurableObject<unknown> {
         CREATE TABLE IF NOT EXISTS revoked_sid (sid TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, reason TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS subject_cutoff (
           id INTEGER PRIMARY KEY CHECK (id = 1), cutoff_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS seen_proof (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
       `)
     })
   }
@@ -107,6 +108,22 @@ export class RevocationShard extends DurableObject<unknown> {
     await this.scheduleCleanup(expiresAt)
   }
 
+  /**
+   * Records a DPoP proof's jti as used until `expiresAt` (seconds); true when this is its first
+   * use. An instance named for a proof key (`proofShardName`) holds only these.
+   */
+  async claimProof(jti: string, expiresAt: number): Promise<boolean> {
+    const inserted = this.sql.exec(
+      `INSERT INTO seen_proof (jti, expires_at) VALUES (?, ?)
+       ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE expires_at <= ?`,
+      jti,
+      expiresAt,
+      nowSeconds(),
+    ).rowsWritten
+    if (inserted > 0) await this.scheduleCleanup(expiresAt)
+    return inserted > 0
+  }
+
   /** Counts live entries (admin views and tests). */
   size(): { jti: number; sid: number; cutoff: number } {
     const count = (table: string) =>
@@ -119,12 +136,14 @@ export class RevocationShard extends DurableObject<unknown> {
     this.sql.exec('DELETE FROM revoked_jti WHERE expires_at <= ?', now)
     this.sql.exec('DELETE FROM revoked_sid WHERE expires_at <= ?', now)
     this.sql.exec('DELETE FROM subject_cutoff WHERE expires_at <= ?', now)
+    this.sql.exec('DELETE FROM seen_proof WHERE expires_at <= ?', now)
     const next = this.sql
       .exec<ExpiryRow>(
         `SELECT MIN(e) AS next FROM (
            SELECT MIN(expires_at) AS e FROM revoked_jti UNION ALL
            SELECT MIN(expires_at) FROM revoked_sid UNION ALL
-           SELECT MIN(expires_at) FROM subject_cutoff)`,
+           SELECT MIN(expires_at) FROM subject_cutoff UNION ALL
+           SELECT MIN(expires_at) FROM seen_proof)`,
       )
       .one().next
     if (next !== null) await this.ctx.storage.setAlarm(next * 1000)
@@ -149,14 +168,29 @@ export type RevocationShardStub = DurableObjectStub<RevocationShard>
 /** Finds the shard of one subject; built once per isolate by the wiring. */
 export type ShardLocator = (issuer: string, tenant: string, subject: string) => RevocationShardStub
 
+/** Finds the shard that remembers the proofs of one DPoP key (by its thumbprint). */
+export type ProofShardLocator = (jkt: string) => RevocationShardStub
+
 /** A locator over one namespace, with its own bounded cache of shard ids. */
 export function createShardLocator(
   namespace: DurableObjectNamespace<RevocationShard>,
 ): ShardLocator {
+  const locate = namedShards(namespace)
+  // The name keeps issuers and tenants apart.
+  return (issuer, tenant, subject) => locate(JSON.stringify([issuer, tenant, subject]))
+}
+
+/** Proof-replay shards live in the same namespace under names no subject can have. */
+export function createProofShardLocator(
+  namespace: DurableObjectNamespace<RevocationShard>,
+): ProofShardLocator {
+  const locate = namedShards(namespace)
+  return (jkt) => locate(JSON.stringify(['dpop', jkt]))
+}
+
+function namedShards(namespace: DurableObjectNamespace<RevocationShard>) {
   const ids = new Map<string, DurableObjectId>()
-  return (issuer, tenant, subject) => {
-    // The name keeps issuers and tenants apart.
-    const name = JSON.stringify([issuer, tenant, subject])
+  return (name: string): RevocationShardStub => {
     let id = ids.get(name)
     if (id === undefined) {
       if (ids.size >= ID_CACHE_MAX) ids.clear()

@@ -22,6 +22,8 @@ export interface Session {
   readonly userAgentHash: string | null
   /** The user's credential version its login verified; refresh needs it to be current. */
   readonly credentialVersion: number
+  /** The DPoP key thumbprint the session is bound to (RFC 9449), or null for a bearer session. */
+  readonly dpopJkt: string | null
 }
 
 export interface SessionRow {
@@ -41,6 +43,7 @@ export interface SessionRow {
   last_country: string | null
   user_agent_hash: string | null
   credential_version: number
+  dpop_jkt: string | null
 }
 
 export function toSession(r: SessionRow): Session {
@@ -61,6 +64,7 @@ export function toSession(r: SessionRow): Session {
     lastCountry: r.last_country,
     userAgentHash: r.user_agent_hash,
     credentialVersion: r.credential_version,
+    dpopJkt: r.dpop_jkt,
   }
 }
 
@@ -76,8 +80,8 @@ export async function createSession(
       .prepare(
         `INSERT INTO sessions (sid, user_id, tenant, client_type, device_id, scope, created_at, last_used_at,
            absolute_expires_at, idle_expires_at, created_country, last_country, user_agent_hash,
-           credential_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11, ?12)`,
+           credential_version, dpop_jkt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)`,
       )
       .bind(
         s.sid,
@@ -92,6 +96,7 @@ export async function createSession(
         s.createdCountry,
         s.userAgentHash,
         s.credentialVersion,
+        s.dpopJkt,
       ),
     db
       .prepare(

@@ -1,30 +1,50 @@
-// Bearer credential extraction (RFC 6750 §2.1): from the Authorization header only, scheme
-// case-insensitive, exactly one credential of b64token characters. Tokens in the query string
+// Access-token extraction (RFC 6750 §2.1, RFC 9449 §7.1): from the Authorization header only,
+// scheme `Bearer` or `DPoP` (case-insensitive), exactly one credential of b64token characters. Tokens in the query string
 // (§2.3) or a form body (§2.2) are refused rather than ignored, so a client that leaks tokens
 // into URLs and logs finds out at once; cookies are never read as access tokens.
 
 import { AuthError } from '../lib/errors'
 import { MAX_TOKEN_LENGTH } from './compact-jws'
 
-// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token (RFC 9449 §7.1: the same after "DPoP")
+const CREDENTIAL = /^(bearer|dpop) +([A-Za-z0-9\-._~+/]+=*)$/i
+
+export interface PresentedAccessToken {
+  readonly scheme: 'Bearer' | 'DPoP'
+  readonly token: string
+}
+
+/** Returns the bearer token of a request (see extractAccessToken); a DPoP credential is refused. */
+export function extractBearerToken(authorization: string | null, search: string): string {
+  const presented = extractAccessToken(authorization, search)
+  if (presented.scheme !== 'Bearer') {
+    throw new AuthError('invalid_request', { detail: 'not a single Bearer credential' })
+  }
+  return presented.token
+}
 
 /**
- * Returns the bearer token of a request. Throws AuthError missing_token (no credential),
- * invalid_request (other scheme, several credentials, token in the query) or token_too_large.
+ * Returns the access token of a request and its scheme. Throws AuthError missing_token (no
+ * credential), invalid_request (other scheme, several credentials, token in the query) or
+ * token_too_large.
  */
-export function extractBearerToken(authorization: string | null, search: string): string {
+export function extractAccessToken(
+  authorization: string | null,
+  search: string,
+): PresentedAccessToken {
   if (search.length > 1 && hasAccessTokenParam(search)) {
     throw new AuthError('invalid_request', { detail: 'access_token in the query string' })
   }
   if (authorization === null || authorization === '') throw new AuthError('missing_token')
   // Length is checked before the regex so an oversized header costs nothing more.
   if (authorization.length > MAX_TOKEN_LENGTH + 16) throw new AuthError('token_too_large')
-  const match = BEARER.exec(authorization)
+  const match = CREDENTIAL.exec(authorization)
   // Duplicate Authorization headers arrive joined by ", ", which no b64token contains.
-  if (match === null)
-    throw new AuthError('invalid_request', { detail: 'not a single Bearer credential' })
-  return match[1] as string
+  if (match === null) {
+    throw new AuthError('invalid_request', { detail: 'not a single Bearer or DPoP credential' })
+  }
+  const scheme = (match[1] as string).toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer'
+  return { scheme, token: match[2] as string }
 }
 
 function hasAccessTokenParam(search: string): boolean {

@@ -14,6 +14,8 @@ export interface TokenClaims {
   readonly sessionId: string | null
   readonly tokenId: string | null
   readonly clientId: string | null
+  /** `cnf.jkt` (RFC 9449 §6): the thumbprint of the DPoP key the token is bound to, or null. */
+  readonly boundKey: string | null
   /** NumericDate seconds; null when the issuer did not send iat. */
   readonly issuedAt: number | null
   readonly expiresAt: number
@@ -68,6 +70,7 @@ export function checkClaims(
     sessionId: identifier(payload.sid, 'sid'),
     tokenId: identifier(payload.jti, 'jti'),
     clientId: identifier(payload.client_id, 'client_id'),
+    boundKey: confirmationKey(payload.cnf),
     issuedAt: isNumericDate(iat) ? iat : null,
     expiresAt: exp,
   }
@@ -90,6 +93,23 @@ function tenantOf(tid: unknown, issuer: IssuerConfig): string {
     throw new AuthError('wrong_tenant', { detail: 'tid not in the issuer allowlist' })
   }
   return claimed ?? ''
+}
+
+/** A SHA-256 JWK thumbprint in base64url: 43 characters. */
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
+
+/**
+ * The DPoP key a token is bound to (`cnf.jkt`), or null when it has no `cnf`. A `cnf` this
+ * gateway cannot enforce (another confirmation method, a malformed thumbprint) is refused: a
+ * sender-constrained token must never be accepted as a bearer token.
+ */
+function confirmationKey(cnf: unknown): string | null {
+  if (cnf === undefined) return null
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : null
+  if (typeof jkt !== 'string' || !THUMBPRINT.test(jkt)) {
+    throw new AuthError('invalid_claims', { detail: 'cnf is not a DPoP key thumbprint' })
+  }
+  return jkt
 }
 
 function isNumericDate(value: unknown): value is number {

@@ -39,6 +39,12 @@ export function authConfig(auth: Record<string, unknown> = {}): Record<string, u
       }),
       route('/api/secure', { auth: 'token', tier: 'critical', read_scopes: ['echo:read'] }),
       route('/api/standard', { auth: 'token', tier: 'standard', read_scopes: ['echo:read'] }),
+      route('/api/bound', {
+        auth: 'token',
+        tier: 'standard',
+        read_scopes: ['echo:read'],
+        dpop: 'required',
+      }),
     ],
   }
 }

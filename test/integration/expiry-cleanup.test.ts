@@ -30,6 +30,7 @@ function session(sid: string, absoluteExpiresAt: number): Session {
     lastCountry: null,
     userAgentHash: null,
     credentialVersion: 0,
+    dpopJkt: null,
   }
 }
 

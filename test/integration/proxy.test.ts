@@ -67,7 +67,7 @@ describe('identity headers', () => {
       'X-Auth-Client': 'forged-client',
       'X-Auth-Issuer': 'https://forged.test',
       'X-Auth-Revocation': 'checked',
-      'X-Auth-Signature': 'v1=forged',
+      'X-Auth-Signature': 'v2=forged',
       'X-Auth-Nonce': 'forged-nonce-0123456789',
       'X-Auth-Timestamp': '1',
       'X-Auth-Anything-New': 'planted',

@@ -102,6 +102,7 @@ describe('placement', () => {
         lastCountry: null,
         userAgentHash: null,
         credentialVersion: 0,
+        dpopJkt: null,
       },
       await hashRefreshToken(token),
       now + 3600,

@@ -191,7 +191,7 @@ describe('hop-by-hop abuse', () => {
         `Connection: ${listed}`,
       ]),
     )
-    expect(echo.headers['x-auth-signature']).toMatch(/^v1=/)
+    expect(echo.headers['x-auth-signature']).toMatch(/^v2=/)
     expect(echo.headers.authorization).toBeUndefined()
   })
 

@@ -200,7 +200,7 @@ describe('a revoked token re-encoded', () => {
         return `${t.h}=.${t.p}.${t.s}`
       },
       'invalid_request',
-      /^not a single Bearer credential$/,
+      /^not a single Bearer or DPoP credential$/,
     ],
   ]
   const brokenRows = broken.flatMap(([name, fn, reason, detail]) =>

@@ -217,7 +217,7 @@ describe('token shape and encoding', () => {
     ['characters outside b64token', () => `${t.h}.${t.p}.${t.s}!`],
   ])('refuses %s as an invalid request (400)', async (_name, make) => {
     await expectRefused('invalid_request', () => api(make()), {
-      detail: /^not a single Bearer credential$/,
+      detail: /^not a single Bearer or DPoP credential$/,
     })
   })
 

@@ -146,7 +146,7 @@ describe('the Authorization header', () => {
     ['a quoted token', () => `Bearer "${token}"`, 'invalid_request'],
   ])('refuses %s', async (_name, value, reason) => {
     await expectRefused(reason, () => auth(value()), {
-      detail: /^not a single Bearer credential$/,
+      detail: /^not a single Bearer or DPoP credential$/,
     })
   })
 

@@ -19,6 +19,7 @@ import { newRefreshToken, hashRefreshToken } from '../../sessions/refresh-token'
 import { accountBucket, newSessionId } from '../../storage/placement'
 import { readJsonObject, optionalStringField, stringField } from '../../lib/json-body'
 import { createSession, type ClientType } from '../../sessions/session-store'
+import { nonceHeaders, tokenEndpointProof } from '../dpop'
 import { withStoreFailuresAs503 } from './store-failure'
 import { tokenResponse } from './token-response'
 import { findUserByName, normalizeUsername, upgradePasswordHash } from '../../accounts/user-store'
@@ -49,6 +50,14 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
   }
   // A browser login from a foreign page would plant the attacker's session (login CSRF).
   if (client === 'web') assertBrowserOrigin(request.headers, auth, false)
+  // A proof binds the session to the client's key; checked before any attempt is counted.
+  const proof = await tokenEndpointProof(request, rc, '/auth/login')
+  if (proof === null && auth.dpop.requiredFor.includes(client)) {
+    throw new AuthError('invalid_dpop_proof', {
+      detail: `DPoP required for ${client} clients`,
+      tokenEndpoint: true,
+    })
+  }
 
   const now = nowSeconds(rc)
   const ctx = await clientContext(request)
@@ -121,6 +130,7 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
       lastCountry: ctx.country,
       userAgentHash: ctx.userAgentHash,
       credentialVersion: user.credentialVersion,
+      dpopJkt: proof?.jkt ?? null,
     },
     await hashRefreshToken(refreshToken),
     idleExpiresAt,
@@ -128,19 +138,35 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
   const access = await mintAccessToken(
     await rc.services.signer.current(rc.services.now()),
     config.auth,
-    { sub: user.id, sid, tid: tenant, scope: scopeGranted, clientId: `gatehouse-${client}` },
+    {
+      sub: user.id,
+      sid,
+      tid: tenant,
+      scope: scopeGranted,
+      clientId: `gatehouse-${client}`,
+      jkt: proof?.jkt ?? null,
+    },
     now,
   )
   rc.record.sid = sid
   rc.record.jti = access.jti
   countMetric('gatehouse_login_total', { result: 'ok' })
-  emitSecurityEvent(sink, { type: 'login_succeeded', tenant, user_id: user.id, sid, client })
+  emitSecurityEvent(sink, {
+    type: 'login_succeeded',
+    tenant,
+    user_id: user.id,
+    sid,
+    client,
+    dpop: proof !== null,
+  })
   return tokenResponse(request, auth, {
     access,
     scope: scopeGranted,
     refreshToken,
     refreshMaxAge: absoluteExpiresAt - now,
     client,
+    tokenType: proof === null ? 'Bearer' : 'DPoP',
+    headers: await nonceHeaders(rc),
   })
 }
 

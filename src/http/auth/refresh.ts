@@ -26,6 +26,8 @@ import {
   type RefreshContext,
 } from '../../sessions/refresh-store'
 import type { Session } from '../../sessions/session-store'
+import type { DpopProof } from '../../verify/dpop-proof'
+import { nonceHeaders, tokenEndpointProof } from '../dpop'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
@@ -58,6 +60,7 @@ async function rotate(
 ): Promise<{ response: Response; result: RefreshResult }> {
   const { config, services } = rc
   const presented = await readPresentedToken(request, config.auth)
+  const proof = await tokenEndpointProof(request, rc, '/auth/refresh')
   const sid = refreshTokenSessionId(presented.token)
   if (sid === null) throw new AuthError('invalid_grant', { detail: 'malformed refresh token' })
   // The session's shard is named by the token itself: no lookup, one database.
@@ -74,6 +77,7 @@ async function rotate(
   const now = nowSeconds(rc)
   const ctx = await clientContext(request)
   const sink = rc.events
+  assertKeyHolder(context.session, proof, presented, config.auth.dpop.requiredFor, sink)
   await assertSessionUsable(context, presented, now, rc, sink)
   const fingerprint = deviceFingerprint(presented.client, presented.deviceId, ctx)
   // Everything that can fail before minting is done before the rotation commits: a KeyManager
@@ -142,6 +146,40 @@ async function rotate(
   })
   await endSessionAfterReuse(rc, context.session, sink)
   throw new RefreshReuseError()
+}
+
+/**
+ * A DPoP-bound session refreshes only with a proof by its key (RFC 9449 §5). A missing or
+ * foreign proof is refused before anything is read or consumed, and the session lives on: the
+ * token is useless without the key, so its arrival elsewhere is no reason to end the session
+ * (unlike an unbound token from another device). A client type that must use DPoP cannot
+ * refresh a bearer session (one from before the requirement): it logs in again.
+ */
+function assertKeyHolder(
+  session: Session,
+  proof: DpopProof | null,
+  presented: Presented,
+  requiredFor: readonly string[],
+  sink: EventSink,
+): void {
+  if (session.dpopJkt === null) {
+    if (requiredFor.includes(presented.client)) {
+      throw new AuthError('invalid_grant', { detail: 'bearer session where DPoP is required' })
+    }
+    return
+  }
+  if (proof !== null && proof.jkt === session.dpopJkt) return
+  emitSecurityEvent(sink, {
+    type: 'refresh_dpop_refused',
+    tenant: session.tenant,
+    user_id: session.userId,
+    sid: session.sid,
+    reason: proof === null ? 'proof_missing' : 'foreign_key',
+  })
+  throw new AuthError('invalid_dpop_proof', {
+    detail: proof === null ? 'bound refresh token without a proof' : 'proof by another key',
+    tokenEndpoint: true,
+  })
 }
 
 /** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
@@ -248,6 +286,7 @@ async function issue(
       tid: s.tenant,
       scope: granted,
       clientId: `gatehouse-${s.clientType}`,
+      jkt: s.dpopJkt,
     },
     now,
   )
@@ -258,5 +297,7 @@ async function issue(
     refreshToken: successor,
     refreshMaxAge: s.absoluteExpiresAt - now,
     client: s.clientType,
+    tokenType: s.dpopJkt === null ? 'Bearer' : 'DPoP',
+    headers: await nonceHeaders(rc),
   })
 }

@@ -14,6 +14,10 @@ export interface IssuedTokens {
   /** Seconds until the session's absolute expiry (cookie Max-Age). */
   readonly refreshMaxAge: number
   readonly client: ClientType
+  /** DPoP when the tokens are bound to the client's key (RFC 9449 §5), else Bearer. */
+  readonly tokenType: 'Bearer' | 'DPoP'
+  /** Extra headers (a fresh DPoP-Nonce when the deployment uses nonces). */
+  readonly headers?: Record<string, string>
 }
 
 export function tokenResponse(request: Request, auth: AuthConfig, issued: IssuedTokens): Response {
@@ -22,10 +26,11 @@ export function tokenResponse(request: Request, auth: AuthConfig, issued: Issued
     'cache-control': 'no-store',
     pragma: 'no-cache',
     ...corsHeaders(request.headers, auth),
+    ...issued.headers,
   })
   const body: Record<string, unknown> = {
     access_token: issued.access.token,
-    token_type: 'Bearer',
+    token_type: issued.tokenType,
     expires_in: issued.access.expiresIn,
     scope: issued.scope,
   }

@@ -25,12 +25,20 @@ describe('bundled profiles', () => {
     expect(config.revocationTimeoutMs).toBe(1000)
     expect(config.sensitiveScopes).toEqual({ 'gatehouse:admin': 'critical' })
     expect(config.auth.allowedOrigins).toEqual(['http://127.0.0.1:8787', 'http://localhost:8787'])
-    expect(config.routes.map((r) => [r.prefix, r.auth, r.tier])).toEqual([
-      ['/api/public', 'none', 'low'],
-      ['/api/echo', 'token', 'low'],
-      ['/api/echo/admin', 'token', 'critical'],
-      ['/api/secure', 'token', 'critical'],
+    expect(config.routes.map((r) => [r.prefix, r.auth, r.tier, r.dpop])).toEqual([
+      ['/api/public', 'none', 'low', 'optional'],
+      ['/api/echo', 'token', 'low', 'optional'],
+      ['/api/echo/admin', 'token', 'critical', 'optional'],
+      ['/api/bound', 'token', 'standard', 'required'],
+      ['/api/secure', 'token', 'critical', 'optional'],
     ])
+    // Two session shards and an audit database of its own; DPoP offered, nonces off.
+    expect(config.storage.shards.map((s) => [s.binding, s.buckets.length])).toEqual([
+      ['SESSIONS_0', 512],
+      ['SESSIONS_1', 512],
+    ])
+    expect(config.storage.auditBinding).toBe('AUDIT_DB')
+    expect(config.auth.dpop).toEqual({ requiredFor: [], useNonce: false })
     // Demo profile v2: the demo third-party issuer, its tenant pinned.
     expect(config.issuers[1]).toMatchObject({
       issuer: 'http://127.0.0.1:8788/idp',

@@ -27,6 +27,7 @@ const IDENTITY: ForwardIdentity = {
   scope: 'echo:read echo:write',
   sessionId: 'sid-1',
   clientId: 'web',
+  dpopKey: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
 }
 
 interface SignOptions {
@@ -97,6 +98,7 @@ describe('createIdentityVerifier: accepted requests', () => {
         scopes: ['echo:read', 'echo:write'],
         session: 'sid-1',
         client: 'web',
+        dpopKey: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
         revocation: 'skipped; tier=low',
         requestId: REQUEST_ID,
       },
@@ -219,9 +221,10 @@ describe('createIdentityVerifier: rejected requests', () => {
 
   it.each([
     ['garbage', HEADER.signature, 'garbage'],
-    ['an unknown version', HEADER.signature, 'v2=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
-    ['invalid characters', HEADER.signature, 'v1=!!!!'],
-    ['a short MAC', HEADER.signature, 'v1=AAAAAAAAAAAAAAAAAAAAAA'],
+    ['an unknown version', HEADER.signature, 'v3=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    ['the retired version 1', HEADER.signature, 'v1=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    ['invalid characters', HEADER.signature, 'v2=!!!!'],
+    ['a short MAC', HEADER.signature, 'v2=AAAAAAAAAAAAAAAAAAAAAA'],
     ['a non-numeric timestamp', HEADER.timestamp, 'yesterday'],
     ['a missing timestamp', HEADER.timestamp, null],
     ['a missing nonce', HEADER.nonce, null],

@@ -69,6 +69,7 @@ describe('checkClaims: a valid token', () => {
       sessionId: 'sid-1',
       tokenId: 'jti-1',
       clientId: 'web',
+      boundKey: null,
       issuedAt: NOW - 10,
       expiresAt: NOW + 300,
     })
@@ -272,5 +273,24 @@ describe('checkClaims: tenant', () => {
 
   it('returns an empty tenant when neither the issuer nor the token names one', () => {
     expect(check(payload({ tid: undefined })).tenant).toBe('')
+  })
+})
+
+describe('cnf (RFC 9449 §6)', () => {
+  const JKT = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'
+
+  it('reads the DPoP key thumbprint a token is bound to', () => {
+    expect(check(payload({ cnf: { jkt: JKT } })).boundKey).toBe(JKT)
+    expect(check(payload()).boundKey).toBeNull()
+  })
+
+  it.each([
+    ['another confirmation method', { x5t: 'abc' }],
+    ['a thumbprint that is not 43 base64url characters', { jkt: 'short' }],
+    ['a number', { jkt: 42 }],
+    ['a string cnf', 'jkt'],
+    ['null', null],
+  ])('refuses %s rather than accept a bound token as bearer', (_name, cnf) => {
+    expect(reasonOf(payload({ cnf }))).toBe('invalid_claims')
   })
 })

@@ -1,0 +1,104 @@
+// Single use of DPoP proofs (RFC 9449 §11.1), by risk tier like revocation: every proof's jti
+// is first claimed in the isolate's own bounded cache (a replay to the same isolate costs
+// nothing to refuse); on `standard` and `critical` routes it is then claimed globally, in the
+// Durable Object of the proof key (sharded by thumbprint), through a timeout and that shard's
+// circuit breaker. When that store cannot answer, `standard` fails open (counted, logged) and
+// `critical` fails closed (503 + Retry-After) — the revocation policy's rules, not new ones.
+// An entry lives only while its proof's iat is inside the acceptance window.
+
+import { AuthError } from '../lib/errors'
+import { withTimeout, type CircuitBreaker } from '../lib/circuit-breaker'
+import { logLine } from '../observability/log'
+import { countMetric } from '../observability/metrics'
+import type { DpopProof } from '../verify/dpop-proof'
+import { BreakerPool } from './breaker-pool'
+import type { ProofShardLocator } from './revocation-shard'
+import type { Tier } from './tier'
+
+/** Proofs remembered per isolate; expired ones are dropped first when it fills. */
+const ISOLATE_CACHE_MAX = 50_000
+
+/** What the replay check concluded (logged; the origin is told through the signed identity). */
+export type ReplayOutcome = 'checked' | 'isolate-only; tier=low' | 'unavailable; policy=fail-open'
+
+export class ProofReplayGuard {
+  /** `${jkt} ${jti}` → epoch seconds after which the proof can no longer be accepted anyway. */
+  private readonly seen = new Map<string, number>()
+  private readonly breakers: BreakerPool
+
+  constructor(
+    private readonly shards: ProofShardLocator,
+    private readonly timeoutMs: number,
+    /** How far a proof's iat may be from now (the verifier's window). */
+    private readonly windowSeconds: number,
+    private readonly now: () => number,
+  ) {
+    this.breakers = new BreakerPool('dpop_replay', now)
+  }
+
+  /**
+   * Claims a verified proof for this request. Throws AuthError dpop_replay when it was used
+   * before, replay_check_unavailable (critical tier, store down).
+   */
+  async claim(proof: DpopProof, tier: Tier): Promise<ReplayOutcome> {
+    const expiresAt = Math.ceil(proof.iat + this.windowSeconds + 1)
+    this.claimInIsolate(proof, expiresAt)
+    if (tier === 'low') return 'isolate-only; tier=low'
+    const breaker = this.breakers.for(proof.jkt)
+    if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
+    let first: boolean
+    try {
+      first = await withTimeout(
+        this.shards(proof.jkt).claimProof(proof.jti, expiresAt),
+        this.timeoutMs,
+      )
+    } catch (err) {
+      breaker.failure()
+      const cause = err instanceof DOMException && err.name === 'TimeoutError' ? 'timeout' : 'error'
+      return unavailable(tier, cause, breaker)
+    }
+    breaker.success()
+    if (!first) {
+      countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'replay' })
+      throw new AuthError('dpop_replay', { detail: 'proof jti used before', scheme: 'DPoP' })
+    }
+    countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'ok' })
+    return 'checked'
+  }
+
+  private claimInIsolate(proof: DpopProof, expiresAt: number): void {
+    const key = `${proof.jkt} ${proof.jti}`
+    const nowSeconds = this.now() / 1000
+    const until = this.seen.get(key)
+    if (until !== undefined && until > nowSeconds) {
+      countMetric('gatehouse_dpop_replay_checks_total', { tier: 'isolate', result: 'replay' })
+      throw new AuthError('dpop_replay', { detail: 'proof jti used before', scheme: 'DPoP' })
+    }
+    if (this.seen.size >= ISOLATE_CACHE_MAX) this.evict(nowSeconds)
+    this.seen.set(key, expiresAt)
+  }
+
+  /** Drops expired entries; if none had expired, the oldest half (the DO still covers them). */
+  private evict(nowSeconds: number): void {
+    for (const [key, until] of this.seen) if (until <= nowSeconds) this.seen.delete(key)
+    if (this.seen.size < ISOLATE_CACHE_MAX) return
+    let drop = this.seen.size / 2
+    for (const key of this.seen.keys()) {
+      if (drop-- <= 0) break
+      this.seen.delete(key)
+    }
+  }
+}
+
+function unavailable(tier: Tier, cause: string, breaker: CircuitBreaker): ReplayOutcome {
+  if (tier === 'critical') {
+    countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'fail_closed' })
+    throw new AuthError('replay_check_unavailable', {
+      detail: cause,
+      retryAfterSeconds: Math.max(1, breaker.retryAfterMs() / 1000),
+    })
+  }
+  countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'fail_open' })
+  logLine('warn', 'dpop_replay_fail_open', { tier, cause })
+  return 'unavailable; policy=fail-open'
+}
