@@ -271,6 +271,21 @@ describe('issuing (RFC 9449 §5)', () => {
     expect(second.headers.get('dpop-nonce')).toBe(nonce)
   })
 
+  it('lets a browser on an allowed origin send a proof and read the nonce and challenge', async () => {
+    const pre = await send(gw, '/auth/login', {
+      method: 'OPTIONS',
+      headers: {
+        origin: APP_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, dpop',
+      },
+    })
+    expect(pre.status).toBe(204)
+    expect(pre.headers.get('access-control-allow-headers')).toContain('dpop')
+    const refused = await send(gw, '/auth/login', json({}, { origin: APP_ORIGIN, dpop: 'x' }))
+    expect(refused.headers.get('access-control-expose-headers')).toBe('DPoP-Nonce, WWW-Authenticate')
+  })
+
   it('lists the proof algorithms in the RFC 8414 metadata', async () => {
     const res = await send(gw, '/.well-known/oauth-authorization-server')
     expect(

@@ -62,6 +62,8 @@ export function corsHeaders(headers: Headers, auth: AuthConfig): Record<string, 
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',
+    // A DPoP client reads the nonce to retry with and the challenge that names the error.
+    'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate',
     vary: 'Origin',
   }
 }
@@ -80,7 +82,7 @@ export function preflight(headers: Headers, auth: AuthConfig): Response {
     headers: {
       ...cors,
       'access-control-allow-methods': 'POST',
-      'access-control-allow-headers': 'content-type, authorization',
+      'access-control-allow-headers': 'content-type, authorization, dpop',
       'access-control-max-age': '600',
     },
   })
