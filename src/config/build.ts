@@ -54,6 +54,11 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
     maxInFlight: doc.max_in_flight,
     originSecretName: doc.origin_secret,
     originSecret: secret(doc.origin_secret),
+    identity: doc.identity,
+    assertionSigning: doc.assertion_signing,
+    assertionAudience: doc.assertion_audience ?? new URL(doc.origin).origin,
+    bodyBinding: doc.body_binding,
+    maxBoundBodyBytes: doc.max_bound_body_bytes,
   }
 }
 
@@ -79,6 +84,9 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     demoPage: doc.demo_page,
     auth: buildAuthConfig(doc.auth, selfIssuer, secret),
     storage: buildStorage(doc.storage),
+    assertionKeySecret: doc.routes.some((r) => r.assertion_signing === 'eddsa')
+      ? secret('KEY_ENCRYPTION_SECRET')
+      : null,
   })
 }
 

@@ -6,9 +6,26 @@ import * as v from 'valibot'
 import { SCOPE_TOKEN } from '../lib/scope-token'
 import type { AuthMode } from '../proxy/route'
 import { TIERS } from '../revocation/tier'
-import { at, choice, flag, integer, list, secretName, table, token, urlText } from './fields'
+import {
+  PRINTABLE,
+  at,
+  choice,
+  flag,
+  integer,
+  limitedToken,
+  list,
+  secretName,
+  table,
+  token,
+  urlText,
+} from './fields'
 
 const AUTH_MODES = ['none', 'token'] as const satisfies readonly AuthMode[]
+const IDENTITY_MODES = ['assertion', 'headers', 'both'] as const
+const ASSERTION_ALGORITHMS = ['hs256', 'eddsa'] as const
+const BODY_BINDINGS = ['required', 'best_effort', 'off'] as const
+const DEFAULT_MAX_BOUND_BODY_BYTES = 1_048_576
+const MAX_BOUND_BODY_BYTES = 16_777_216
 
 const DEFAULT_ROUTE_TIMEOUT_MS = 10_000
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -102,8 +119,42 @@ export const RouteSchema = v.pipe(
       'Bulkhead: concurrent forwards to this origin per isolate; beyond it, 503 at once.',
     ),
     origin_secret: secretName(
-      'Name of the secret (at least 32 characters) that signs the identity headers for this ' +
-        'origin; set it with `wrangler secret put`.',
+      'Name of the secret (at least 32 characters) that signs the identity for this origin ' +
+        '(the HS256 assertion, the legacy headers); set it with `wrangler secret put`.',
+    ),
+    identity: v.optional(
+      choice(
+        IDENTITY_MODES,
+        'How the origin learns who called (docs/ASSERTION.md): `assertion` (the ' +
+          'Gatehouse-Assertion JWS), `headers` (the legacy HMAC-signed X-Auth-* headers, kept ' +
+          'for one release), or `both`.',
+      ),
+      'assertion',
+    ),
+    assertion_signing: v.optional(
+      choice(
+        ASSERTION_ALGORITHMS,
+        '`hs256`: keyed with origin_secret; `eddsa`: the gateway’s origin-assertion key, ' +
+          'published at /.well-known/origin-assertion-jwks.json.',
+      ),
+      'hs256',
+    ),
+    assertion_audience: v.optional(
+      limitedToken(PRINTABLE, 256, 'The assertion’s `aud` (default: the route’s origin).'),
+    ),
+    body_binding: v.optional(
+      choice(
+        BODY_BINDINGS,
+        '`required`: request bodies are digested into the assertion, larger than ' +
+          'max_bound_body_bytes refused (413); `best_effort`: larger ones stream unbound; `off`.',
+      ),
+      'best_effort',
+    ),
+    max_bound_body_bytes: integer(
+      DEFAULT_MAX_BOUND_BODY_BYTES,
+      0,
+      MAX_BOUND_BODY_BYTES,
+      'The largest request body read to digest it (bytes of memory per request).',
     ),
   }),
   at(

@@ -31,6 +31,14 @@ function secretUses(doc: GatehouseDocument): SecretUse[] {
     for (const name of AUTH_SECRET_NAMES)
       uses.push({ field: fieldName(['auth', '(secret)']), name })
   }
+  // EdDSA assertions are signed with keys the KeyManager seals under KEY_ENCRYPTION_SECRET.
+  const eddsa = doc.routes.findIndex((route) => route.assertion_signing === 'eddsa')
+  if (eddsa >= 0) {
+    uses.push({
+      field: fieldName(['routes', eddsa, 'assertion_signing']),
+      name: 'KEY_ENCRYPTION_SECRET',
+    })
+  }
   return uses
 }
 

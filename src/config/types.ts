@@ -33,6 +33,11 @@ export interface Config {
   readonly demoPage: boolean
   readonly auth: AuthConfig
   readonly storage: StorageConfig
+  /**
+   * The secret sealing the origin-assertion keys (KEY_ENCRYPTION_SECRET) when a route signs its
+   * assertion with EdDSA; null when none does.
+   */
+  readonly assertionKeySecret: string | null
 }
 
 /** Which D1 bindings hold what (docs/STORAGE.md § Shards). */

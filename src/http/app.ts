@@ -14,7 +14,7 @@ import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-s
 import { demoPageResponse } from './demo-page'
 import { AuthError } from '../lib/errors'
 import { errorResponse } from './error-response'
-import { jwksResponse, metadataResponse } from './well-known'
+import { assertionJwksResponse, jwksResponse, metadataResponse } from './well-known'
 import { introspectEndpoint } from './oauth/introspection-endpoint'
 import { revokeEndpoint } from './oauth/revocation-endpoint'
 import { auditEventsEndpoint, explainEndpoint, metricsEndpoint } from './admin/admin-observability'
@@ -71,6 +71,13 @@ export function createApp(): Hono<AppEnv> {
     }),
   )
 
+  // Origins verify EdDSA assertions with these keys, with or without an auth server.
+  app.get(
+    '/.well-known/origin-assertion-jwks.json',
+    endpoint('/.well-known/origin-assertion-jwks.json', (_r, rc) =>
+      assertionJwksResponse(rc.services),
+    ),
+  )
   app.use('/.well-known/*', requireAuthServer)
   app.get(
     '/.well-known/jwks.json',

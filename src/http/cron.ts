@@ -14,7 +14,23 @@ import { servicesFor } from './services'
 
 export async function runCron(env: Env): Promise<void> {
   const s = servicesFor(env)
-  if (s instanceof ConfigError || !s.config.auth.enabled) return
+  if (s instanceof ConfigError) return
+  // The origin-assertion keys rotate on their own schedule, auth server or not.
+  const assertion = s.assertionKeys
+  const assertionKeys =
+    assertion === null
+      ? null
+      : assertion
+          .manager()
+          .advance(assertion.settings)
+          .then(
+            () => 'fulfilled',
+            () => 'rejected',
+          )
+  if (!s.config.auth.enabled) {
+    logLine('info', 'cron', { assertion_keys: await assertionKeys })
+    return
+  }
   const now = Math.floor(s.now() / 1000)
   const shards = s.sessionShards.all
   const [keys, audit, ...cleanups] = await Promise.allSettled([
@@ -39,5 +55,6 @@ export async function runCron(env: Env): Promise<void> {
       .map((x) => x.name)
       .join(' '),
     audit_events_removed: audit.status === 'fulfilled' ? audit.value : null,
+    assertion_keys: await assertionKeys,
   })
 }

@@ -1,11 +1,25 @@
 // The catch-all handler: vet the raw path, match a route, check method, token, scopes and (by
-// tier) revocation, then forward with only the headers an origin may see, plus the signed
-// identity. On a `low` route with a warm key cache this does no I/O except the origin fetch.
+// tier) revocation, then forward with only the headers an origin may see, plus the identity:
+// the Gatehouse-Assertion bound to the request and its body (docs/ASSERTION.md), the legacy
+// HMAC-signed headers, or both, as the route says. On a `low` route with a warm key cache this
+// does no I/O except the origin fetch (and, for a body the route binds, reading it first).
 
 import { AuthError } from '../lib/errors'
 import { formatTraceparent } from '../observability/trace'
 import { forwardableRequestHeaders } from '../proxy/header-rules'
-import { signIdentityHeaders, type ForwardIdentity } from '../proxy/identity-signing'
+import {
+  setIdentityHeaders,
+  signIdentityHeaders,
+  type ForwardIdentity,
+} from '../proxy/identity-signing'
+import {
+  ASSERTION_HEADER,
+  signAssertion,
+  type AssertedRevocation,
+  type AssertionKey,
+} from '../proxy/assertion'
+import { prepareBody, type PreparedBody } from '../proxy/body-binding'
+import type { RouteConfig } from '../proxy/route'
 import { pathHazard, queryHazard, splitRequestTarget } from '../proxy/request-target'
 import { caseFoldConflict, matchRoute, requiredScopes } from '../proxy/route-table'
 import type { RevocationOutcome } from '../revocation/revocation-check'
@@ -57,11 +71,19 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
   base.set('traceparent', formatTraceparent(rc.trace))
   const target = path + search
   const identity = verified === null ? null : forwardIdentity(verified)
+  const assertion = route.identity !== 'headers'
+  const body: PreparedBody | null = assertion
+    ? await prepareBody(request.body, method, request.headers.get('content-length'), {
+        binding: route.bodyBinding,
+        maxBytes: route.maxBoundBodyBytes,
+      })
+    : null
+  const assertionKey = assertion ? await assertionKeyOf(route, rc) : null
   return services.forwarder.forward({
     origin: route.origin,
     target,
     method,
-    body: request.body,
+    body: body === null ? request.body : body.body,
     timeoutMs: route.timeoutMs,
     retries: route.retries,
     maxInFlight: route.maxInFlight,
@@ -70,19 +92,65 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
     // The first attempt signs into the headers built above; only a retry pays for a copy.
     headersForAttempt: async (attempt) => {
       const headers = attempt === 0 ? base : new Headers(base)
-      await signIdentityHeaders(headers, {
-        method,
-        target,
-        secret: route.originSecret,
-        identity,
-        revocation,
-        requestId: rc.requestId,
-        nowSeconds: services.now() / 1000,
-      })
+      const nowSeconds = services.now() / 1000
+      if (route.identity === 'assertion') {
+        setIdentityHeaders(headers, { identity, revocation, requestId: rc.requestId })
+      } else {
+        await signIdentityHeaders(headers, {
+          method,
+          target,
+          secret: route.originSecret,
+          identity,
+          revocation,
+          requestId: rc.requestId,
+          nowSeconds,
+        })
+      }
+      if (assertionKey !== null && body !== null) {
+        if (body.digest !== null) headers.set('content-digest', body.digest)
+        const signed = await signAssertion(
+          {
+            issuer: config.publicUrl,
+            audience: route.assertionAudience,
+            method,
+            url: route.origin + target,
+            identity,
+            selfIssuer: config.auth.issuer,
+            revocation: revocation === null ? null : assertedRevocation(revocation),
+            body: body.state,
+            bodyDigest: body.digest,
+            jti: `${rc.requestId}.${attempt}`,
+            nowSeconds,
+          },
+          assertionKey,
+        )
+        headers.set(ASSERTION_HEADER, signed)
+      }
       return headers
     },
     fetch: (input, init) => fetch(input, init),
   })
+}
+
+/** The key a route's assertion is signed with; the EdDSA signer is loaded before forwarding. */
+async function assertionKeyOf(route: RouteConfig, rc: RequestContext): Promise<AssertionKey> {
+  if (route.assertionSigning === 'hs256') return { alg: 'HS256', secret: route.originSecret }
+  const keys = rc.services.assertionKeys
+  if (keys === null) throw new Error('EdDSA assertion route without assertion keys') // config bug
+  try {
+    const signer = await keys.signer.current(rc.services.now())
+    return { alg: 'EdDSA', kid: signer.kid, key: signer.key }
+  } catch {
+    throw new AuthError('key_unavailable', {
+      detail: 'origin-assertion key unavailable',
+      retryAfterSeconds: 1,
+    })
+  }
+}
+
+function assertedRevocation(outcome: RevocationOutcome): AssertedRevocation {
+  if (outcome === 'checked') return 'checked'
+  return outcome === 'skipped; tier=low' ? 'skipped' : 'unavailable'
 }
 
 function forwardIdentity(token: VerifiedToken): ForwardIdentity {

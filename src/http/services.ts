@@ -12,6 +12,7 @@ import { fetchJwksDocument } from '../keys/jwks-fetch'
 import { SignerCache } from '../keys/signer'
 import { logLine } from '../observability/log'
 import { createSubjectHasher, type SubjectHasher } from '../observability/subject-hash'
+import { ASSERTION_LIFETIME_SECONDS } from '../proxy/assertion'
 import { Forwarder } from '../proxy/forward'
 import { compileRouteTable, type RouteTable } from '../proxy/route-table'
 import { RevocationPolicy } from '../revocation/revocation-check'
@@ -39,6 +40,12 @@ export interface Services {
   readonly signer: SignerCache
   readonly keyManager: () => ReturnType<typeof getKeyManager>
   readonly keySettings: KeyManagerSettings
+  /** The origin-assertion keys (EdDSA routes); null when no route signs with EdDSA. */
+  readonly assertionKeys: {
+    readonly manager: () => ReturnType<typeof getKeyManager>
+    readonly settings: KeyManagerSettings
+    readonly signer: SignerCache
+  } | null
   readonly shards: ShardLocator
   readonly revocation: RevocationPolicy
   /** Single use of DPoP proofs, by tier. */
@@ -100,6 +107,22 @@ export function keyManagerSettings(config: Config): KeyManagerSettings {
   }
 }
 
+/** The origin-assertion keys' KeyManager settings: EdDSA, rotated like the access-token keys. */
+export function assertionKeySettings(config: Config): KeyManagerSettings {
+  return {
+    // The KV copy of these keys lives under a name no token issuer can have.
+    issuer: `${config.publicUrl}#origin-assertion`,
+    algorithm: 'EdDSA',
+    policy: lifecyclePolicy({
+      keyRotationIntervalSeconds: config.auth.keyRotationIntervalSeconds,
+      isolateTtlMs: config.jwks.isolateTtlMs,
+      maxTokenLifetimeSeconds: ASSERTION_LIFETIME_SECONDS,
+      clockSkewSeconds: config.clockSkewSeconds,
+    }),
+    maxStaleMs: config.jwks.maxStaleMs,
+  }
+}
+
 function buildServices(env: Env, config: Config, now: () => number): Services {
   const keyManager = () => getKeyManager(env.KEYS)
   const keySettings = keyManagerSettings(config)
@@ -134,6 +157,7 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
     ),
     keyManager,
     keySettings,
+    assertionKeys: assertionKeysFor(env, config),
     shards,
     revocation: new RevocationPolicy(shards, config.revocationTimeoutMs, now),
     proofReplay: new ProofReplayGuard(
@@ -183,6 +207,18 @@ function assertDatabasesBound(env: Env, config: Config): void {
   }
   const [first, ...rest] = issues
   if (first !== undefined) throw ConfigError.of([first, ...rest])
+}
+
+function assertionKeysFor(env: Env, config: Config): Services['assertionKeys'] {
+  const secret = config.assertionKeySecret
+  if (secret === null) return null
+  const manager = () => getKeyManager(env.KEYS, 'origin-assertion-keys')
+  const settings = assertionKeySettings(config)
+  return {
+    manager,
+    settings,
+    signer: new SignerCache(() => manager().signingKey(settings), secret),
+  }
 }
 
 /** The secret the log-hash key derives from: the key-encryption secret, else an origin secret. */

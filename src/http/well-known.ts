@@ -3,6 +3,7 @@
 // RFC 8414 authorization server metadata. Both are public and cacheable.
 
 import type { Config } from '../config/config'
+import { AuthError } from '../lib/errors'
 import { JWKS_HTTP_MAX_AGE_SECONDS } from '../keys/key-manager'
 import { jwksKvKey, type StoredJwks } from '../keys/key-store'
 import { DPOP_ALGORITHMS } from '../verify/dpop-proof'
@@ -22,6 +23,28 @@ export async function jwksResponse(s: Services): Promise<Response> {
       'content-type': 'application/jwk-set+json',
       'cache-control': `public, max-age=${JWKS_HTTP_MAX_AGE_SECONDS}`,
       'access-control-allow-origin': '*',
+    },
+  })
+}
+
+/**
+ * GET /.well-known/origin-assertion-jwks.json: the public keys origins verify EdDSA assertions
+ * with (docs/ASSERTION.md); 404 when no route signs with EdDSA.
+ */
+export async function assertionJwksResponse(s: Services): Promise<Response> {
+  const keys = s.assertionKeys
+  if (keys === null) throw new AuthError('route_not_found')
+  let published: readonly unknown[] | null = null
+  try {
+    published = (await s.kv.get<StoredJwks>(jwksKvKey(keys.settings.issuer), 'json'))?.keys ?? null
+  } catch {
+    published = null
+  }
+  published ??= (await keys.manager().publishedKeys(keys.settings)).keys
+  return new Response(JSON.stringify({ keys: published }), {
+    headers: {
+      'content-type': 'application/jwk-set+json',
+      'cache-control': `public, max-age=${JWKS_HTTP_MAX_AGE_SECONDS}`,
     },
   })
 }

@@ -277,9 +277,13 @@ function toKeyRow(r: StoredRow): KeyRow & KeyStatus {
   }
 }
 
-/** The one KeyManager instance of a namespace. */
+/** Which keys a KeyManager instance holds: access-token keys, or origin-assertion keys. */
+export type KeyPurpose = 'signing-keys' | 'origin-assertion-keys'
+
+/** The KeyManager instance of a purpose (one each per namespace). */
 export function getKeyManager(
   namespace: DurableObjectNamespace<KeyManager>,
+  purpose: KeyPurpose = 'signing-keys',
 ): DurableObjectStub<KeyManager> {
-  return namespace.get(namespace.idFromName('signing-keys'))
+  return namespace.get(namespace.idFromName(purpose))
 }

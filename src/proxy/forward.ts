@@ -58,7 +58,8 @@ export interface ForwardInput {
   readonly origin: string
   readonly target: string
   readonly method: string
-  readonly body: ReadableStream | null
+  /** A streamed body (never retried), bytes read to bind them (docs/ASSERTION.md), or none. */
+  readonly body: ReadableStream | Uint8Array | null
   readonly timeoutMs: number
   readonly retries: number
   readonly maxInFlight: number

@@ -34,9 +34,17 @@ const DROPPED_REQUEST_HEADERS = new Set([
   // replaced by the gateway's own values
   'x-request-id',
   'traceparent',
+  // the body's digest is the gateway's statement, bound into its assertion (docs/ASSERTION.md)
+  'content-digest',
 ])
 
-const DROPPED_REQUEST_PREFIXES = ['x-auth-', 'x-forwarded-', 'x-gatehouse-', 'x-envoy-']
+const DROPPED_REQUEST_PREFIXES = [
+  'x-auth-',
+  'x-forwarded-',
+  'x-gatehouse-',
+  'gatehouse-',
+  'x-envoy-',
+]
 
 const DROPPED_RESPONSE_HEADERS = new Set([
   'connection',

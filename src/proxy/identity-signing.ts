@@ -38,8 +38,24 @@ export interface SigningInput {
 
 const NONCE_BYTES = 16
 const encoder = new TextEncoder()
-/** Sets identity, request id, timestamp, nonce and signature headers on `headers`. */
-export async function signIdentityHeaders(headers: Headers, input: SigningInput): Promise<void> {
+/**
+ * Sets the identity headers (X-Auth-*, X-Request-Id) without a signature: the unsigned
+ * conveniences next to the assertion, which an origin may read only after verifying it.
+ */
+export function setIdentityHeaders(
+  headers: Headers,
+  input: Pick<SigningInput, 'identity' | 'revocation' | 'requestId'>,
+): void {
+  const values = identityValues(input)
+  for (const name of SIGNED_HEADERS) {
+    const value = values[name]
+    if (value !== undefined) headers.set(name, value)
+  }
+}
+
+function identityValues(
+  input: Pick<SigningInput, 'identity' | 'revocation' | 'requestId'>,
+): Partial<Record<SignedHeader, string>> {
   const values: Partial<Record<SignedHeader, string>> = { [HEADER.requestId]: input.requestId }
   const id = input.identity
   if (id !== null) {
@@ -52,6 +68,12 @@ export async function signIdentityHeaders(headers: Headers, input: SigningInput)
     if (id.dpopKey !== null) values[HEADER.dpopKey] = id.dpopKey
   }
   if (input.revocation !== null) values[HEADER.revocation] = input.revocation
+  return values
+}
+
+/** Sets identity, request id, timestamp, nonce and signature headers on `headers`. */
+export async function signIdentityHeaders(headers: Headers, input: SigningInput): Promise<void> {
+  const values = identityValues(input)
   for (const name of SIGNED_HEADERS) {
     const value = values[name]
     if (value !== undefined) headers.set(name, value)

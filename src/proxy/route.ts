@@ -28,4 +28,11 @@ export interface RouteConfig {
   readonly originSecretName: string
   /** The resolved per-origin HMAC secret; never logged. */
   readonly originSecret: string
+  /** How the origin learns the identity (docs/ASSERTION.md). */
+  readonly identity: 'assertion' | 'headers' | 'both'
+  readonly assertionSigning: 'hs256' | 'eddsa'
+  /** The assertion's `aud`. */
+  readonly assertionAudience: string
+  readonly bodyBinding: 'required' | 'best_effort' | 'off'
+  readonly maxBoundBodyBytes: number
 }
