@@ -104,6 +104,7 @@ export const STEP_OPS: Record<string, Op> = {
         scope: 'echo:read echo:write',
         sessionId: 'sess-profile-0001',
         clientId: 'gatehouse-mobile',
+        dpopKey: null,
       },
       revocation: 'skipped; tier=low',
       requestId: crypto.randomUUID(),
@@ -170,7 +171,8 @@ export const STEP_OPS: Record<string, Op> = {
   },
   // One D1 round trip (local D1: a SQLite Durable Object behind a JS binding, same process).
   'd1-select': async (_fx, env) =>
-    (await (env.SESSIONS_0 as D1Database).prepare('SELECT 1 AS one').first<{ one: number }>())?.one === 1,
+    (await (env.SESSIONS_0 as D1Database).prepare('SELECT 1 AS one').first<{ one: number }>())
+      ?.one === 1,
   'mint-token': async (fx) => {
     const signer = { kid: 'profile-key', alg: 'EdDSA' as const, key: fx.signingKey, loadedAt: 0 }
     const claims = {

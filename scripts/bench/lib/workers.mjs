@@ -1,14 +1,17 @@
 // Serves the built Workers with Miniflare directly (never through `wrangler dev`, whose proxy
-// costs ~3 ms per request). Gatehouse gets exactly the bindings wrangler.toml declares, read by
-// wrangler's own reader, with fresh random secrets and a D1 migrated from migrations/; bench
-// Workers get only what they need. Storage is in memory and dies with the instance; each
-// instance reports the pid of its workerd, so CPU can be read per instance.
+// costs ~3 ms per request). Gatehouse gets the bindings wrangler.toml declares, read by
+// wrangler's own reader, plus any D1 database its storage table names that wrangler.toml does
+// not (bench-only shards), with fresh random secrets; every session shard is migrated from
+// migrations/sessions and the audit database from migrations/audit. Bench Workers get only what
+// they need. Storage is in memory and dies with the instance; each instance reports the pid of
+// its workerd, so CPU can be read per instance.
 
 import { randomBytes } from 'node:crypto'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+import { auditBinding, shardBindings, shardFor } from '../../lib/placement.mjs'
 import { ROOT } from './build.mjs'
 import { workerdPids } from './cpu.mjs'
 
@@ -66,20 +69,34 @@ async function serve(options) {
   return { mf, url, pid }
 }
 
-async function migrate(db) {
-  const files = readdirSync(join(ROOT, 'migrations'))
+/** Applies every migrations/<kind>/*.sql to `db`, in file-name order. */
+async function migrate(db, kind) {
+  const dir = join(ROOT, 'migrations', kind)
+  const files = readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()
   for (const file of files) {
-    const statements = unstable_splitSqlQuery(readFileSync(join(ROOT, 'migrations', file), 'utf8'))
+    const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))
     await db.batch(statements.map((s) => db.prepare(s)))
   }
+}
+
+/** wrangler.toml's D1 databases plus every one `gatehouse`'s storage table names and it lacks. */
+function d1Databases(declared, gatehouse) {
+  const all = { ...declared }
+  for (const binding of [...shardBindings(gatehouse), auditBinding(gatehouse)]) {
+    all[binding] ??= { id: `bench-${binding.toLowerCase()}` }
+  }
+  return all
 }
 
 /**
  * Starts Gatehouse from `build` with wrangler.toml's bindings. Every route forwards to
  * `originUrl`; `extraIssuers` are appended to the issuer list; `durableObjects` overrides
- * bindings by name (e.g. a bench subclass). Resolves to { mf, url, db, secrets, logs, close }.
+ * bindings by name (e.g. a bench subclass); `storage` replaces the profile's storage table
+ * (session shards and audit database). Resolves to { mf, url, pid, shards, shardFor, secrets,
+ * logs, close }: `shards` maps each session shard's binding to its D1 database (all
+ * migrated), `shardFor(bucket)` names the binding owning a bucket under this configuration.
  */
 export async function startGateway({
   wrangler,
@@ -88,10 +105,12 @@ export async function startGateway({
   originUrl,
   extraIssuers = [],
   durableObjects = {},
+  storage,
 }) {
   const gatehouse = structuredClone(wrangler.gatehouse)
   for (const route of gatehouse.routes) route.origin = originUrl
   gatehouse.issuers.push(...extraIssuers)
+  if (storage !== undefined) gatehouse.storage = storage
   const { workerOptions } = wrangler
   const logs = logTail()
   const { mf, url, pid } = await serve({
@@ -102,11 +121,25 @@ export async function startGateway({
     modulesRoot: build.dir,
     bindings: { ...workerOptions.bindings, ...secrets, GATEHOUSE: gatehouse },
     durableObjects: { ...workerOptions.durableObjects, ...durableObjects },
+    d1Databases: d1Databases(workerOptions.d1Databases, gatehouse),
     handleRuntimeStdio: logs.attach,
   })
-  const db = await mf.getD1Database('DB')
-  await migrate(db)
-  return { mf, url, pid, db, secrets, logs, close: () => mf.dispose() }
+  const shards = {}
+  for (const binding of shardBindings(gatehouse)) {
+    shards[binding] = await mf.getD1Database(binding)
+    await migrate(shards[binding], 'sessions')
+  }
+  await migrate(await mf.getD1Database(auditBinding(gatehouse)), 'audit')
+  return {
+    mf,
+    url,
+    pid,
+    shards,
+    shardFor: (bucket) => shardFor(bucket, gatehouse),
+    secrets,
+    logs,
+    close: () => mf.dispose(),
+  }
 }
 
 /** Starts a bench Worker from `build` with the given Miniflare worker options. */

@@ -1,9 +1,10 @@
 // Sections 5 and 3c: the auth server. Login latency (set against the Argon2id floor measured by
 // the micro-benchmark) and refresh rotations/s — several independent mobile sessions, each
-// feeding every answer's refresh token into its next request — on a fresh Gatehouse whose D1
-// holds 1 000 sessions and, interleaved round by round, on one whose D1 holds 1 000 000.
+// feeding every answer's refresh token into its next request — on a fresh Gatehouse whose
+// refreshing user's session shard holds 1 000 sessions and, interleaved round by round, on one
+// where it holds 1 000 000.
 
-import { fillSessions, login, refresh, seedUser } from '../lib/auth-client.mjs'
+import { fillSessions, login, placeAccount, refresh, seedUser } from '../lib/auth-client.mjs'
 import { cpuNs } from '../lib/cpu.mjs'
 import { median, pairedRatio, rotate, round } from '../lib/stats.mjs'
 import { startGateway } from '../lib/workers.mjs'
@@ -47,21 +48,32 @@ async function timedLogins(gateway, user) {
   return samples
 }
 
-/** Seeds a filler user with `count` sessions and opens the parallel refresh sessions. */
+/**
+ * A filler account on the same session shard as `user` (the first `filler-<n>` whose bucket
+ * lands there), so the sessions it holds are in the database `user`'s refreshes use.
+ */
+async function fillerBeside(gateway, user) {
+  for (let n = 0; ; n++) {
+    const place = await placeAccount(gateway, `filler-${n}`)
+    if (place.binding === user.binding) return seedUser(gateway, { username: `filler-${n}` })
+  }
+}
+
+/** Seeds the refreshing user, `count` filler sessions on its shard, and opens the sessions. */
 async function prepare(gateway, count) {
-  const filler = await seedUser(gateway, { id: 'usr_bench_filler', username: 'filler' })
+  const user = await seedUser(gateway, { username: 'refresher' })
+  const filler = await fillerBeside(gateway, user)
   const started = performance.now()
-  const sessionsInDb = await fillSessions(gateway.db, filler.id, count)
+  const sessionsInDb = await fillSessions(filler, count)
   const fillSeconds = (performance.now() - started) / 1000
-  const user = await seedUser(gateway, { id: 'usr_bench_refresher', username: 'refresher' })
   const sessions = []
   for (let i = 0; i < PARALLEL_SESSIONS; i++) sessions.push(await login(gateway, user, i))
   return { user, sessions, sessionsInDb, fillSeconds }
 }
 
 /**
- * Runs login and refresh on two fresh Gatehouse instances, one whose D1 holds 1 000 sessions
- * and one with 1 000 000; resolves to the figures.
+ * Runs login and refresh on two fresh Gatehouse instances, one where the refreshing user's shard
+ * holds 1 000 sessions and one where it holds 1 000 000; resolves to the figures.
  */
 export async function runAuthServer({ wrangler, builds, secrets, origin }) {
   const start = () =>

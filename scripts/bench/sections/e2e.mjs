@@ -113,7 +113,7 @@ export async function runEndToEnd({ wrangler, builds, secrets, origin, compatibi
     bindings: { ORIGIN: origin.url },
   })
   try {
-    const user = await seedUser(gateway, { id: 'usr_bench_e2e', username: 'e2e' })
+    const user = await seedUser(gateway, { username: 'e2e' })
     const { accessToken } = await login(gateway, user)
     const tokensFile = await distinctTokens(gateway, user)
     return await compare({ gateway, passThrough, accessToken, tokensFile, origin })

@@ -71,7 +71,7 @@ const LABELS = {
   'd1-select': 'auth step: one D1 round trip (SELECT 1, local D1)',
 }
 
-/** The bench config: wrangler.toml's bindings, one third-party issuer, the three demo routes. */
+/** The bench config: wrangler.toml's bindings and storage, one third-party issuer, demo routes. */
 function profileConfig(wrangler) {
   const routes = wrangler.gatehouse.routes.map((r) => ({
     ...r,
@@ -90,6 +90,7 @@ function profileConfig(wrangler) {
       },
     ],
     jwks: { ...wrangler.gatehouse.jwks, isolate_ttl_seconds: 86_400 },
+    storage: wrangler.gatehouse.storage,
     routes,
   }
 }

@@ -72,8 +72,8 @@ export async function runRevocationGrowth({ wrangler, builds, secrets, origin })
     durableObjects: { REVOCATIONS: { className: 'BenchRevocationShard', useSQLite: true } },
   })
   try {
-    const empty = await seedUser(gateway, { id: 'usr_bench_rev_empty', username: 'rev-empty' })
-    const full = await seedUser(gateway, { id: 'usr_bench_rev_full', username: 'rev-full' })
+    const empty = await seedUser(gateway, { username: 'rev-empty' })
+    const full = await seedUser(gateway, { username: 'rev-full' })
     const emptyToken = (await login(gateway, empty, 1)).accessToken
     const fullToken = (await login(gateway, full, 1)).accessToken
     const probeToken = (await login(gateway, full, 2)).accessToken
