@@ -18,8 +18,9 @@ import { runKidFlood } from './sections/kid-flood.mjs'
 import { runMicro } from './sections/micro.mjs'
 import { runProfile } from './sections/profile.mjs'
 import { runRevocationGrowth } from './sections/revocation-growth.mjs'
+import { runSessionShards } from './sections/session-shards.mjs'
 
-const SECTIONS = ['micro', 'profile', 'e2e', 'revocationGrowth', 'auth', 'kidFlood']
+const SECTIONS = ['micro', 'profile', 'e2e', 'revocationGrowth', 'auth', 'shards', 'kidFlood']
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
 /** Above this 1-minute load average something else competes for the 2 cores. */
 const BUSY_LOAD_AVERAGE = 1.5
@@ -86,6 +87,7 @@ try {
   await section(results, 'e2e', () => runEndToEnd(ctx))
   await section(results, 'revocationGrowth', () => runRevocationGrowth(ctx))
   await section(results, 'auth', () => runAuthServer(ctx))
+  await section(results, 'shards', () => runSessionShards(ctx))
   await section(results, 'kidFlood', () => runKidFlood(ctx))
 } finally {
   origin.close()
@@ -108,7 +110,7 @@ console.log(
     ...tableRows(results.sections),
   ]),
 )
-console.log('\nTargets (issue 6):')
+console.log('\nTargets (issues 6 and 12):')
 for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.shown}`)
 if (results.meta.loadAverageAtStart > BUSY_LOAD_AVERAGE) {
   console.log(
