@@ -22,7 +22,6 @@ import {
   validateGatehouse,
 } from './lib/deploy-config.mjs'
 import {
-  LEGACY_BUCKET,
   MOVED_TABLES,
   compareSelections,
   copyStatements,
@@ -168,23 +167,6 @@ function refuseSplitRows(selection, binding) {
   )
 }
 
-/**
- * Sessions minted before sharding are looked for on bucket 0's shard, with their user (a join):
- * those this move leaves on another shard stop refreshing once the cleanup has run.
- */
-function legacyWarning(selection) {
-  const { moved, stay } = selection.legacySessions
-  const after = cutOverLayout(layout, move).shards
-  const home = after.find((s) => s.buckets.includes(LEGACY_BUCKET))?.binding
-  const stranded = (home === move.to ? 0 : moved) + (home === move.from ? 0 : stay)
-  if (stranded === 0) return
-  console.log(
-    `  warning: ${stranded} session(s) from before sharding (22-character ids) are left apart ` +
-      `from bucket ${LEGACY_BUCKET}'s shard (${home}), where the Worker looks for them: once the ` +
-      'cleanup has run they no longer refresh, and their users sign in again',
-  )
-}
-
 // ── The plan ─────────────────────────────────────────────────────────────────────────────────
 console.log(
   `move-buckets: ${step} of buckets ${range} (${buckets.length}) from ${move.from} to ${move.to}, ${where}`,
@@ -269,7 +251,6 @@ if (step === 'copy') {
   console.log(
     `  ${move.to} holds exactly these rows in the buckets; ${move.from} did not change meanwhile`,
   )
-  legacyWarning(rows)
   console.log(`next (step 4): in one change, edit ${source}:`)
   for (const line of storageEditLines(storageTable(cutOverLayout(layout, move)), '    '))
     console.log(line)
@@ -304,5 +285,4 @@ if (step === 'copy') {
   const left = keysOf(await selected(move.from))
   if (MOVED_TABLES.some((t) => left[t].length > 0)) fail(`${move.from} still holds ${counts(left)}`)
   console.log(`deleted ${counts(keysOf(rows))} from ${move.from} in ${seconds(started)}`)
-  legacyWarning(rows)
 }

@@ -26,8 +26,10 @@ export async function endSession(
   actor: string | null = null,
 ): Promise<void> {
   const now = Math.floor(s.now() / 1000)
-  const shard = s.sessionShards.forSession(session.sid)
-  const changed = shard !== null && (await revokeSessionRow(shard.db, session.sid, reason, now))
+  let changed = false
+  for (const shard of s.sessionShards.forSessionSearch(session.sid)) {
+    if (await revokeSessionRow(shard.db, session.sid, reason, now)) changed = true
+  }
   // The entry lives as long as any access token of the session can.
   try {
     await s

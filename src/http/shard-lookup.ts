@@ -3,7 +3,8 @@
 // Nothing here searches, except for a user id minted before sharding (admin paths only).
 
 import type { User } from '../accounts/user-store'
-import { findUserById } from '../accounts/user-store'
+import { findUserById, normalizeUsername } from '../accounts/user-store'
+import { accountBucket, userBucket } from '../storage/placement'
 import { findRefreshContext, type RefreshContext } from '../sessions/refresh-store'
 import { hashRefreshToken, refreshTokenSessionId } from '../sessions/refresh-token'
 import { findSession, type Session } from '../sessions/session-store'
@@ -19,16 +20,33 @@ export async function lookupRefreshToken(
   token: string,
 ): Promise<RefreshContext | null> {
   const sid = refreshTokenSessionId(token)
-  const shard = sid === null ? null : services.sessionShards.forSession(sid)
-  if (shard === null) return null
-  const context = await findRefreshContext(shard.db, await hashRefreshToken(token))
-  return context !== null && context.session.sid === sid ? context : null
+  if (sid === null) return null
+  return (await findRefreshToken(services, sid, await hashRefreshToken(token)))?.context ?? null
+}
+
+/**
+ * A refresh token by hash on the shard its session id names (for an id from before sharding,
+ * the first shard that has it), with that shard; null when none does.
+ */
+export async function findRefreshToken(
+  services: Services,
+  sid: string,
+  hash: string,
+): Promise<{ context: RefreshContext; shard: Shard } | null> {
+  for (const shard of services.sessionShards.forSessionSearch(sid)) {
+    const context = await findRefreshContext(shard.db, hash)
+    if (context !== null && context.session.sid === sid) return { context, shard }
+  }
+  return null
 }
 
 /** A session by id, from the shard its id names; null when there is none. */
 export async function lookupSession(services: Services, sid: string): Promise<Session | null> {
-  const shard = services.sessionShards.forSession(sid)
-  return shard === null ? null : findSession(shard.db, sid)
+  for (const shard of services.sessionShards.forSessionSearch(sid)) {
+    const session = await findSession(shard.db, sid)
+    if (session !== null) return session
+  }
+  return null
 }
 
 /** A user by id with the shard holding it; null when there is none. */
@@ -36,9 +54,18 @@ export async function lookupUser(
   services: Services,
   userId: string,
 ): Promise<{ user: User; shard: Shard } | null> {
-  for (const shard of services.sessionShards.forUser(userId)) {
+  const shards = services.sessionShards
+  for (const shard of shards.forUser(userId)) {
     const user = await findUserById(shard.db, userId)
-    if (user !== null) return { user, shard }
+    if (user === null) continue
+    // A user id from before sharding is searched for on every shard: only the shard that owns
+    // its account's bucket now holds the live row (a move's copy may linger on the old one),
+    // and asking forBucket applies the freeze of a bucket being moved.
+    if (userBucket(userId) === 'unplaced') {
+      const bucket = await accountBucket(user.tenant, normalizeUsername(user.username))
+      if (!shards.owns(shard, bucket)) continue
+    }
+    return { user, shard }
   }
   return null
 }

@@ -62,6 +62,11 @@ export function newUserId(bucket: number): string {
   return `usr_${bucketText(bucket)}_${random}`
 }
 
+/** Whether a session id was minted before sharding (it names no bucket). */
+export function isLegacySessionId(sid: string): boolean {
+  return LEGACY_SESSION_ID.test(sid)
+}
+
 /** Whether a string has the shape of a session id (new or legacy). */
 export function isSessionId(sid: string): boolean {
   return SESSION_ID.test(sid) || LEGACY_SESSION_ID.test(sid)

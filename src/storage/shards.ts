@@ -5,7 +5,13 @@
 // nothing, until the move is done and the layout names its new shard (docs/STORAGE.md § Shards).
 
 import { AuthError } from '../lib/errors'
-import { accountBucket, networkBucket, sessionBucket, userBucket } from './placement'
+import {
+  accountBucket,
+  isLegacySessionId,
+  networkBucket,
+  sessionBucket,
+  userBucket,
+} from './placement'
 
 export interface ShardLayout {
   /** Each shard's D1 binding and the buckets it owns (every bucket exactly once). */
@@ -54,15 +60,37 @@ export class SessionShards {
     return this.forBucket(await accountBucket(tenant, normalizedUsername))
   }
 
-  /** The shard of a client network's login counter. */
+  /**
+   * The shard of a client network's login counter. Counters are not moved with buckets (they
+   * are short-lived), so a frozen bucket does not stop them: a move never blocks the logins of
+   * whole networks.
+   */
   async forNetwork(network: string): Promise<Shard> {
-    return this.forBucket(await networkBucket(network))
+    const bucket = await networkBucket(network)
+    return this.byBucket[bucket] as Shard
   }
 
   /** The shard a session id names, or null when it names none (refused as an unknown token). */
   forSession(sid: string): Shard | null {
     const bucket = sessionBucket(sid)
     return bucket === null ? null : this.forBucket(bucket)
+  }
+
+  /**
+   * The shards that may hold a session: the one its id names; for an id from before sharding
+   * (no bucket in it) the shard of bucket 0 first, then every other (its user's account may
+   * have moved); [] when the id names no bucket.
+   */
+  forSessionSearch(sid: string): readonly Shard[] {
+    const shard = this.forSession(sid)
+    if (shard === null) return []
+    if (!isLegacySessionId(sid)) return [shard]
+    return [shard, ...this.all.filter((s) => s !== shard)]
+  }
+
+  /** Whether a shard owns a bucket now (a copy left behind by a move does not). */
+  owns(shard: Shard, bucket: number): boolean {
+    return this.forBucket(bucket) === shard
   }
 
   /**

@@ -9,7 +9,7 @@ import { ConfigError } from '../../src/config/config'
 import { servicesFor } from '../../src/http/services'
 import { createSession } from '../../src/sessions/session-store'
 import { hashRefreshToken } from '../../src/sessions/refresh-token'
-import { accountBucket, sessionBucket } from '../../src/storage/placement'
+import { accountBucket, networkBucket, sessionBucket } from '../../src/storage/placement'
 import {
   APP_ORIGIN,
   authConfig,
@@ -176,6 +176,22 @@ describe('bad input and faults', () => {
     expect((await login(frozen, user)).status).toBe(503)
     expect((await tokenRow(sessionIdOf(token), sessionDb(sessionIdOf(token))))?.used_at).toBeNull()
     expect((await refreshWeb(gw, token)).status).toBe(200)
+  })
+})
+
+describe('frozen buckets and networks', () => {
+  it('never refuses a login because the client network’s counter bucket is frozen', async () => {
+    const user = await createTestUser()
+    const ip = '198.51.100.77'
+    const networkOf = await networkBucket(`ip:${ip}`)
+    const accountOf = await accountBucket(user.tenant, user.username)
+    expect(networkOf).not.toBe(accountOf)
+    const frozen = testEnv({
+      ...authConfig(),
+      storage: { ...TEST_STORAGE, frozen_buckets: String(networkOf) },
+    })
+    const res = await login(frozen, user, {}, { origin: APP_ORIGIN, 'cf-connecting-ip': ip })
+    expect(res.status).toBe(200)
   })
 })
 

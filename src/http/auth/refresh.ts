@@ -10,7 +10,7 @@ import { logLine } from '../../observability/log'
 import { countMetric } from '../../observability/metrics'
 import { emitSecurityEvent, type EventSink } from '../../observability/security-events'
 import { nowSeconds, type RequestContext } from '../request-context'
-import { clientContext, deviceFingerprint, type ClientContext } from './client-context'
+import { clientContext, deviceFingerprint } from './client-context'
 import { endSession } from '../end-session'
 import {
   hashRefreshToken,
@@ -26,8 +26,9 @@ import {
   type RefreshContext,
 } from '../../sessions/refresh-store'
 import type { Session } from '../../sessions/session-store'
-import type { DpopProof } from '../../verify/dpop-proof'
 import { nonceHeaders, tokenEndpointProof } from '../dpop'
+import { assertKeyHolder, noteSuspicious } from './refresh-client'
+import { findRefreshToken } from '../shard-lookup'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
@@ -64,15 +65,15 @@ async function rotate(
   const sid = refreshTokenSessionId(presented.token)
   if (sid === null) throw new AuthError('invalid_grant', { detail: 'malformed refresh token' })
   // The session's shard is named by the token itself: no lookup, one database.
-  const shard = services.sessionShards.forSession(sid)
-  if (shard === null) throw new AuthError('invalid_grant', { detail: 'token names no shard' })
-  rc.record.shard = shard.name
-  const db = shard.db
+  const home = services.sessionShards.forSession(sid)
+  if (home === null) throw new AuthError('invalid_grant', { detail: 'token names no shard' })
+  rc.record.shard = home.name
   const hash = await hashRefreshToken(presented.token)
-  let context = await findRefreshContext(db, hash)
-  if (context === null || context.session.sid !== sid) {
-    throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
-  }
+  const found = await findRefreshToken(services, sid, hash)
+  if (found === null) throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
+  rc.record.shard = found.shard.name
+  const db = found.shard.db
+  let context: RefreshContext | null = found.context
   rc.record.sid = sid
   const now = nowSeconds(rc)
   const ctx = await clientContext(request)
@@ -148,40 +149,6 @@ async function rotate(
   throw new RefreshReuseError()
 }
 
-/**
- * A DPoP-bound session refreshes only with a proof by its key (RFC 9449 §5). A missing or
- * foreign proof is refused before anything is read or consumed, and the session lives on: the
- * token is useless without the key, so its arrival elsewhere is no reason to end the session
- * (unlike an unbound token from another device). A client type that must use DPoP cannot
- * refresh a bearer session (one from before the requirement): it logs in again.
- */
-function assertKeyHolder(
-  session: Session,
-  proof: DpopProof | null,
-  presented: Presented,
-  requiredFor: readonly string[],
-  sink: EventSink,
-): void {
-  if (session.dpopJkt === null) {
-    if (requiredFor.includes(presented.client)) {
-      throw new AuthError('invalid_grant', { detail: 'bearer session where DPoP is required' })
-    }
-    return
-  }
-  if (proof !== null && proof.jkt === session.dpopJkt) return
-  emitSecurityEvent(sink, {
-    type: 'refresh_dpop_refused',
-    tenant: session.tenant,
-    user_id: session.userId,
-    sid: session.sid,
-    reason: proof === null ? 'proof_missing' : 'foreign_key',
-  })
-  throw new AuthError('invalid_dpop_proof', {
-    detail: proof === null ? 'bound refresh token without a proof' : 'proof by another key',
-    tokenEndpoint: true,
-  })
-}
-
 /** Ends a session after a detected reuse; the caller answers invalid_grant whatever happens. */
 async function endSessionAfterReuse(
   rc: RequestContext,
@@ -243,24 +210,6 @@ async function assertSessionUsable(
     await endSession(rc.services, s, reason, sink)
     throw new AuthError('invalid_grant', { detail: reason })
   }
-}
-
-function noteSuspicious(context: RefreshContext, ctx: ClientContext, sink: EventSink): void {
-  const s = context.session
-  const countryChanged =
-    ctx.country !== null && s.lastCountry !== null && ctx.country !== s.lastCountry
-  const browserChanged =
-    s.clientType === 'web' && s.userAgentHash !== null && s.userAgentHash !== ctx.userAgentHash
-  if (!countryChanged && !browserChanged) return
-  emitSecurityEvent(sink, {
-    type: 'refresh_suspicious',
-    tenant: s.tenant,
-    user_id: s.userId,
-    sid: s.sid,
-    reason: countryChanged ? 'country_changed' : 'user_agent_changed',
-    country: ctx.country,
-    session_country: s.lastCountry,
-  })
 }
 
 async function issue(
