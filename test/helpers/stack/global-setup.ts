@@ -25,6 +25,8 @@ declare module 'vitest' {
       origin: string
       /** The file the gateway's JSON log lines are appended to (JSON Lines). */
       log: string
+      /** The stack's GATEHOUSE_STATE_DIR: its local D1 databases (wrangler d1 --persist-to). */
+      stateDir: string
       /** The demo third-party issuer of this stack (its key from .demo-idp.json). */
       idp: DemoIdpDocument
     }
@@ -132,7 +134,7 @@ export async function setup(project: TestProject): Promise<void> {
     await teardown()
     throw new Error(`${(err as Error).message}\n--- npm start output ---\n${output}`)
   }
-  project.provide('gatehouse', { gateway, origin, log, idp })
+  project.provide('gatehouse', { gateway, origin, log, stateDir, idp })
 }
 
 export async function teardown(): Promise<void> {
