@@ -59,6 +59,27 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
     assertionAudience: doc.assertion_audience ?? new URL(doc.origin).origin,
     bodyBinding: doc.body_binding,
     maxBoundBodyBytes: doc.max_bound_body_bytes,
+    cors:
+      doc.cors === undefined
+        ? null
+        : {
+            origins: doc.cors.origins,
+            methods: doc.cors.methods,
+            headers: doc.cors.headers,
+            exposeHeaders: doc.cors.expose_headers,
+            credentials: doc.cors.credentials,
+            maxAgeSeconds: doc.cors.max_age_seconds,
+          },
+    rateLimit:
+      doc.rate_limit === undefined
+        ? null
+        : {
+            key: doc.rate_limit.key,
+            limit: doc.rate_limit.limit,
+            periodSeconds: doc.rate_limit.period_seconds,
+            binding: doc.rate_limit.binding ?? null,
+          },
+    websocket: doc.websocket,
   }
 }
 

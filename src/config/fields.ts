@@ -144,6 +144,20 @@ export function urlText(kind: UrlKind, description: string) {
   )
 }
 
+/** An exact origin (scheme://host[:port], written as URL.origin) or the wildcard "*". */
+export function originOrWildcard(description: string) {
+  return v.pipe(
+    v.string(NON_EMPTY),
+    v.nonEmpty(NON_EMPTY),
+    v.rawCheck<string>(({ dataset, addIssue }) => {
+      if (!dataset.typed || dataset.value === '*') return
+      const problem = urlProblem(dataset.value, 'origin')
+      if (problem !== null) addIssue({ message: `must be "*" or an origin: ${problem}` })
+    }),
+    v.description(description),
+  )
+}
+
 function tableMessage(issue: v.StrictObjectIssue | v.RecordIssue): string {
   if (issue.expected === 'never') return 'unknown field'
   if (issue.input === undefined && issue.expected?.startsWith('"')) return 'is required'

@@ -9,11 +9,13 @@ import { TIERS } from '../revocation/tier'
 import {
   PRINTABLE,
   at,
+  bindingName,
   choice,
   flag,
   integer,
   limitedToken,
   list,
+  originOrWildcard,
   secretName,
   table,
   token,
@@ -45,6 +47,90 @@ function reservedClash(prefix: string): string | undefined {
   const normalized = normalizePrefix(prefix)
   return RESERVED_PREFIXES.find((p) => normalized === p || normalized.startsWith(`${p}/`))
 }
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/
+const RATE_KEYS = ['subject', 'session', 'client', 'tenant', 'ip'] as const
+/** What a browser may send by default: the credentials a token route needs. */
+const DEFAULT_CORS_HEADERS = ['authorization', 'content-type', 'dpop']
+
+const CorsSchema = v.pipe(
+  table({
+    origins: v.pipe(
+      v.array(
+        originOrWildcard('An exact origin, written as scheme://host[:port], or "*".'),
+        'must be a list of origins',
+      ),
+      v.minLength(1, 'must list at least 1 origin'),
+      v.description('Exact browser origins allowed to call this route, or ["*"] (no credentials).'),
+    ),
+    methods: v.optional(
+      list(choice(HTTP_METHODS, 'A method.'), 'Methods a browser may use (default: all).'),
+      ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    ),
+    headers: v.optional(
+      list(
+        token(HEADER_NAME, 'A request header name, lower case.'),
+        'Request headers a browser may send (default: authorization, content-type, dpop).',
+      ),
+      DEFAULT_CORS_HEADERS,
+    ),
+    expose_headers: v.optional(
+      list(
+        token(HEADER_NAME, 'A response header name, lower case.'),
+        'Response headers a browser script may read.',
+      ),
+      [],
+    ),
+    credentials: flag(false, 'Allow credentials (cookies); never with origins ["*"].'),
+    max_age_seconds: integer(600, 0, 86_400, 'How long a browser may cache a preflight (seconds).'),
+  }),
+  at(
+    ['credentials'],
+    v.check(
+      (cors) => !(cors.credentials && cors.origins.includes('*')),
+      'must be false when origins is ["*"] (a wildcard never grants credentials)',
+    ),
+  ),
+  v.description('CORS for browser apps on other origins; preflights are answered at the edge.'),
+)
+
+const RateLimitSchema = v.pipe(
+  table({
+    key: choice(
+      RATE_KEYS,
+      'What is counted: the verified subject, session, client, tenant, or the client IP.',
+    ),
+    limit: v.pipe(
+      v.number('must be an integer'),
+      v.integer('must be an integer'),
+      v.minValue(1, 'must be between 1 and 1000000'),
+      v.maxValue(1_000_000, 'must be between 1 and 1000000'),
+      v.description('Requests allowed per period.'),
+    ),
+    period_seconds: v.pipe(
+      v.number('must be an integer'),
+      v.integer('must be an integer'),
+      v.minValue(1, 'must be between 1 and 3600'),
+      v.maxValue(3600, 'must be between 1 and 3600'),
+      v.description('The window, in seconds.'),
+    ),
+    binding: v.optional(
+      bindingName(
+        'A Workers Rate Limiting binding ([[ratelimits]], same limit and period): approximate, ' +
+          'counted per location. Without one, an exact global counter in a Durable Object.',
+      ),
+    ),
+  }),
+  at(
+    ['period_seconds'],
+    v.check(
+      (rule) =>
+        rule.binding === undefined || rule.period_seconds === 10 || rule.period_seconds === 60,
+      'must be 10 or 60 with a rate limiting binding (the only periods it supports)',
+    ),
+  ),
+  v.description('A limit per identity, enforced after authentication and before the origin.'),
+)
 
 const scopeList = (description: string) =>
   v.optional(list(token(SCOPE_TOKEN, 'An RFC 6749 scope token.'), description), [])
@@ -156,7 +242,23 @@ export const RouteSchema = v.pipe(
       MAX_BOUND_BODY_BYTES,
       'The largest request body read to digest it (bytes of memory per request).',
     ),
+    cors: v.optional(CorsSchema),
+    rate_limit: v.optional(RateLimitSchema),
+    websocket: flag(
+      false,
+      'Allow WebSocket upgrades: authenticated like any request, relayed by the gateway, and ' +
+        'closed when the token expires or (standard, critical) is revoked.',
+    ),
   }),
+  at(
+    ['rate_limit', 'key'],
+    v.partialCheck(
+      [['auth'], ['rate_limit']],
+      (route) =>
+        route.auth === 'token' || route.rate_limit === undefined || route.rate_limit.key === 'ip',
+      'must be "ip" on a route without tokens (there is no identity to count)',
+    ),
+  ),
   at(
     ['auth'],
     v.partialCheck(

@@ -19,6 +19,9 @@ import {
   type AssertionKey,
 } from '../proxy/assertion'
 import { prepareBody, type PreparedBody } from '../proxy/body-binding'
+import { applyGrant, isPreflight, preflightGrant, responseGrant } from '../proxy/cors'
+import { enforceRateLimit } from '../proxy/rate-limit'
+import { clientNetwork } from '../accounts/login-throttle'
 import type { RouteConfig } from '../proxy/route'
 import { pathHazard, queryHazard, splitRequestTarget } from '../proxy/request-target'
 import { caseFoldConflict, matchRoute, requiredScopes } from '../proxy/route-table'
@@ -30,7 +33,7 @@ import type { RequestContext } from './request-context'
 
 /** Handles every request no gateway endpoint claimed. */
 export async function proxyRequest(request: Request, rc: RequestContext): Promise<Response> {
-  const { config, record, services } = rc
+  const { record, services } = rc
   const { path, search } = splitRequestTarget(request.url)
   const hazard = pathHazard(path) ?? queryHazard(search)
   if (hazard !== null) throw new AuthError('bad_path', { detail: hazard })
@@ -41,6 +44,42 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
   }
   record.route = route.prefix
   record.tier = route.tier
+  if (route.cors === null) return forwardRouted(request, rc, route, path, search)
+  // CORS: preflights are answered here (no token, never forwarded); every other answer, the
+  // gateway's own errors included, carries the grant, replacing any the origin set.
+  const origin = request.headers.get('origin')
+  if (isPreflight(request.method, request.headers)) {
+    const grant = preflightGrant(route.cors, origin)
+    if (grant === null) {
+      throw new AuthError('origin_not_allowed', {
+        detail: 'preflight from an origin not in the route’s cors.origins',
+        headers: { vary: 'Origin' },
+      })
+    }
+    return new Response(null, { status: 204, headers: grant })
+  }
+  const grant = responseGrant(route.cors, origin)
+  try {
+    const response = await forwardRouted(request, rc, route, path, search)
+    applyGrant(response.headers, grant)
+    return response
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err
+    const headers = new Headers(err.options.headers)
+    applyGrant(headers, grant)
+    throw new AuthError(err.reason, { ...err.options, headers: Object.fromEntries(headers) })
+  }
+}
+
+/** Method, token, scopes, revocation and rate limit on a matched route, then the forward. */
+async function forwardRouted(
+  request: Request,
+  rc: RequestContext,
+  route: RouteConfig,
+  path: string,
+  search: string,
+): Promise<Response> {
+  const { config, record, services } = rc
   const method = request.method
   if (!route.methods.has(method)) {
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
@@ -57,12 +96,29 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
     revocation = await services.revocation.check(verified, tier)
     record.revocation = revocation
   }
+  const clientIp = request.headers.get('cf-connecting-ip')
+  const limited =
+    route.rateLimit === null
+      ? {}
+      : await enforceRateLimit(
+          route.prefix,
+          route.rateLimit,
+          {
+            issuer: verified?.issuer.issuer ?? null,
+            tenant: verified?.tenant ?? null,
+            subject: verified?.subject ?? null,
+            sessionId: verified?.sessionId ?? null,
+            clientId: verified?.clientId ?? null,
+            network: clientIp === null ? null : clientNetwork(clientIp),
+          },
+          services.rateCounters,
+          services.now() / 1000,
+        )
 
   const base = forwardableRequestHeaders(request.headers, {
     forwardAuthorization: route.forwardAuthorization,
     gatewayCookies: config.auth.gatewayCookies,
   })
-  const clientIp = request.headers.get('cf-connecting-ip')
   if (clientIp !== null) base.set('x-forwarded-for', clientIp)
   // The gateway's own public host, never the client's Host header (which any client can set
   // wherever more than one hostname reaches the Worker).
@@ -79,7 +135,7 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
       })
     : null
   const assertionKey = assertion ? await assertionKeyOf(route, rc) : null
-  return services.forwarder.forward({
+  const response = await services.forwarder.forward({
     origin: route.origin,
     target,
     method,
@@ -130,6 +186,8 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
     },
     fetch: (input, init) => fetch(input, init),
   })
+  for (const [name, value] of Object.entries(limited)) response.headers.set(name, value)
+  return response
 }
 
 /** The key a route's assertion is signed with; the EdDSA signer is loaded before forwarding. */

@@ -14,9 +14,11 @@ import { logLine } from '../observability/log'
 import { createSubjectHasher, type SubjectHasher } from '../observability/subject-hash'
 import { ASSERTION_LIFETIME_SECONDS } from '../proxy/assertion'
 import { Forwarder } from '../proxy/forward'
+import type { RateCounters } from '../proxy/rate-limit'
 import { compileRouteTable, type RouteTable } from '../proxy/route-table'
 import { RevocationPolicy } from '../revocation/revocation-check'
 import {
+  createRateShardLocator,
   createProofShardLocator,
   createShardLocator,
   type ShardLocator,
@@ -52,6 +54,8 @@ export interface Services {
   readonly proofReplay: ProofReplayGuard
   /** Server nonces for DPoP proofs (when auth.use_dpop_nonce). */
   readonly dpopNonces: DpopNonces
+  /** Rate-limit counters: Workers Rate Limiting bindings, and exact Durable Object counters. */
+  readonly rateCounters: RateCounters
   readonly forwarder: Forwarder
   readonly metrics: MetricsFlusher
   readonly subjectHash: SubjectHasher
@@ -167,6 +171,11 @@ function buildServices(env: Env, config: Config, now: () => number): Services {
       now,
     ),
     dpopNonces: new DpopNonces(subjectHashSecret(config)),
+    rateCounters: {
+      binding: (name) => env[name] as RateLimit | undefined,
+      exact: createRateShardLocator(env.REVOCATIONS),
+      timeoutMs: config.revocationTimeoutMs,
+    },
     forwarder: new Forwarder(now),
     metrics: new MetricsFlusher(env.METRICS_AGGREGATOR, now),
     subjectHash: createSubjectHasher(subjectHashSecret(config)),

@@ -11,6 +11,8 @@ export const COUNTERS = {
   gatehouse_revocation_checks_total: 'Revocation checks by tier and result',
   gatehouse_dpop_replay_checks_total: 'DPoP proof single-use checks by tier and result',
   gatehouse_dpop_total: 'DPoP-bound requests and token issuances by result',
+  gatehouse_rate_limit_total: 'Rate-limited routes: requests by route and result',
+  gatehouse_websocket_total: 'Relayed WebSockets by route and how they ended',
   gatehouse_jwks_lookups_total: 'Key lookups by the cache layer that answered',
   gatehouse_jwks_fetches_total: 'JWKS source fetches by issuer and result',
   gatehouse_origin_requests_total: 'Forwards to origins by route and result',

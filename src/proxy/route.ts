@@ -2,6 +2,8 @@
 // scopes per method class and the forwarding limits. The configuration layer builds these.
 
 import type { Tier } from '../revocation/tier'
+import type { RouteCors } from './cors'
+import type { RouteRateLimit } from './rate-limit'
 
 export type AuthMode = 'none' | 'token'
 
@@ -35,4 +37,9 @@ export interface RouteConfig {
   readonly assertionAudience: string
   readonly bodyBinding: 'required' | 'best_effort' | 'off'
   readonly maxBoundBodyBytes: number
+  /** CORS for browser apps on other origins; null: no grants, preflights need a token. */
+  readonly cors: RouteCors | null
+  readonly rateLimit: RouteRateLimit | null
+  /** WebSocket upgrades allowed (relayed; closed on expiry and revocation). */
+  readonly websocket: boolean
 }

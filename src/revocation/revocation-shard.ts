@@ -45,6 +45,9 @@ export class RevocationShard extends DurableObject<unknown> {
         CREATE TABLE IF NOT EXISTS subject_cutoff (
           id INTEGER PRIMARY KEY CHECK (id = 1), cutoff_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS seen_proof (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS rate_window (
+          id INTEGER PRIMARY KEY CHECK (id = 1), started_at INTEGER NOT NULL,
+          expires_at INTEGER NOT NULL, hits INTEGER NOT NULL);
       `)
     })
   }
@@ -124,6 +127,39 @@ export class RevocationShard extends DurableObject<unknown> {
     return inserted > 0
   }
 
+  /**
+   * Counts one request in a fixed window of `periodSeconds` (an instance named for a rate-limit
+   * key holds only this). Returns whether it is within `limit`, how many remain and when the
+   * window ends (epoch seconds). A refused request is not counted.
+   */
+  async hit(
+    limit: number,
+    periodSeconds: number,
+  ): Promise<{ allowed: boolean; remaining: number; resetAt: number }> {
+    const now = nowSeconds()
+    const windowStart = now - (now % periodSeconds)
+    const row = this.sql
+      .exec<{
+        started_at: number
+        hits: number
+      }>('SELECT started_at, hits FROM rate_window WHERE id = 1')
+      .toArray()[0]
+    const hits = row === undefined || row.started_at !== windowStart ? 0 : row.hits
+    const resetAt = windowStart + periodSeconds
+    if (hits >= limit) return { allowed: false, remaining: 0, resetAt }
+    this.sql.exec(
+      `INSERT INTO rate_window (id, started_at, expires_at, hits) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,
+         expires_at = excluded.expires_at, hits = excluded.hits`,
+      windowStart,
+      resetAt,
+      hits + 1,
+    )
+    // The alarm deletes the window after it ends: an idle key's counter keeps nothing.
+    if (hits === 0) await this.scheduleCleanup(resetAt)
+    return { allowed: true, remaining: limit - hits - 1, resetAt }
+  }
+
   /** Counts live entries (admin views and tests). */
   size(): { jti: number; sid: number; cutoff: number } {
     const count = (table: string) =>
@@ -137,13 +173,15 @@ export class RevocationShard extends DurableObject<unknown> {
     this.sql.exec('DELETE FROM revoked_sid WHERE expires_at <= ?', now)
     this.sql.exec('DELETE FROM subject_cutoff WHERE expires_at <= ?', now)
     this.sql.exec('DELETE FROM seen_proof WHERE expires_at <= ?', now)
+    this.sql.exec('DELETE FROM rate_window WHERE expires_at <= ?', now)
     const next = this.sql
       .exec<ExpiryRow>(
         `SELECT MIN(e) AS next FROM (
            SELECT MIN(expires_at) AS e FROM revoked_jti UNION ALL
            SELECT MIN(expires_at) FROM revoked_sid UNION ALL
            SELECT MIN(expires_at) FROM subject_cutoff UNION ALL
-           SELECT MIN(expires_at) FROM seen_proof)`,
+           SELECT MIN(expires_at) FROM seen_proof UNION ALL
+           SELECT MIN(expires_at) FROM rate_window)`,
       )
       .one().next
     if (next !== null) await this.ctx.storage.setAlarm(next * 1000)
@@ -178,6 +216,17 @@ export function createShardLocator(
   const locate = namedShards(namespace)
   // The name keeps issuers and tenants apart.
   return (issuer, tenant, subject) => locate(JSON.stringify([issuer, tenant, subject]))
+}
+
+/** Finds the shard that counts one rate-limit key of one route. */
+export type RateShardLocator = (route: string, key: string) => RevocationShardStub
+
+/** Rate-limit counters live in the same namespace under names no subject can have. */
+export function createRateShardLocator(
+  namespace: DurableObjectNamespace<RevocationShard>,
+): RateShardLocator {
+  const locate = namedShards(namespace)
+  return (route, key) => locate(JSON.stringify(['rate', route, key]))
 }
 
 /** Proof-replay shards live in the same namespace under names no subject can have. */

@@ -39,6 +39,24 @@ export function authConfig(auth: Record<string, unknown> = {}): Record<string, u
       }),
       route('/api/secure', { auth: 'token', tier: 'critical', read_scopes: ['echo:read'] }),
       route('/api/standard', { auth: 'token', tier: 'standard', read_scopes: ['echo:read'] }),
+      route('/api/limited', {
+        auth: 'token',
+        tier: 'low',
+        read_scopes: ['echo:read'],
+        rate_limit: { key: 'subject', limit: 5, period_seconds: 10, binding: 'RATE_LIMIT_DEMO' },
+      }),
+      route('/api/exact', {
+        auth: 'token',
+        tier: 'critical',
+        read_scopes: ['echo:read'],
+        rate_limit: { key: 'session', limit: 3, period_seconds: 60 },
+      }),
+      route('/api/cors', {
+        auth: 'token',
+        read_scopes: ['echo:read'],
+        write_scopes: ['echo:write'],
+        cors: { origins: ['https://spa.test'], expose_headers: ['x-total'] },
+      }),
       route('/api/bound', {
         auth: 'token',
         tier: 'standard',

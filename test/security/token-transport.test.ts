@@ -136,7 +136,6 @@ describe('the Authorization header', () => {
       'invalid_request',
     ],
     ['the Token scheme', () => `Token ${token}`, 'invalid_request'],
-    ['the DPoP scheme', () => `DPoP ${token}`, 'invalid_request'],
     ['the MAC scheme', () => `MAC ${token}`, 'invalid_request'],
     ['a scheme glued to the token', () => `Bearer${token}`, 'invalid_request'],
     ['a colon after the scheme', () => `Bearer: ${token}`, 'invalid_request'],
@@ -147,6 +146,12 @@ describe('the Authorization header', () => {
   ])('refuses %s', async (_name, value, reason) => {
     await expectRefused(reason, () => auth(value()), {
       detail: /^not a single Bearer or DPoP credential$/,
+    })
+  })
+
+  it('refuses a bearer token under the DPoP scheme: it is not bound to any key (RFC 9449 §7.1)', async () => {
+    await expectRefused('dpop_binding_mismatch', () => auth(`DPoP ${token}`), {
+      detail: /^DPoP scheme with an unbound token$/,
     })
   })
 

@@ -95,6 +95,12 @@ const REFUSALS = {
   },
   invalid_grant: { status: 401, challenge: 'Bearer realm="gatehouse"' },
   bad_request: { status: 400, challenge: null },
+  // RFC 9449 §7.1: a DPoP request is answered with a DPoP challenge naming the proof algorithms.
+  dpop_binding_mismatch: {
+    status: 401,
+    challenge:
+      'DPoP realm="gatehouse", algs="ES256 EdDSA", error="invalid_token", error_description="The access token is invalid"',
+  },
 } as const
 export type Refusal = keyof typeof REFUSALS
 

@@ -28,6 +28,7 @@ describe('bundled profiles', () => {
     expect(config.routes.map((r) => [r.prefix, r.auth, r.tier, r.dpop])).toEqual([
       ['/api/public', 'none', 'low', 'optional'],
       ['/api/echo', 'token', 'low', 'optional'],
+      ['/api/limited', 'token', 'low', 'optional'],
       ['/api/echo/admin', 'token', 'critical', 'optional'],
       ['/api/bound', 'token', 'standard', 'required'],
       ['/api/secure', 'token', 'critical', 'optional'],
@@ -39,6 +40,16 @@ describe('bundled profiles', () => {
     ])
     expect(config.storage.auditBinding).toBe('AUDIT_DB')
     expect(config.auth.dpop).toEqual({ requiredFor: [], useNonce: false })
+    // Demo profile v2 (#14): a SPA dev server may call /api/echo; /api/limited allows 5 per 10 s.
+    expect(config.routes.find((r) => r.prefix === '/api/echo')?.cors?.origins).toEqual([
+      'http://localhost:5173',
+    ])
+    expect(config.routes.find((r) => r.prefix === '/api/limited')?.rateLimit).toEqual({
+      key: 'subject',
+      limit: 5,
+      periodSeconds: 10,
+      binding: 'RATE_LIMIT_DEMO',
+    })
     // Demo profile v2: the demo third-party issuer, its tenant pinned.
     expect(config.issuers[1]).toMatchObject({
       issuer: 'http://127.0.0.1:8788/idp',
