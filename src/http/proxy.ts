@@ -5,19 +5,6 @@
 // does no I/O except the origin fetch (and, for a body the route binds, reading it first).
 
 import { AuthError } from '../lib/errors'
-import { formatTraceparent } from '../observability/trace'
-import { forwardableRequestHeaders } from '../proxy/header-rules'
-import {
-  setIdentityHeaders,
-  signIdentityHeaders,
-  type ForwardIdentity,
-} from '../proxy/identity-signing'
-import {
-  ASSERTION_HEADER,
-  signAssertion,
-  type AssertedRevocation,
-  type AssertionKey,
-} from '../proxy/assertion'
 import { prepareBody, type PreparedBody } from '../proxy/body-binding'
 import { applyGrant, isPreflight, preflightGrant, responseGrant } from '../proxy/cors'
 import { enforceRateLimit } from '../proxy/rate-limit'
@@ -29,6 +16,7 @@ import type { RevocationOutcome } from '../revocation/revocation-check'
 import { effectiveTier } from '../revocation/tier'
 import type { VerifiedToken } from '../verify/verify-token'
 import { authenticate } from './authenticate'
+import { originHeaders } from './origin-headers'
 import type { RequestContext } from './request-context'
 
 /** Handles every request no gateway endpoint claimed. */
@@ -115,18 +103,7 @@ async function forwardRouted(
           services.now() / 1000,
         )
 
-  const base = forwardableRequestHeaders(request.headers, {
-    forwardAuthorization: route.forwardAuthorization,
-    gatewayCookies: config.auth.gatewayCookies,
-  })
-  if (clientIp !== null) base.set('x-forwarded-for', clientIp)
-  // The gateway's own public host, never the client's Host header (which any client can set
-  // wherever more than one hostname reaches the Worker).
-  base.set('x-forwarded-proto', config.publicProto)
-  base.set('x-forwarded-host', config.publicHost)
-  base.set('traceparent', formatTraceparent(rc.trace))
   const target = path + search
-  const identity = verified === null ? null : forwardIdentity(verified)
   const assertion = route.identity !== 'headers'
   const body: PreparedBody | null = assertion
     ? await prepareBody(request.body, method, request.headers.get('content-length'), {
@@ -134,7 +111,14 @@ async function forwardRouted(
         maxBytes: route.maxBoundBodyBytes,
       })
     : null
-  const assertionKey = assertion ? await assertionKeyOf(route, rc) : null
+  const headersForAttempt = await originHeaders(request, rc, {
+    route,
+    method,
+    target,
+    verified,
+    revocation,
+    body,
+  })
   const response = await services.forwarder.forward({
     origin: route.origin,
     target,
@@ -145,80 +129,9 @@ async function forwardRouted(
     maxInFlight: route.maxInFlight,
     gatewayCookies: config.auth.gatewayCookies,
     route: route.prefix,
-    // The first attempt signs into the headers built above; only a retry pays for a copy.
-    headersForAttempt: async (attempt) => {
-      const headers = attempt === 0 ? base : new Headers(base)
-      const nowSeconds = services.now() / 1000
-      if (route.identity === 'assertion') {
-        setIdentityHeaders(headers, { identity, revocation, requestId: rc.requestId })
-      } else {
-        await signIdentityHeaders(headers, {
-          method,
-          target,
-          secret: route.originSecret,
-          identity,
-          revocation,
-          requestId: rc.requestId,
-          nowSeconds,
-        })
-      }
-      if (assertionKey !== null && body !== null) {
-        if (body.digest !== null) headers.set('content-digest', body.digest)
-        const signed = await signAssertion(
-          {
-            issuer: config.publicUrl,
-            audience: route.assertionAudience,
-            method,
-            url: route.origin + target,
-            identity,
-            selfIssuer: config.auth.issuer,
-            revocation: revocation === null ? null : assertedRevocation(revocation),
-            body: body.state,
-            bodyDigest: body.digest,
-            jti: `${rc.requestId}.${attempt}`,
-            nowSeconds,
-          },
-          assertionKey,
-        )
-        headers.set(ASSERTION_HEADER, signed)
-      }
-      return headers
-    },
+    headersForAttempt,
     fetch: (input, init) => fetch(input, init),
   })
   for (const [name, value] of Object.entries(limited)) response.headers.set(name, value)
   return response
-}
-
-/** The key a route's assertion is signed with; the EdDSA signer is loaded before forwarding. */
-async function assertionKeyOf(route: RouteConfig, rc: RequestContext): Promise<AssertionKey> {
-  if (route.assertionSigning === 'hs256') return { alg: 'HS256', secret: route.originSecret }
-  const keys = rc.services.assertionKeys
-  if (keys === null) throw new Error('EdDSA assertion route without assertion keys') // config bug
-  try {
-    const signer = await keys.signer.current(rc.services.now())
-    return { alg: 'EdDSA', kid: signer.kid, key: signer.key }
-  } catch {
-    throw new AuthError('key_unavailable', {
-      detail: 'origin-assertion key unavailable',
-      retryAfterSeconds: 1,
-    })
-  }
-}
-
-function assertedRevocation(outcome: RevocationOutcome): AssertedRevocation {
-  if (outcome === 'checked') return 'checked'
-  return outcome === 'skipped; tier=low' ? 'skipped' : 'unavailable'
-}
-
-function forwardIdentity(token: VerifiedToken): ForwardIdentity {
-  return {
-    issuer: token.issuer.issuer,
-    subject: token.subject,
-    tenant: token.tenant,
-    scope: token.scope,
-    sessionId: token.sessionId,
-    clientId: token.clientId,
-    dpopKey: token.boundKey,
-  }
 }

@@ -27,11 +27,32 @@ let gw: Awaited<ReturnType<typeof setupIssuer>>['env']
 beforeEach(async () => {
   net = installNetwork()
   key = await makeKey('EdDSA')
-  const setup = await setupIssuer(net, [key], { tenant: 'demo' })
+  // The legacy HMAC-signed identity headers (identity = "headers", kept for one release); the
+  // assertion these routes would send by default is tested in assertion.test.ts.
+  const setup = await setupIssuer(net, [key], { tenant: 'demo' }, { routes: LEGACY_ROUTES })
   issuer = setup.issuer
   gw = setup.env
 })
 afterEach(() => vi.restoreAllMocks())
+
+const LEGACY_ROUTES = [
+  {
+    prefix: '/api/public',
+    origin: ORIGIN,
+    auth: 'none',
+    origin_secret: 'ORIGIN_SECRET_TEST',
+    identity: 'headers',
+  },
+  {
+    prefix: '/api/echo',
+    origin: ORIGIN,
+    auth: 'token',
+    read_scopes: ['echo:read'],
+    write_scopes: ['echo:write'],
+    origin_secret: 'ORIGIN_SECRET_TEST',
+    identity: 'headers',
+  },
+]
 
 const IDENTITY = [
   'x-auth-issuer',
