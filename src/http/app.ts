@@ -11,7 +11,7 @@ import {
   adminRotateKeys,
 } from './admin/admin-accounts'
 import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-sessions'
-import { demoPageResponse } from './demo-page'
+import { demoClientResponse, demoPageResponse } from './demo-page'
 import { AuthError } from '../lib/errors'
 import { errorResponse } from './error-response'
 import { assertionJwksResponse, jwksResponse, metadataResponse } from './well-known'
@@ -68,6 +68,13 @@ export function createApp(): Hono<AppEnv> {
     endpoint('/demo', (_request, rc) => {
       if (!rc.config.demoPage) throw new AuthError('route_not_found')
       return demoPageResponse()
+    }),
+  )
+  app.get(
+    '/demo/client/:file',
+    endpoint('/demo/client', (_request, rc, c) => {
+      if (!rc.config.demoPage) throw new AuthError('route_not_found')
+      return demoClientResponse(c.req.param('file') ?? '')
     }),
   )
 

@@ -1,12 +1,17 @@
-// GET /demo: a small browser page for the local demo profile — log in, call an API route,
-// refresh, log out — served by the gateway itself so it is same-origin with /auth/*. It is also
-// the reference browser client: the access token lives only in a script variable, the refresh
-// token only in the HttpOnly cookie, and an invalid or expired access token is refreshed once
-// and the call retried. Dependency-free; a per-response nonce keeps the CSP free of
-// 'unsafe-inline'. `#status` carries a read-only summary for the e2e tests, never a token:
-// data-ready, data-busy, data-seq (one more per finished action), data-action, data-http-status,
-// data-outcome (ok | error), data-session (active | none), data-refreshes, data-subject (the
-// x-auth-subject the origin saw).
+// GET /demo: a small browser page for the local demo profile — log in, call an API route (one
+// that requires DPoP too), refresh, log out — served by the gateway itself so it is same-origin
+// with /auth/*. Its script drives gatehouse/client (client/), served from here as well
+// (GET /demo/client/<file>), so the page is the reference browser client: DPoP-bound tokens, the
+// access token only in memory, the refresh token only in the HttpOnly cookie, the key in
+// IndexedDB and not extractable, a reload that keeps the session. A per-response nonce keeps the
+// CSP free of 'unsafe-inline' (the library's modules load under the page script's nonce).
+// `#status` carries a read-only summary for the e2e tests, never a token: data-ready, data-busy,
+// data-seq (one more per finished action), data-action, data-http-status, data-outcome
+// (ok | error), data-session (active | none), data-token-type (DPoP while a session is active),
+// data-refreshes (rotations this page made), data-subject (the x-auth-subject the origin saw).
+
+import { AuthError } from '../lib/errors'
+import { DEMO_CLIENT_FILES } from './demo-client-files'
 
 /** Bytes of randomness in the CSP nonce (128 bits, CSP3 asks for at least that). */
 const NONCE_BYTES = 16
@@ -26,157 +31,125 @@ pre { background: #0f1620; color: #d7e0ea; padding: .8rem; overflow: auto; font-
 pre:empty { display: none }
 small { color: #5b6475 }`
 
-// The client. Reading guide: the closure's `accessToken` is its only copy; `refresh()` is
-// single-flight so two clicks (or two 401s) cost one rotation; `callApi()` retries exactly once
-// after a refresh when the gateway's RFC 6750 challenge says the token is invalid (expired ones
-// included), and refreshes up front when the token's own lifetime says it has expired.
+// The page's script: a module that drives gatehouse/client (client/, served at /demo/client/).
+// The library holds the access token (memory only) and the DPoP key (IndexedDB, not
+// extractable); the page only renders what it reports.
 const SCRIPT = `
-'use strict'
-;(() => {
-  const EXPIRY_MARGIN_MS = 30000 // refresh this long before expires_in runs out (clock skew, latency)
-  const INVALID_TOKEN = /\\berror="invalid_token"/
-  const $ = (id) => document.getElementById(id)
-  const status = $('status')
-  const output = $('output')
-  // The access token exists only here: never in storage, a cookie or the DOM.
-  let accessToken = null
-  let expiresAtMs = 0
-  let refreshing = null
-  let refreshes = 0
-  let seq = 0
+import { GatehouseError, createGatehouseClient } from '/demo/client/index.js'
 
-  function show(action, httpStatus, outcome, text, details) {
-    status.textContent = text
-    output.textContent = details === undefined ? '' : JSON.stringify(details, null, 2)
-    Object.assign(status.dataset, {
-      action,
-      httpStatus: String(httpStatus),
-      outcome,
-      session: accessToken === null ? 'none' : 'active',
-      refreshes: String(refreshes),
-      seq: String(++seq),
+const $ = (id) => document.getElementById(id)
+const status = $('status')
+const output = $('output')
+const client = createGatehouseClient({ baseUrl: location.origin })
+let refreshes = 0
+let seq = 0
+
+function summarize() {
+  const session = client.session()
+  status.dataset.session = session === null ? 'none' : 'active'
+  if (session === null) delete status.dataset.tokenType
+  else status.dataset.tokenType = session.tokenType
+  status.dataset.refreshes = String(refreshes)
+}
+
+client.onChange((_session, cause) => {
+  if (cause === 'refresh') refreshes++
+  summarize()
+})
+
+function show(action, httpStatus, outcome, text, details) {
+  status.textContent = text
+  output.textContent = details === undefined ? '' : JSON.stringify(details, null, 2)
+  summarize()
+  Object.assign(status.dataset, { action, httpStatus: String(httpStatus), outcome, seq: String(++seq) })
+}
+
+async function readJson(res) {
+  try { return await res.json() } catch { return null }
+}
+
+async function callApi(action, path) {
+  const res = await client.fetch(path)
+  const body = await readJson(res)
+  if (!res.ok) return show(action, res.status, 'error', path + ' answered ' + res.status, body)
+  const subject = body?.headers?.['x-auth-subject'] ?? ''
+  status.dataset.subject = subject
+  show(action, res.status, 'ok', path + ' answered ' + res.status + ' for ' + subject, body)
+}
+
+/** Runs a login or logout; a refusal by the gateway is shown, anything else is a failure. */
+async function attempt(action, run) {
+  try {
+    await run()
+  } catch (err) {
+    if (!(err instanceof GatehouseError)) throw err
+    show(action, err.status, 'error', action + ' failed (' + err.status + ')', { error: err.code })
+  }
+}
+
+function login(form) {
+  const data = new FormData(form)
+  form.elements.password.value = ''
+  return attempt('login', async () => {
+    const session = await client.login({
+      tenant: data.get('tenant'),
+      username: data.get('username'),
+      password: data.get('password'),
     })
-  }
-
-  async function readJson(res) {
-    try { return await res.json() } catch { return null }
-  }
-
-  function keep(body) {
-    accessToken = body.access_token
-    expiresAtMs = Date.now() + body.expires_in * 1000
-  }
-
-  function forget() {
-    accessToken = null
-    expiresAtMs = 0
-  }
-
-  /** POST /auth/refresh with the HttpOnly cookie; resolves to the HTTP status (0: network). */
-  function refresh() {
-    refreshing ??= (async () => {
-      try {
-        const res = await fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin' })
-        if (res.ok) {
-          keep(await res.json())
-          refreshes++
-        } else if (res.status === 400 || res.status === 401) {
-          forget() // the session is over; a 403/429/5xx is not proof of that
-        }
-        return res.status
-      } catch {
-        return 0
-      } finally {
-        refreshing = null
-      }
-    })()
-    return refreshing
-  }
-
-  function get(path) {
-    const headers = accessToken === null ? {} : { authorization: 'Bearer ' + accessToken }
-    return fetch(path, { headers, credentials: 'same-origin' })
-  }
-
-  async function callApi(action, path) {
-    if (accessToken === null || Date.now() >= expiresAtMs - EXPIRY_MARGIN_MS) await refresh()
-    let res = await get(path)
-    const challenge = res.headers.get('www-authenticate') ?? ''
-    if (res.status === 401 && INVALID_TOKEN.test(challenge) && (await refresh()) === 200) {
-      res = await get(path)
-    }
-    const body = await readJson(res)
-    if (!res.ok) return show(action, res.status, 'error', path + ' answered ' + res.status, body)
-    const subject = body?.headers?.['x-auth-subject'] ?? ''
-    status.dataset.subject = subject
-    show(action, res.status, 'ok', path + ' answered ' + res.status + ' for ' + subject, body)
-  }
-
-  async function login(form) {
-    const data = new FormData(form)
-    const res = await fetch('/auth/login', {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        tenant: data.get('tenant'),
-        username: data.get('username'),
-        password: data.get('password'),
-        client: 'web',
-      }),
+    delete status.dataset.subject
+    show('login', 200, 'ok', 'Logged in as ' + data.get('username'), {
+      token_type: session.tokenType,
+      scope: session.scope,
+      expires_at: new Date(session.expiresAt).toISOString(),
     })
-    form.elements.password.value = ''
-    const body = await readJson(res)
-    if (!res.ok) return show('login', res.status, 'error', 'Login failed (' + res.status + ')', body)
-    keep(body)
+  })
+}
+
+function logout() {
+  return attempt('logout', async () => {
+    await client.logout()
     delete status.dataset.subject
-    show('login', res.status, 'ok', 'Logged in as ' + data.get('username'), { scope: body.scope, expires_in: body.expires_in })
-  }
+    show('logout', 204, 'ok', 'Logged out')
+  })
+}
 
-  function postLogout(withToken) {
-    const headers = withToken ? { authorization: 'Bearer ' + accessToken } : {}
-    return fetch('/auth/logout', { method: 'POST', headers, credentials: 'same-origin' })
-  }
+async function refreshClicked() {
+  const r = await client.refresh()
+  const text = !r.ok ? 'Refresh failed' : r.rotated ? 'Refreshed' : 'Took the token another tab refreshed'
+  show('refresh', r.status ?? '', r.ok ? 'ok' : 'error', text)
+}
 
-  /** Ends the session by its access token or, if that is refused (revoked), by the cookie. */
-  async function logout() {
-    let res = await postLogout(accessToken !== null)
-    if (res.status === 401 && accessToken !== null) res = await postLogout(false)
-    if (res.ok) forget()
-    delete status.dataset.subject
-    show('logout', res.status, res.ok ? 'ok' : 'error', res.ok ? 'Logged out' : 'Logout failed (' + res.status + ')')
-  }
-
-  async function refreshClicked() {
-    const code = await refresh()
-    show('refresh', code, code === 200 ? 'ok' : 'error', code === 200 ? 'Refreshed' : 'Refresh failed (' + code + ')')
-  }
-
-  /** Runs one action at a time; the buttons are disabled while it runs. */
-  function guarded(run) {
-    return async (event) => {
-      event.preventDefault()
-      const controls = document.querySelectorAll('button')
-      controls.forEach((b) => { b.disabled = true })
-      status.dataset.busy = 'true'
-      try {
-        await run(event)
-      } catch {
-        show(status.dataset.action ?? 'unknown', 0, 'error', 'Network error')
-      } finally {
-        controls.forEach((b) => { b.disabled = false })
-        status.dataset.busy = 'false'
-      }
+/** Runs one action at a time; the buttons are disabled while it runs. */
+function guarded(run) {
+  return async (event) => {
+    event.preventDefault()
+    const controls = document.querySelectorAll('button')
+    controls.forEach((b) => { b.disabled = true })
+    status.dataset.busy = 'true'
+    try {
+      await run(event)
+    } catch {
+      show(status.dataset.action ?? 'unknown', 0, 'error', 'Network error')
+    } finally {
+      controls.forEach((b) => { b.disabled = false })
+      status.dataset.busy = 'false'
     }
   }
+}
 
-  $('login').addEventListener('submit', guarded((e) => login(e.target)))
-  $('call-api').addEventListener('click', guarded(() => callApi('api', '/api/echo/hello')))
-  $('call-critical').addEventListener('click', guarded(() => callApi('critical', '/api/secure/hello')))
-  $('refresh').addEventListener('click', guarded(refreshClicked))
-  $('logout').addEventListener('click', guarded(logout))
-  status.dataset.ready = 'true'
-})()
+$('login').addEventListener('submit', guarded((e) => login(e.target)))
+$('call-api').addEventListener('click', guarded(() => callApi('api', '/api/echo/hello')))
+$('call-bound').addEventListener('click', guarded(() => callApi('bound', '/api/bound/hello')))
+$('call-critical').addEventListener('click', guarded(() => callApi('critical', '/api/secure/hello')))
+$('refresh').addEventListener('click', guarded(refreshClicked))
+$('logout').addEventListener('click', guarded(logout))
+// A reload keeps the session: the refresh cookie and the stored key get a new access token.
+try {
+  if (await client.restore()) show('restore', '', 'ok', 'Session restored')
+} catch {
+  show('restore', 0, 'error', 'Could not restore the session')
+}
+status.dataset.ready = 'true'
 `
 
 // form-action 'none': should the script ever fail to load, the browser refuses to submit the
@@ -198,9 +171,11 @@ const PAGE = `<!doctype html>
 <label>Password <input name="password" type="password" required autocomplete="current-password"></label>
 <button type="submit" id="login-button">Log in</button>
 </form>
-<small>Demo users (local profile only): alice / alice-demo-password, admin / admin-demo-password.</small>
+<small>Demo users (local profile only): alice / alice-demo-password, admin / admin-demo-password.
+Tokens are DPoP-bound to a key this browser keeps in IndexedDB and cannot export.</small>
 <div class="actions">
 <button type="button" id="call-api">Call API</button>
+<button type="button" id="call-bound">Call /api/bound</button>
 <button type="button" id="call-critical">Call critical API</button>
 <button type="button" id="refresh">Refresh</button>
 <button type="button" id="logout">Log out</button>
@@ -208,7 +183,7 @@ const PAGE = `<!doctype html>
 <p id="status" role="status" aria-live="polite" data-session="none" data-seq="0">Logged out.</p>
 <pre id="output"></pre>
 </main>
-<script nonce="${NONCE_SLOT}">${SCRIPT}</script>
+<script type="module" nonce="${NONCE_SLOT}">${SCRIPT}</script>
 </body>
 </html>`
 
@@ -243,6 +218,19 @@ export function demoPageResponse(): Response {
       'content-security-policy': contentSecurityPolicy(nonce),
       'cross-origin-opener-policy': 'same-origin',
       'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+    },
+  })
+}
+
+/** One module of gatehouse/client for the demo page; 404 for any other name. */
+export function demoClientResponse(file: string): Response {
+  if (!Object.hasOwn(DEMO_CLIENT_FILES, file)) throw new AuthError('route_not_found')
+  return new Response(DEMO_CLIENT_FILES[file], {
+    headers: {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'no-cache',
+      'cross-origin-resource-policy': 'same-origin',
       'x-content-type-options': 'nosniff',
     },
   })

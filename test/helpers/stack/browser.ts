@@ -55,7 +55,7 @@ export function useChromium(): () => Promise<BrowserContext> {
 export type Status = Record<string, string | undefined>
 
 /** The demo page's read-only summary: the data-* attributes of #status. */
-function readStatus(page: Page): Promise<Status> {
+export function readStatus(page: Page): Promise<Status> {
   return page.locator('#status').evaluate((el) => ({ ...(el as HTMLElement).dataset }))
 }
 
@@ -195,4 +195,78 @@ export async function serveHtml(html: string): Promise<{ port: number; server: S
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   return { port: typeof address === 'object' && address ? address.port : 0, server }
+}
+
+/** What page script can do with the demo page's DPoP key, read from IndexedDB as any script could. */
+export interface StoredKeyReport {
+  /** The private key's [[extractable]] slot. */
+  readonly extractable: boolean
+  readonly usages: string[]
+  /** The name of the error exportKey('jwk', privateKey) threw, or 'exported' if it did not. */
+  readonly privateExport: string
+  /** The public key as exportKey gives it (always extractable). */
+  readonly publicJwk: JsonWebKey
+}
+
+/**
+ * Reads the gatehouse/client key pair of the page's origin from IndexedDB (client/key-store.js:
+ * database `gatehouse`, store `client`, record `dpop-key <origin>`), tries to export both halves,
+ * and leaves the pair on `window.__storedDpopKey` for signInPage.
+ */
+export function readStoredKey(page: Page): Promise<StoredKeyReport> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open('gatehouse')
+      open.onsuccess = () => resolve(open.result)
+      open.onerror = () => reject(open.error)
+    })
+    const pair = await new Promise<CryptoKeyPair>((resolve, reject) => {
+      const got = db.transaction('client').objectStore('client').get(`dpop-key ${location.origin}`)
+      got.onsuccess = () => resolve(got.result as CryptoKeyPair)
+      got.onerror = () => reject(got.error)
+    })
+    db.close()
+    ;(window as unknown as { __storedDpopKey: CryptoKeyPair }).__storedDpopKey = pair
+    let privateExport = 'exported'
+    try {
+      await crypto.subtle.exportKey('jwk', pair.privateKey)
+    } catch (err) {
+      privateExport = (err as Error).name
+    }
+    return {
+      extractable: pair.privateKey.extractable,
+      usages: [...pair.privateKey.usages],
+      privateExport,
+      publicJwk: await crypto.subtle.exportKey('jwk', pair.publicKey),
+    }
+  })
+}
+
+/**
+ * A DPoP proof signed inside the page with the key readStoredKey found: what an injected script
+ * could make (and send away) while the page is open, without ever holding the key itself.
+ */
+export function signInPage(
+  page: Page,
+  claims: { htm: string; htu: string; ath?: string },
+): Promise<string> {
+  return page.evaluate(async (claims) => {
+    const pair = (window as unknown as { __storedDpopKey: CryptoKeyPair }).__storedDpopKey
+    const b64 = (bytes: Uint8Array) =>
+      btoa(String.fromCharCode(...bytes))
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_')
+        .replace(/=+$/, '')
+    const utf8 = new TextEncoder()
+    const { x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey)
+    const header = { typ: 'dpop+jwt', alg: 'ES256', jwk: { crv: 'P-256', kty: 'EC', x, y } }
+    const payload = { ...claims, jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000) }
+    const input = `${b64(utf8.encode(JSON.stringify(header)))}.${b64(utf8.encode(JSON.stringify(payload)))}`
+    const signature = await crypto.subtle.sign(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      pair.privateKey,
+      utf8.encode(input),
+    )
+    return `${input}.${b64(new Uint8Array(signature))}`
+  }, claims)
 }
