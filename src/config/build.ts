@@ -103,6 +103,7 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     metricsScrapeSecret:
       doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),
     demoPage: doc.demo_page,
+    websocketCheckSeconds: doc.websocket_check_seconds,
     auth: buildAuthConfig(doc.auth, selfIssuer, secret),
     storage: buildStorage(doc.storage),
     assertionKeySecret: doc.routes.some((r) => r.assertion_signing === 'eddsa')

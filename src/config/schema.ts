@@ -112,6 +112,14 @@ export const GatehouseSchema = v.pipe(
       ),
     ),
     demo_page: flag(false, 'Serve the browser demo at GET /demo (the local demo profile only).'),
+    websocket_check_seconds: integer(
+      5,
+      1,
+      60,
+      'How often an open WebSocket on a standard or critical route asks whether its token was ' +
+        'revoked (seconds): a revoked socket closes within this long; one revocation-store call ' +
+        'per socket per period.',
+    ),
     auth: v.optional(AuthSchema),
     storage: v.optional(StorageSchema, {}),
   }),

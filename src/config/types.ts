@@ -31,6 +31,8 @@ export interface Config {
   readonly metricsScrapeSecret: string | null
   /** Serve the browser demo page at GET /demo (local demo profile only). */
   readonly demoPage: boolean
+  /** How often an open WebSocket on a standard/critical route re-checks revocation (seconds). */
+  readonly websocketCheckSeconds: number
   readonly auth: AuthConfig
   readonly storage: StorageConfig
   /**

@@ -17,6 +17,7 @@ import { effectiveTier } from '../revocation/tier'
 import type { VerifiedToken } from '../verify/verify-token'
 import { authenticate } from './authenticate'
 import { originHeaders } from './origin-headers'
+import { isWebSocketUpgrade, relayWebSocket, subprotocolCredentials } from './websocket'
 import type { RequestContext } from './request-context'
 
 /** Handles every request no gateway endpoint claimed. */
@@ -61,25 +62,34 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
 
 /** Method, token, scopes, revocation and rate limit on a matched route, then the forward. */
 async function forwardRouted(
-  request: Request,
+  received: Request,
   rc: RequestContext,
   route: RouteConfig,
   path: string,
   search: string,
 ): Promise<Response> {
   const { config, record, services } = rc
-  const method = request.method
+  const method = received.method
   if (!route.methods.has(method)) {
     throw new AuthError('method_not_allowed', { headers: { allow: [...route.methods].join(', ') } })
   }
+  const upgrade = isWebSocketUpgrade(received.headers)
+  if (upgrade && (!route.websocket || method !== 'GET')) {
+    throw new AuthError('bad_request', { detail: 'WebSocket upgrades are not allowed here' })
+  }
+  // A browser's socket offers its credentials as subprotocols: checked like headers.
+  const { request, protocols } = upgrade
+    ? subprotocolCredentials(received)
+    : { request: received, protocols: [] }
   let verified: VerifiedToken | null = null
   let revocation: RevocationOutcome | null = null
+  let tier = route.tier
   if (route.auth === 'token') {
     verified = await authenticate(request, search, requiredScopes(route, method), rc, {
       dpop: route.dpop,
       tier: route.tier,
     })
-    const tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
+    tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier
     revocation = await services.revocation.check(verified, tier)
     record.revocation = revocation
@@ -104,6 +114,18 @@ async function forwardRouted(
         )
 
   const target = path + search
+  if (upgrade) {
+    const headersFor = await originHeaders(request, rc, {
+      route,
+      method,
+      target,
+      verified,
+      revocation,
+      body: null,
+    })
+    const headers = await headersFor(0)
+    return relayWebSocket(rc, { route, target, verified, tier, protocols, headers })
+  }
   const assertion = route.identity !== 'headers'
   const body: PreparedBody | null = assertion
     ? await prepareBody(request.body, method, request.headers.get('content-length'), {
