@@ -42,7 +42,8 @@ export type Op = (fx: Fixture, env: Env, ctx: ExecutionContext) => unknown
 
 const forwarder = new Forwarder(() => Date.now())
 
-function contextFor(fx: Fixture, ctx: ExecutionContext): RequestContext {
+/** A RequestContext for steps that take one (authenticate), as the app's first middleware makes it. */
+export function contextFor(fx: Fixture, ctx: ExecutionContext): RequestContext {
   // authenticate only writes to the record; its full shape belongs to request-context.ts.
   const record = {} as RequestRecord
   const requestId = crypto.randomUUID()

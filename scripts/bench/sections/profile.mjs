@@ -95,14 +95,15 @@ function profileConfig(wrangler) {
   }
 }
 
-/** Runs the profile; resolves to { rows: [{ label, us, note }], raw: op → µs }. */
-export async function runProfile({ wrangler, builds, secrets, compatibilityDate }) {
-  const build = builds['profile-bench']
-  if (build.error)
-    throw new Error(`profile-bench did not build: ${build.error.message.split('\n')[0]}`)
-  const { workerOptions } = wrangler
-  const worker = await startBenchWorker({
-    ...workerOptions,
+/**
+ * Serves the bench Worker `name` (a whole Gatehouse in-isolate, network stubbed) with
+ * wrangler.toml's bindings and the profile's configuration; resolves to startBenchWorker's handle.
+ */
+export async function startProfileWorker({ wrangler, builds, secrets, compatibilityDate }, name) {
+  const build = builds[name]
+  if (build.error) throw new Error(`${name} did not build: ${build.error.message.split('\n')[0]}`)
+  return startBenchWorker({
+    ...wrangler.workerOptions,
     build,
     compatibilityDate,
     bindings: {
@@ -111,6 +112,11 @@ export async function runProfile({ wrangler, builds, secrets, compatibilityDate 
       GATEHOUSE: profileConfig(wrangler),
     },
   })
+}
+
+/** Runs the profile; resolves to { rows: [{ label, us, note }], raw: op → µs }. */
+export async function runProfile(ctx) {
+  const worker = await startProfileWorker(ctx, 'profile-bench')
   try {
     const ops = [...REQUEST_OPS, ...STEP_OPS]
     const nFor = (op) =>
