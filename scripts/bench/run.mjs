@@ -13,6 +13,7 @@ import { evaluateTargets, renderTable, summaryLine, tableRows } from './lib/repo
 import { ensureWrk } from './lib/wrk.mjs'
 import { benchSecrets, readWranglerConfig } from './lib/workers.mjs'
 import { runAuthServer } from './sections/auth-server.mjs'
+import { runDpop } from './sections/dpop.mjs'
 import { runEndToEnd } from './sections/e2e.mjs'
 import { runKidFlood } from './sections/kid-flood.mjs'
 import { runMicro } from './sections/micro.mjs'
@@ -20,7 +21,16 @@ import { runProfile } from './sections/profile.mjs'
 import { runRevocationGrowth } from './sections/revocation-growth.mjs'
 import { runSessionShards } from './sections/session-shards.mjs'
 
-const SECTIONS = ['micro', 'profile', 'e2e', 'revocationGrowth', 'auth', 'shards', 'kidFlood']
+const SECTIONS = [
+  'micro',
+  'profile',
+  'dpop',
+  'e2e',
+  'revocationGrowth',
+  'auth',
+  'shards',
+  'kidFlood',
+]
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
 /** Above this 1-minute load average something else competes for the 2 cores. */
 const BUSY_LOAD_AVERAGE = 1.5
@@ -84,6 +94,7 @@ const ctx = { wrangler, builds, secrets, origin, compatibilityDate }
 try {
   await section(results, 'micro', () => runMicro(ctx))
   await section(results, 'profile', () => runProfile(ctx))
+  await section(results, 'dpop', () => runDpop(ctx))
   await section(results, 'e2e', () => runEndToEnd(ctx))
   await section(results, 'revocationGrowth', () => runRevocationGrowth(ctx))
   await section(results, 'auth', () => runAuthServer(ctx))
@@ -110,7 +121,7 @@ console.log(
     ...tableRows(results.sections),
   ]),
 )
-console.log('\nTargets (issues 6 and 12):')
+console.log('\nTargets (issues 6, 12 and 13):')
 for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.shown}`)
 if (results.meta.loadAverageAtStart > BUSY_LOAD_AVERAGE) {
   console.log(

@@ -18,6 +18,7 @@ const BENCH_WORKERS = {
   'gatehouse-bench': 'bench/workers/gatehouse-bench.ts',
   'verify-bench': 'bench/workers/verify-bench.ts',
   'profile-bench': 'bench/workers/profile-bench.ts',
+  'dpop-bench': 'bench/workers/dpop-bench.ts',
   'pass-through': 'bench/workers/pass-through.ts',
 }
 

@@ -6,17 +6,29 @@ import { round } from './stats.mjs'
 
 const x = (v) => (Number.isFinite(v) ? `${round(v, 2)}×` : 'n/a')
 const n = (v, digits = 1) => (Number.isFinite(v) ? String(round(v, digits)) : 'n/a')
+/** A difference with its sign: +12.3 or −4.5. */
+const signed = (v, digits = 1) =>
+  Number.isFinite(v) ? `${v < 0 ? '−' : '+'}${n(Math.abs(v), digits)}` : 'n/a'
 
 /** The issue's targets, evaluated on `r` (results.sections). */
 export function evaluateTargets(r) {
   const m = r.micro?.perAlg
   const e = r.e2e?.byVariant
+  const d = r.dpop
   const targets = [
     ['verify EdDSA ≤ 1.15× raw', m?.EdDSA?.gatehouseOverRaw, (v) => v <= 1.15, x],
     ['verify RS256 ≤ 1.15× raw', m?.RS256?.gatehouseOverRaw, (v) => v <= 1.15, x],
     ['low route ≥ 0.85× pass-through req/s', e?.low?.rpsRatio, (v) => v >= 0.85, x],
     ['low route p99 ≤ 1.2× pass-through p99', e?.low?.p99Ratio, (v) => v <= 1.2, x],
     ['critical route ≥ 0.6× pass-through req/s', e?.critical?.rpsRatio, (v) => v >= 0.6, x],
+    // Issue 13: a proof costs one signature verify per request; measured with ES256 proofs.
+    [
+      'DPoP on a low route ≤ 1.3× Bearer in-isolate CPU',
+      d?.ES256?.ratio,
+      (v) => v <= 1.3,
+      (v) =>
+        `${x(v)} with ES256 proofs (${signed(d.ES256.addedUs, 0)} µs), EdDSA ${x(d.EdDSA.ratio)} (${signed(d.EdDSA.addedUs, 0)} µs)`,
+    ],
     ['revocation 1M vs 0 entries ≤ 1.1', r.revocationGrowth?.ratio, (v) => v <= 1.1, x],
     ['verify with 100 vs 1 JWKS keys ≤ 1.1', r.micro?.jwksGrowth?.ratio, (v) => v <= 1.1, x],
     ['refresh with 1M vs 1k sessions ≤ 1.2', r.auth?.refreshGrowthRatio, (v) => v <= 1.2, x],
@@ -172,6 +184,28 @@ function otherRows(r) {
   return rows
 }
 
+function dpopRows(d) {
+  const b = d.breakdownES256
+  return [
+    [
+      'dpop: low route in-isolate, Bearer / DPoP ES256 / DPoP EdDSA',
+      `${n(d.bearerUs)} / ${n(d.ES256.us)} / ${n(d.EdDSA.us)} µs`,
+      `ES256 ${x(d.ES256.ratio)} (${signed(d.ES256.addedUs)} µs), EdDSA ${x(d.EdDSA.ratio)} (${signed(d.EdDSA.addedUs)} µs)`,
+    ],
+    [
+      'dpop: low route, Bearer + a DPoP header never read',
+      `${n(d.proofHeader.us)} µs`,
+      `${x(d.proofHeader.ratio)} (${signed(d.proofHeader.addedUs)} µs): the bigger request alone`,
+    ],
+    [
+      'dpop: the ES256 addition, by part',
+      `signature ${n(b.signatureUs)}, decode+thumbprint+ath+htu ${n(b.parsingHashingUs)}, rest of verifyDpopProof ${n(b.restOfVerifyUs)}, around it in enforceSenderConstraint ${n(b.aroundVerifyUs)}, outside that ${n(b.outsideEnforceUs)} µs`,
+      `enforceSenderConstraint ${signed(b.enforceAddedUs)} µs over Bearer`,
+    ],
+    ...d.steps.map((s) => [`dpop step: ${s.label}`, `${n(s.us)} µs`, '']),
+  ]
+}
+
 function profileRows(p) {
   return p.rows.map((row) => [`profile: ${row.label}`, `${n(row.us)} µs`, row.note ?? ''])
 }
@@ -180,6 +214,7 @@ function profileRows(p) {
 export function tableRows(r) {
   return [
     ...(r.micro ? microRows(r.micro) : []),
+    ...(r.dpop ? dpopRows(r.dpop) : []),
     ...(r.e2e ? e2eRows(r.e2e) : []),
     ...growthRows(r),
     ...(r.shards ? shardRows(r.shards) : []),
@@ -209,6 +244,7 @@ export function summaryLine(r, targets) {
     `verify/raw EdDSA ${x(m?.EdDSA?.gatehouseOverRaw)} RS256 ${x(m?.RS256?.gatehouseOverRaw)} ES256 ${x(m?.ES256?.gatehouseOverRaw)}`,
     `vs pass-through req/s: low ${x(e?.low?.rpsRatio)} (p99 ${x(e?.low?.p99Ratio)}) critical ${x(e?.critical?.rpsRatio)} public ${x(e?.public?.rpsRatio)} (by CPU: low ${x(e?.low?.cpuRatio)} critical ${x(e?.critical?.cpuRatio)})`,
     `growth: revocation ${x(r.revocationGrowth?.ratio)} jwks ${x(r.micro?.jwksGrowth?.ratio)} d1 ${x(r.auth?.refreshGrowthRatio)}`,
+    `DPoP/Bearer low route: ES256 ${x(r.dpop?.ES256?.ratio)} (${signed(r.dpop?.ES256?.addedUs, 0)} µs) EdDSA ${x(r.dpop?.EdDSA?.ratio)}`,
     `kid flood ${r.kidFlood?.fetches ?? 'n/a'} fetch(es)`,
     `refresh ${n(r.auth?.refreshPerSecond, 0)}/s, login ${n(r.auth?.loginMs)} ms`,
     `4 vs 1 shards: CPU/rotation ${x(r.shards?.cpuRatio)} rotations/s ${x(r.shards?.rateRatio)} spread ±${n(r.shards?.spread?.maxDeviationPercent)} %`,
