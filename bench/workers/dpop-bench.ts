@@ -1,9 +1,9 @@
 // Bench-only Worker (never deployed): what a DPoP proof costs on the low route, in-isolate. Runs
 // Gatehouse's whole Worker (network stubbed, as in profile-bench.ts) N times per request for a
 // Bearer token (also with an unread proof header) and for DPoP-bound tokens with a fresh proof
-// each (ES256, EdDSA), and the DPoP
-// steps on their own (dpop-steps.ts). `?op=prepare&n=N` signs N fresh proofs per algorithm in
-// an untimed request before a round; the timed requests only take them.
+// each (ES256, EdDSA), and the DPoP steps on their own (dpop-steps.ts).
+// `?op=prepare&ES256=N&EdDSA=M` signs that many fresh proofs in an untimed request before a
+// round; the timed requests only take them.
 
 import gatehouse from '../../src/index'
 import {
