@@ -1,0 +1,3 @@
+module gatehouse.example/origin-go
+
+go 1.19
