@@ -1,55 +1,132 @@
 // The demo origin (README § the local demo profile): answers every request with 200 and JSON
 // {method, path, query, headers, gateway}, and GET /__count with {count} — the number of
 // requests it has served, not counting /__count itself nor the demo IdP's key. `gateway` is what
-// the origin verifier (src/origin/) concluded about the signed identity headers: how a real
-// origin trusts them. GET /idp/jwks.json serves the demo third-party issuer's public key.
+// the origin concluded about the request's provenance, the way a real origin trusts Gatehouse:
+// the Gatehouse-Assertion verified with gatehouse/origin (HS256 under ORIGIN_SECRET_DEMO,
+// audience this origin's URL), and the legacy signed X-Auth-* headers (src/origin/) when a route
+// sends them (identity = "headers" | "both"). GET /idp/jwks.json serves the demo third-party
+// issuer's public key.
 //
 //   node scripts/demo-origin.mjs [port]        (npm start runs it for you)
 
 import { createServer } from 'node:http'
 import { pathToFileURL } from 'node:url'
+import { createAssertionVerifier, readNodeBody, verifyNodeRequest } from 'gatehouse/origin'
 import { loadOriginVerifier } from './lib/origin-verifier.mjs'
 
-/** Starts the demo origin; resolves to the http.Server once it listens. */
-export async function startDemoOrigin({ port = 8788, host = '127.0.0.1', secret, idpJwks } = {}) {
-  const verify = secret ? await loadOriginVerifier(secret) : null
+/** Bodies are read whole to check their digest; the gateway binds at most 1 MiB by default. */
+const DEMO_MAX_BODY_BYTES = 16 * 1024 * 1024
+/**
+ * Node's default is 16 KiB of request line and headers. The assertion carries the full URL in
+ * `htu` (base64url, so 4/3 of it), so a long path arrives about 2.3 times over: room for the
+ * gateway's longest forwarded paths.
+ */
+const DEMO_MAX_HEADER_BYTES = 64 * 1024
+
+/**
+ * Starts the demo origin; resolves to the http.Server once it listens. Without `secret` it
+ * verifies nothing (`gateway: null`); `issuer` is the gateway's public_url, `audience` defaults
+ * to this origin's own URL (the demo routes' `origin`).
+ */
+export async function startDemoOrigin({
+  port = 8788,
+  host = '127.0.0.1',
+  secret,
+  issuer = 'http://127.0.0.1:8787',
+  audience,
+  idpJwks,
+} = {}) {
+  const legacy = secret ? await loadOriginVerifier(secret) : null
+  /** @type {import('gatehouse/origin').AssertionVerifier | null} */
+  let assertion = null
   let count = 0
-  const server = createServer(async (req, res) => {
+  const server = createServer({ maxHeaderSize: DEMO_MAX_HEADER_BYTES }, async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`)
     if (req.method === 'GET' && url.pathname === '/__count') {
-      return send(res, { count })
+      return send(res, 200, { count })
     }
     // The gateway fetching the demo IdP's keys is not an API request reaching the origin.
     if (req.method === 'GET' && url.pathname === '/idp/jwks.json' && idpJwks) {
-      return send(res, idpJwks)
+      return send(res, 200, idpJwks)
     }
     count++
-    for await (const _chunk of req) {
-      // drain the body: the echo reports headers, not bodies
+    let body
+    try {
+      body = await readNodeBody(req, DEMO_MAX_BODY_BYTES)
+    } catch {
+      return send(res, 413, { error: 'body too large for the demo origin' })
     }
-    const gateway = verify
-      ? await verify({ method: req.method ?? 'GET', target: req.url ?? '/', headers: req.headers })
-      : null
-    send(res, {
+    send(res, 200, {
       method: req.method,
       path: url.pathname,
       query: url.search,
       headers: Object.fromEntries(
         Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v]),
       ),
-      gateway,
+      gateway: secret ? await verdict(req, body) : null,
     })
   })
+
+  /** The assertion's verdict, and the legacy headers' where the route also sends those. */
+  async function verdict(req, body) {
+    const signedHeaders = req.headers['x-auth-signature'] !== undefined
+    const headersVerdict = async () => ({
+      ...(await legacy({
+        method: req.method ?? 'GET',
+        target: req.url ?? '/',
+        headers: req.headers,
+      })),
+      via: 'headers',
+    })
+    if (req.headers['gatehouse-assertion'] === undefined && signedHeaders) return headersVerdict()
+    const result = await verifyNodeRequest(assertion, req, body)
+    if (!result.ok) return { ok: false, via: 'assertion', reason: result.reason }
+    if (signedHeaders) {
+      const headers = await headersVerdict()
+      if (!headers.ok) return { ok: false, via: 'both', reason: headers.reason }
+    }
+    return {
+      ok: true,
+      via: signedHeaders ? 'both' : 'assertion',
+      identity: identityOf(result.claims),
+      claims: result.claims,
+    }
+  }
+
   await new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, resolve)
   })
+  if (secret) {
+    const { port: bound } = /** @type {import('node:net').AddressInfo} */ (server.address())
+    assertion = createAssertionVerifier({
+      issuer,
+      audience: audience ?? `http://${host}:${bound}`,
+      secret,
+    })
+  }
   return server
 }
 
-function send(res, body) {
+/** The identity in the shape the legacy verifier reports it (src/origin/verify-identity.ts). */
+function identityOf(claims) {
+  const jti = String(claims.jti)
+  return {
+    subject: claims.sub ?? null,
+    issuer: claims.sub === undefined ? null : (claims.token_iss ?? claims.iss),
+    tenant: claims.tid ?? null,
+    scopes: claims.scope ? claims.scope.split(' ') : [],
+    session: claims.sid ?? null,
+    client: claims.client_id ?? null,
+    dpopKey: claims.cnf?.jkt ?? null,
+    revocation: claims.rev ?? null,
+    requestId: jti.slice(0, jti.lastIndexOf('.')),
+  }
+}
+
+function send(res, status, body) {
   const text = JSON.stringify(body)
-  res.writeHead(200, {
+  res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
   })
@@ -59,6 +136,7 @@ function send(res, body) {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.argv[2] ?? 8788)
   const secret = process.env.ORIGIN_SECRET_DEMO
-  await startDemoOrigin({ port, secret })
+  const issuer = process.env.GATEHOUSE_PUBLIC_URL ?? 'http://127.0.0.1:8787'
+  await startDemoOrigin({ port, secret, issuer })
   console.log(`demo origin listening on http://127.0.0.1:${port}`)
 }

@@ -1,11 +1,11 @@
 // The README walkthrough, against the real `npm start` stack: login (web and mobile), an API
-// call the origin sees with a verified identity, refresh, logout.
+// call the origin sees with a verified identity (the Gatehouse-Assertion), refresh, logout.
 
 import { describe, expect, it } from 'vitest'
 import { GATEWAY, loginAs, loginAsBrowser, originCount } from '../helpers/stack/stack'
 
 describe('the demo profile from npm start', () => {
-  it('logs alice in, proxies with a signed identity, refreshes and logs out', async () => {
+  it('logs alice in, proxies with an identity assertion the origin verifies, refreshes and logs out', async () => {
     const web = await loginAsBrowser('alice')
     expect(web.refreshToken).toMatch(/^ghr1\./)
 
@@ -17,11 +17,16 @@ describe('the demo profile from npm start', () => {
     const echo = (await api.json()) as {
       path: string
       headers: Record<string, string>
-      gateway: { ok: boolean }
+      gateway: { ok: boolean; via: string; claims: { sub: string } }
     }
     expect(echo.path).toBe('/api/echo/hello')
+    expect(echo.gateway).toMatchObject({
+      ok: true,
+      via: 'assertion',
+      claims: { sub: 'usr_3e3_demo_alice' },
+    })
+    // The unsigned convenience beside it agrees.
     expect(echo.headers['x-auth-subject']).toBe('usr_3e3_demo_alice')
-    expect(echo.gateway.ok).toBe(true)
     expect(await originCount()).toBe(before + 1)
 
     const refreshed = await fetch(`${GATEWAY}/auth/refresh`, {

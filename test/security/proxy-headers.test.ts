@@ -1,11 +1,13 @@
-// Proxy header hygiene: an origin trusts X-Auth-* only because the gateway set and signed them,
-// so nothing a client sends in that namespace survives in any spelling; forwarding facts and
+// Proxy header hygiene: an origin trusts the caller only through the Gatehouse-Assertion the
+// gateway signs (docs/ASSERTION.md) — bound to the method, the URL and the body's digest — and
+// reads the unsigned X-Auth-* conveniences beside it only after verifying it; so nothing a client
+// sends in either namespace (or as Content-Digest) survives in any spelling; forwarding facts and
 // method/URL overrides are the gateway's own; Connection cannot strip what the gateway adds; and
-// the refresh cookie never reaches an origin. Accepted cases assert the origin saw alice's
-// signed identity (or none on the public route) and not the client's value.
+// the refresh cookie never reaches an origin. Accepted cases assert the demo origin verified the
+// assertion and saw alice (or nobody on the public route), not the client's value.
 
 import net from 'node:net'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   DEMO,
   GATEWAY,
@@ -37,12 +39,76 @@ beforeAll(async () => {
   readerToken = (await sessionOf(reader, 'reader')).accessToken
 })
 
-const asAlice = (headers: Record<string, string>, path = '/api/echo/x', method = 'GET') =>
-  call(path, { method, headers: { ...headers, authorization: `Bearer ${token}` } })
+const asAlice = (
+  headers: Record<string, string>,
+  path = '/api/echo/x',
+  method = 'GET',
+  body?: string,
+) => call(path, { method, body, headers: { ...headers, authorization: `Bearer ${token}` } })
 
 /** Every header the origin saw whose value the client planted. */
 const planted = (echo: Echo, value: string) =>
   Object.entries(echo.headers).filter(([, v]) => String(v).includes(value))
+
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
+/** The demo origin's own URL: the audience and the htu origin of the assertions it receives. */
+const ORIGIN = inject('gatehouse').origin
+
+/** What the demo origin concluded from the Gatehouse-Assertion (scripts/demo-origin.mjs). */
+interface AssertionVerdict {
+  ok: boolean
+  via?: 'assertion' | 'headers' | 'both'
+  reason?: string
+  claims?: Record<string, unknown>
+}
+const verdictOf = (echo: Echo) => (echo.gateway ?? { ok: false }) as AssertionVerdict
+
+describe('the identity assertion the origin verifies', () => {
+  it('names alice and binds the method, the origin URL as sent and the absence of a body', async () => {
+    const echo = await expectAccepted(SUBJECT.alice, () =>
+      asAlice({}, '/api/echo/orders?id=7&x=%2F'),
+    )
+    expect(verdictOf(echo)).toMatchObject({
+      ok: true,
+      via: 'assertion',
+      claims: {
+        iss: GATEWAY,
+        aud: ORIGIN,
+        htm: 'GET',
+        htu: `${ORIGIN}/api/echo/orders?id=7&x=%2F`,
+        body: 'none',
+        sub: SUBJECT.alice,
+        tid: 'demo',
+      },
+    })
+    // identity = assertion: the legacy signature is gone, the X-Auth-* headers are unsigned.
+    expect(echo.headers['x-auth-signature']).toBeUndefined()
+  })
+
+  it('binds a POST body by its RFC 9530 digest, which the origin recomputes', async () => {
+    const echo = await expectAccepted(SUBJECT.alice, () =>
+      asAlice({ 'content-type': 'application/json' }, '/api/echo/pay', 'POST', '{"amount":100}'),
+    )
+    const { claims } = verdictOf(echo)
+    expect(claims).toMatchObject({ htm: 'POST', body: 'bound' })
+    expect(claims?.body_digest).toBe(echo.headers['content-digest'])
+  })
+
+  it('replaces a client Content-Digest with the digest of the body it forwards', async () => {
+    const forged = 'sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'
+    const echo = await expectAccepted(SUBJECT.alice, () =>
+      asAlice({ 'content-digest': forged }, '/api/echo/pay', 'POST', '{"amount":100}'),
+    )
+    expect(echo.headers['content-digest']).not.toBe(forged)
+    expect(verdictOf(echo).claims?.body_digest).toBe(echo.headers['content-digest'])
+  })
+
+  it('asserts an anonymous caller on the public route: no subject claim', async () => {
+    const echo = await expectAccepted(null, () => call('/api/public/x'))
+    expect(verdictOf(echo).claims).toMatchObject({ htm: 'GET', body: 'none' })
+    expect(verdictOf(echo).claims?.sub).toBeUndefined()
+  })
+})
 
 describe('identity header spoofing', () => {
   it.each([
@@ -63,6 +129,10 @@ describe('identity header spoofing', () => {
     'X-Auth-Nonce',
     'X-Auth-Anything-New',
     'X-Gatehouse-Subject',
+    'Gatehouse-Assertion',
+    'gatehouse-assertion',
+    'Gatehouse-Anything-New',
+    'Content-Digest',
     'X-Request-Id',
   ])('never forwards a client %s on a token route', async (name) => {
     const echo = await expectAccepted(SUBJECT.alice, () => asAlice({ [name]: EVIL }))
@@ -181,17 +251,21 @@ describe('forwarding and override spoofing', () => {
 describe('hop-by-hop abuse', () => {
   it.each([
     ['Authorization', 'authorization'],
-    ['X-Auth-Signature', 'x-auth-signature'],
+    ['Gatehouse-Assertion', 'gatehouse-assertion'],
     ['X-Auth-Subject', 'x-auth-subject'],
-    ['several gateway headers', 'x-auth-signature, x-auth-timestamp, x-auth-nonce, x-request-id'],
-  ])('keeps authenticating and signing when Connection lists %s', async (_name, listed) => {
+    [
+      'several gateway headers',
+      'gatehouse-assertion, content-digest, x-auth-subject, x-request-id',
+    ],
+  ])('keeps authenticating and asserting when Connection lists %s', async (_name, listed) => {
     const echo = await expectAccepted(SUBJECT.alice, () =>
       rawSocket('GET /api/echo/x HTTP/1.1', [
         `Authorization: Bearer ${token}`,
         `Connection: ${listed}`,
       ]),
     )
-    expect(echo.headers['x-auth-signature']).toMatch(/^v2=/)
+    expect(echo.headers['gatehouse-assertion']).toMatch(COMPACT_JWS)
+    expect(verdictOf(echo).via).toBe('assertion')
     expect(echo.headers.authorization).toBeUndefined()
   })
 
