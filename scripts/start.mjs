@@ -2,6 +2,7 @@
 //   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally to every session
 //   shard and the audit database, 3. demo data seeded on their shards (idempotent), 4. the demo third-party issuer's key in .demo-idp.json
 //   (generated once), 5. demo origin on :8788 (it publishes that key), 6. the gateway on :8787.
+//   The Python and Go example origins (:8789, :8790) are started by hand (README).
 // Ctrl-C stops everything.
 
 import { spawn, spawnSync } from 'node:child_process'
@@ -18,6 +19,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler')
 const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787)
 const ORIGIN_PORT = Number(process.env.DEMO_ORIGIN_PORT ?? 8788)
+// The example origins in Python and Go (examples/, README § How an origin trusts Gatehouse):
+// npm start does not run them, but the demo profile routes /api/py and /api/go to them.
+const PYTHON_ORIGIN_PORT = Number(process.env.PYTHON_ORIGIN_PORT ?? 8789)
+const GO_ORIGIN_PORT = Number(process.env.GO_ORIGIN_PORT ?? 8790)
 const persistTo = process.env.GATEHOUSE_STATE_DIR // e2e tests run against a throwaway state dir
 
 function step(label, args) {
@@ -33,16 +38,24 @@ function step(label, args) {
 }
 
 /**
- * The demo profile's URLs name ports 8787 and 8788. On other ports (GATEHOUSE_PORT,
- * DEMO_ORIGIN_PORT — the e2e tests use free ones) the same configuration (config/demo.json, the
- * file the Worker bundles) is passed with the ports rewritten, as a GATEHOUSE var that overrides
- * the profile.
+ * The demo profile's URLs name ports 8787 (gateway), 8788 (demo origin), 8789 and 8790 (the
+ * Python and Go example origins). On other ports (GATEHOUSE_PORT, DEMO_ORIGIN_PORT,
+ * PYTHON_ORIGIN_PORT, GO_ORIGIN_PORT — the e2e tests use free ones) the same configuration
+ * (config/demo.json, the file the Worker bundles) is passed with the ports rewritten in one pass
+ * (so a new port never matches an old one), as a GATEHOUSE var that overrides the profile.
  */
 function portOverrides() {
-  if (GATEWAY_PORT === 8787 && ORIGIN_PORT === 8788) return []
-  const json = JSON.stringify(demo)
-    .replaceAll(':8787', `:${GATEWAY_PORT}`)
-    .replaceAll(':8788', `:${ORIGIN_PORT}`)
+  const ports = {
+    8787: GATEWAY_PORT,
+    8788: ORIGIN_PORT,
+    8789: PYTHON_ORIGIN_PORT,
+    8790: GO_ORIGIN_PORT,
+  }
+  if (Object.entries(ports).every(([from, to]) => Number(from) === to)) return []
+  const json = JSON.stringify(demo).replace(
+    /:(878[7-9]|8790)(?!\d)/g,
+    (_, from) => `:${ports[from]}`,
+  )
   return ['--var', `GATEHOUSE:${json}`, '--inspector-port', String(GATEWAY_PORT + 1000)]
 }
 
@@ -64,6 +77,7 @@ const idp = ensureDemoIdp(root, ORIGIN_PORT)
 const origin = await startDemoOrigin({
   port: ORIGIN_PORT,
   secret: secrets.ORIGIN_SECRET_DEMO,
+  issuer: `http://127.0.0.1:${GATEWAY_PORT}`,
   idpJwks: demoIdpJwks(idp),
 })
 console.log(`demo origin   http://127.0.0.1:${ORIGIN_PORT}`)

@@ -22,8 +22,16 @@ export async function readDemoProfile(root) {
 }
 
 /**
- * The token routes, each with a path under it that no longer prefix claims: { prefix, tier,
- * readScopes, writeScopes, dpop, path(n) }.
+ * The demo origin's URL as config/demo.json names it: the soak judges answers by that origin's
+ * echo (its count and verdict), so routes to other origins (the Python and Go examples, which
+ * npm start does not run) are left out; so are rate-limited routes, whose 429s the soak's
+ * judgement (by revocation time) does not model.
+ */
+const DEMO_ORIGIN = 'http://127.0.0.1:8788'
+
+/**
+ * The token routes to the demo origin, each with a path under it that no longer prefix claims:
+ * { prefix, tier, readScopes, writeScopes, dpop, path(n) }.
  */
 function apiRoutes(routes) {
   const prefixes = routes.map((r) => r.prefix)
@@ -32,7 +40,7 @@ function apiRoutes(routes) {
       .filter((p) => path === p || path.startsWith(`${p}/`))
       .sort((a, b) => b.length - a.length)[0]
   return routes
-    .filter((r) => r.auth === 'token')
+    .filter((r) => r.auth === 'token' && r.origin === DEMO_ORIGIN && r.rate_limit === undefined)
     .map((r) => ({
       prefix: r.prefix,
       tier: r.tier ?? 'low',

@@ -29,6 +29,12 @@ declare module 'vitest' {
       stateDir: string
       /** The demo third-party issuer of this stack (its key from .demo-idp.json). */
       idp: DemoIdpDocument
+      /**
+       * Ports the demo profile's /api/py and /api/go routes forward to (PYTHON_ORIGIN_PORT,
+       * GO_ORIGIN_PORT): free now, and left for origin-languages.test.ts to start its example
+       * origins on.
+       */
+      examplePorts: { python: number; go: number }
     }
   }
 }
@@ -100,6 +106,7 @@ function readDemoIdp(origin: string): DemoIdpDocument {
 export async function setup(project: TestProject): Promise<void> {
   const gatewayPort = await freePort()
   const originPort = await freePort()
+  const examplePorts = { python: await freePort(), go: await freePort() }
   const gateway = `http://127.0.0.1:${gatewayPort}`
   const origin = `http://127.0.0.1:${originPort}`
   stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'))
@@ -112,6 +119,8 @@ export async function setup(project: TestProject): Promise<void> {
       GATEHOUSE_STATE_DIR: stateDir,
       GATEHOUSE_PORT: String(gatewayPort),
       DEMO_ORIGIN_PORT: String(originPort),
+      PYTHON_ORIGIN_PORT: String(examplePorts.python),
+      GO_ORIGIN_PORT: String(examplePorts.go),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -134,7 +143,7 @@ export async function setup(project: TestProject): Promise<void> {
     await teardown()
     throw new Error(`${(err as Error).message}\n--- npm start output ---\n${output}`)
   }
-  project.provide('gatehouse', { gateway, origin, log, stateDir, idp })
+  project.provide('gatehouse', { gateway, origin, log, stateDir, idp, examplePorts })
 }
 
 export async function teardown(): Promise<void> {
