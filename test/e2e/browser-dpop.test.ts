@@ -1,8 +1,9 @@
 // DPoP in the browser (RFC 9449), proven in real Chromium against the real `npm start` stack
 // through the demo page and gatehouse/client: a login binds the session to a key the page keeps
 // in IndexedDB and cannot export; every API call carries a fresh proof; a reload keeps the
-// session without a new login; two tabs refreshing at once cost one rotation; and a token taken
-// out of the page is refused anywhere else — as Bearer, and with a proof by any other key.
+// session without a new login; two tabs refreshing at once cost one rotation (and without Web
+// Locks and BroadcastChannel each tab still refreshes for itself); and a token taken out of the
+// page is refused anywhere else — as Bearer, and with a proof by any other key.
 
 import { createHash } from 'node:crypto'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -226,6 +227,30 @@ describe('DPoP in Chromium through gatehouse/client', () => {
     expect(callB!.headers.authorization).toBe(callA!.headers.authorization)
     expect(callA!.headers.authorization).not.toBe(`DPoP ${token}`)
     expect(await rotationsLogged(sid)).toBe(1)
+  })
+
+  it('keeps working without Web Locks and BroadcastChannel: each tab refreshes for itself', async () => {
+    const context = await newContext()
+    await context.addInitScript(() => {
+      delete (Navigator.prototype as { locks?: unknown }).locks
+      delete (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel
+    })
+    const [tabA, tabB] = [await context.newPage(), await context.newPage()]
+    const wireB = await recordWire(tabB)
+    await logInOnDemoPage(tabA)
+    expect(await tabA.evaluate(() => 'locks' in navigator || 'BroadcastChannel' in window)).toBe(
+      false,
+    )
+    // No channel to take the token from: the new tab restores the session with a rotation of
+    // its own, with the shared key and cookie.
+    await tabB.goto(`${GATEWAY}/demo`)
+    await tabB.waitForSelector('#status[data-ready="true"]')
+    expect(await readStatus(tabB)).toMatchObject({ session: 'active', refreshes: '1' })
+    expect(gatewayCalls(wireB)).toEqual(['POST /auth/refresh 200'])
+    for (const tab of [tabA, tabB, tabA]) {
+      expect(await act(tab, '#refresh')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+      expect(await act(tab, '#call-bound')).toMatchObject({ outcome: 'ok', httpStatus: '200' })
+    }
   })
 
   it('ends the session in every tab when one logs out', async () => {
