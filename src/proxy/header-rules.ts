@@ -100,7 +100,11 @@ export function forwardableRequestHeaders(
   for (const name of incoming.keys()) {
     if (isDroppedRequestHeader(name, connectionListed)) out.delete(name)
   }
-  if (!options.forwardAuthorization) out.delete('authorization')
+  // The DPoP proof goes with the credential it proves: the origin sees the key in the identity.
+  if (!options.forwardAuthorization) {
+    out.delete('authorization')
+    out.delete('dpop')
+  }
   const cookie = out.get('cookie')
   if (cookie !== null) {
     const kept = withoutCookies(cookie, options.gatewayCookies)

@@ -32,6 +32,8 @@ export class ProofReplayGuard {
     /** How far a proof's iat may be from now (the verifier's window). */
     private readonly windowSeconds: number,
     private readonly now: () => number,
+    /** Proofs remembered in this isolate. */
+    private readonly capacity = ISOLATE_CACHE_MAX,
   ) {
     this.breakers = new BreakerPool('dpop_replay', now)
   }
@@ -42,8 +44,10 @@ export class ProofReplayGuard {
    */
   async claim(proof: DpopProof, tier: Tier): Promise<ReplayOutcome> {
     const expiresAt = Math.ceil(proof.iat + this.windowSeconds + 1)
-    this.claimInIsolate(proof, expiresAt)
-    if (tier === 'low') return 'isolate-only; tier=low'
+    const remembered = this.claimInIsolate(proof, expiresAt)
+    // A low route relies on the isolate's memory; when that is full of live proofs (a burst of
+    // hundreds of proofs a second), the proof is claimed globally instead of being forgotten.
+    if (tier === 'low' && remembered) return 'isolate-only; tier=low'
     const breaker = this.breakers.for(proof.jkt)
     if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
     let first: boolean
@@ -66,7 +70,8 @@ export class ProofReplayGuard {
     return 'checked'
   }
 
-  private claimInIsolate(proof: DpopProof, expiresAt: number): void {
+  /** Claims the proof in this isolate; false when the memory is full of live proofs. */
+  private claimInIsolate(proof: DpopProof, expiresAt: number): boolean {
     const key = `${proof.jkt} ${proof.jti}`
     const nowSeconds = this.now() / 1000
     const until = this.seen.get(key)
@@ -74,19 +79,16 @@ export class ProofReplayGuard {
       countMetric('gatehouse_dpop_replay_checks_total', { tier: 'isolate', result: 'replay' })
       throw new AuthError('dpop_replay', { detail: 'proof jti used before', scheme: 'DPoP' })
     }
-    if (this.seen.size >= ISOLATE_CACHE_MAX) this.evict(nowSeconds)
-    this.seen.set(key, expiresAt)
-  }
-
-  /** Drops expired entries; if none had expired, the oldest half (the DO still covers them). */
-  private evict(nowSeconds: number): void {
-    for (const [key, until] of this.seen) if (until <= nowSeconds) this.seen.delete(key)
-    if (this.seen.size < ISOLATE_CACHE_MAX) return
-    let drop = this.seen.size / 2
-    for (const key of this.seen.keys()) {
-      if (drop-- <= 0) break
-      this.seen.delete(key)
+    if (this.seen.size >= this.capacity) {
+      // Entries are in insertion order, so expired ones are at the front: drop them.
+      for (const [k, u] of this.seen) {
+        if (u > nowSeconds) break
+        this.seen.delete(k)
+      }
+      if (this.seen.size >= this.capacity) return false
     }
+    this.seen.set(key, expiresAt)
+    return true
   }
 }
 

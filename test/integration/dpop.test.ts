@@ -283,7 +283,9 @@ describe('issuing (RFC 9449 §5)', () => {
     expect(pre.status).toBe(204)
     expect(pre.headers.get('access-control-allow-headers')).toContain('dpop')
     const refused = await send(gw, '/auth/login', json({}, { origin: APP_ORIGIN, dpop: 'x' }))
-    expect(refused.headers.get('access-control-expose-headers')).toBe('DPoP-Nonce, WWW-Authenticate')
+    expect(refused.headers.get('access-control-expose-headers')).toBe(
+      'DPoP-Nonce, WWW-Authenticate',
+    )
   })
 
   it('lists the proof algorithms in the RFC 8414 metadata', async () => {
@@ -307,7 +309,11 @@ describe('enforcing at the edge (RFC 9449 §7)', () => {
     }
     expect(net.originCalls).toHaveLength(3)
     // The origin sees the binding inside the signed identity.
-    for (const call of net.originCalls) expect(call.headers.get('x-auth-dpop-jkt')).toBe(s.key.jkt)
+    for (const call of net.originCalls) {
+      expect(call.headers.get('x-auth-dpop-jkt')).toBe(s.key.jkt)
+      // The proof stays at the gateway, with the credential it proves.
+      expect(call.headers.get('dpop')).toBeNull()
+    }
   })
 
   it('refuses a bound token presented as Bearer, everywhere', async () => {
