@@ -32,6 +32,17 @@ describe('bundled profiles', () => {
       ['/api/echo/admin', 'token', 'critical', 'optional'],
       ['/api/bound', 'token', 'standard', 'required'],
       ['/api/secure', 'token', 'critical', 'optional'],
+      ['/api/py', 'token', 'low', 'optional'],
+      ['/api/go', 'token', 'low', 'optional'],
+    ])
+    // #15: the Python and Go example origins, one per assertion signing mode.
+    expect(
+      config.routes
+        .filter((r) => r.prefix === '/api/py' || r.prefix === '/api/go')
+        .map((r) => [r.origin, r.identity, r.assertionSigning, r.bodyBinding]),
+    ).toEqual([
+      ['http://127.0.0.1:8789', 'assertion', 'hs256', 'required'],
+      ['http://127.0.0.1:8790', 'assertion', 'eddsa', 'best_effort'],
     ])
     // Two session shards and an audit database of its own; DPoP offered, nonces off.
     expect(config.storage.shards.map((s) => [s.binding, s.buckets.length])).toEqual([
