@@ -106,6 +106,9 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next()
   }
   c.res.headers.set('x-request-id', requestId)
+  // RFC 9110 §6.6.1: an origin server with a clock sends Date. A DPoP client corrects its proofs'
+  // iat from it (workerd and wrangler dev send none; an origin's own Date passes through).
+  if (!c.res.headers.has('date')) c.res.headers.set('date', new Date(now()).toUTCString())
   const outcome: Outcome = {
     requestId,
     traceId: trace.traceId,

@@ -284,8 +284,10 @@ describe('issuing (RFC 9449 §5)', () => {
     expect(pre.headers.get('access-control-allow-headers')).toContain('dpop')
     const refused = await send(gw, '/auth/login', json({}, { origin: APP_ORIGIN, dpop: 'x' }))
     expect(refused.headers.get('access-control-expose-headers')).toBe(
-      'DPoP-Nonce, WWW-Authenticate',
+      'DPoP-Nonce, WWW-Authenticate, Date',
     )
+    // The client corrects its proofs' iat from the gateway's clock.
+    expect(Date.parse(refused.headers.get('date') ?? '')).toBeGreaterThan(Date.now() - 60_000)
   })
 
   it('lists the proof algorithms in the RFC 8414 metadata', async () => {

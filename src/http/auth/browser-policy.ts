@@ -63,7 +63,7 @@ export function corsHeaders(headers: Headers, auth: AuthConfig): Record<string, 
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',
     // A DPoP client reads the nonce to retry with and the challenge that names the error.
-    'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate',
+    'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate, Date',
     vary: 'Origin',
   }
 }

@@ -19,7 +19,7 @@ async function signedAt(nowSeconds: number): Promise<Headers> {
       scope: 'echo:read',
       sessionId: 'sid-1',
       clientId: 'web',
-    dpopKey: null,
+      dpopKey: null,
     },
     revocation: 'checked',
     requestId: '6f1c2b9e-0000-4000-8000-000000000001',
