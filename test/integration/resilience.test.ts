@@ -157,9 +157,15 @@ describe('origin failures', () => {
     const res = await send(gw, '/api/flaky/x')
     expect(res.status).toBe(200)
     expect(net.originCalls).toHaveLength(2)
-    // Each attempt carries its own signature nonce, so a replay-checking origin accepts the retry.
-    const nonces = net.originCalls.map((c) => c.headers.get('x-auth-nonce'))
-    expect(new Set(nonces).size).toBe(2)
+    // Each attempt carries its own assertion jti (`<request id>.<attempt>`), so an origin that
+    // keeps jtis single-use accepts the retry.
+    const jtis = net.originCalls.map((c) => {
+      const payload = (c.headers.get('gatehouse-assertion') ?? '').split('.')[1] ?? ''
+      const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'))
+      return (JSON.parse(json) as { jti: string }).jti
+    })
+    const requestId = res.headers.get('x-request-id')
+    expect(jtis).toEqual([`${requestId}.0`, `${requestId}.1`])
   })
 
   it('spreads retries with full jitter, capped', () => {
