@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import {
   DEBIAN_PYTHON,
+  GO_ENV,
   QUIET_ENV,
   buildGoOrigin,
   demoOriginSecret,
@@ -87,16 +88,12 @@ const LANGUAGES: Language[] = [
         root,
       )
     },
-    unitTests: () => run('go', ['test', '-count=1', '-v', '.'], 'examples/origin-go'),
+    unitTests: () => run('go', ['test', '-count=1', '-v', '.'], 'examples/origin-go', GO_ENV),
   },
 ]
 
-function run(command: string, args: string[], dir: string) {
-  const result = spawnSync(command, args, {
-    cwd: join(root, dir),
-    encoding: 'utf8',
-    env: QUIET_ENV,
-  })
+function run(command: string, args: string[], dir: string, env = QUIET_ENV) {
+  const result = spawnSync(command, args, { cwd: join(root, dir), encoding: 'utf8', env })
   return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }
 

@@ -15,6 +15,17 @@ const APT_TIMEOUT_MS = 600_000
 const ORIGIN_START_TIMEOUT_MS = 20_000
 /** No __pycache__ left in examples/ by the Python origin and its tests. */
 export const QUIET_ENV = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }
+/** go build and go test without cgo, with a build cache even where HOME is not set. */
+export const GO_ENV = {
+  ...QUIET_ENV,
+  CGO_ENABLED: '0',
+  ...(process.env.HOME
+    ? {}
+    : {
+        GOCACHE: join(tmpdir(), 'gatehouse-go-cache'),
+        GOPATH: join(tmpdir(), 'gatehouse-gopath'),
+      }),
+}
 /** Debian's own interpreter: python3-jwt installs into its dist-packages, not a pyenv's. */
 export const DEBIAN_PYTHON = '/usr/bin/python3'
 
@@ -28,7 +39,7 @@ function works(toolchain: Toolchain): boolean {
   const probe =
     toolchain === 'python'
       ? spawnSync(DEBIAN_PYTHON, ['-c', 'import jwt, cryptography'], { stdio: 'ignore' })
-      : spawnSync('go', ['version'], { stdio: 'ignore' })
+      : spawnSync('go', ['version'], { stdio: 'ignore', env: GO_ENV })
   return probe.status === 0
 }
 
@@ -114,7 +125,7 @@ export function buildGoOrigin(): { binary: string; cleanup: () => void } {
   const build = spawnSync('go', ['build', '-o', binary, '.'], {
     cwd: join(process.cwd(), 'examples', 'origin-go'),
     encoding: 'utf8',
-    env: { ...process.env, CGO_ENABLED: '0' },
+    env: GO_ENV,
   })
   if (build.status !== 0 || !existsSync(binary)) {
     throw new Error(`go build failed:\n${build.stderr}`)
