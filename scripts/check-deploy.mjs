@@ -12,9 +12,11 @@
 //
 // The budget is ours, not the platform's: the Workers limits are 3 MiB (free) and 10 MiB (paid)
 // after gzip, far above this gateway. A tight budget makes a dependency that drags in a
-// megabyte fail CI the day it lands. Measured when set: 291 KiB raw / 81 KiB gzip (index.js
-// 263 KiB + argon2 .wasm 28 KiB); budget = measured + ~25 %. Raise it deliberately, in a commit
-// that says why.
+// megabyte fail CI the day it lands. First set at 291 KiB raw / 81 KiB gzip (+ ~25 %). Raised
+// once, deliberately, at 449 KiB raw / 123 KiB gzip: session shards, DPoP, the origin assertion
+// (two signing modes, body digests), CORS, rate limits, WebSockets, and the demo page's client
+// library embedded as text (~35 KiB) — all our own code, no new dependency. Budget = that + ~25 %.
+// Raise it deliberately, in a commit that says why.
 
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -31,9 +33,9 @@ import { runQuiet } from './lib/run-quiet.mjs'
 
 const KIB = 1024
 /** Uncompressed size of every uploaded module (what wrangler calls "Total Upload"). */
-export const BUNDLE_BUDGET_RAW_BYTES = 360 * KIB
+export const BUNDLE_BUDGET_RAW_BYTES = 560 * KIB
 /** Gzip size of the same: what Cloudflare's script size limit is measured in. */
-export const BUNDLE_BUDGET_GZIP_BYTES = 100 * KIB
+export const BUNDLE_BUDGET_GZIP_BYTES = 155 * KIB
 /** The platform limits, for the report (Workers Free / Paid, after compression). */
 const PLATFORM_LIMIT_GZIP_BYTES = { free: 3 * KIB * KIB, paid: 10 * KIB * KIB }
 /** Wrangler writes these next to the modules; they are not uploaded as code. */
