@@ -5,13 +5,16 @@
 // the Gatehouse-Assertion verified with gatehouse/origin (HS256 under ORIGIN_SECRET_DEMO,
 // audience this origin's URL), and the legacy signed X-Auth-* headers (src/origin/) when a route
 // sends them (identity = "headers" | "both"). GET /idp/jwks.json serves the demo third-party
-// issuer's public key.
+// issuer's public key. A WebSocket upgrade on any path is accepted (counted like a request, its
+// assertion verified the same way): the first message is the same JSON for the upgrade request
+// plus the subprotocol chosen (the first one offered), then every message is echoed back.
 //
 //   node scripts/demo-origin.mjs [port]        (npm start runs it for you)
 
 import { createServer } from 'node:http'
 import { pathToFileURL } from 'node:url'
 import { createAssertionVerifier, readNodeBody, verifyNodeRequest } from 'gatehouse/origin'
+import { WebSocketServer } from 'ws'
 import { loadOriginVerifier } from './lib/origin-verifier.mjs'
 
 /** Bodies are read whole to check their digest; the gateway binds at most 1 MiB by default. */
@@ -40,6 +43,19 @@ export async function startDemoOrigin({
   /** @type {import('gatehouse/origin').AssertionVerifier | null} */
   let assertion = null
   let count = 0
+  /** What the origin reports of a request it served: its HTTP answer, a socket's first message. */
+  const report = async (req, body) => {
+    const url = new URL(req.url ?? '/', `http://${host}`)
+    return {
+      method: req.method,
+      path: url.pathname,
+      query: url.search,
+      headers: Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v]),
+      ),
+      gateway: secret ? await verdict(req, body) : null,
+    }
+  }
   const server = createServer({ maxHeaderSize: DEMO_MAX_HEADER_BYTES }, async (req, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`)
     if (req.method === 'GET' && url.pathname === '/__count') {
@@ -56,15 +72,24 @@ export async function startDemoOrigin({
     } catch {
       return send(res, 413, { error: 'body too large for the demo origin' })
     }
-    send(res, 200, {
-      method: req.method,
-      path: url.pathname,
-      query: url.search,
-      headers: Object.fromEntries(
-        Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v]),
-      ),
-      gateway: secret ? await verdict(req, body) : null,
+    send(res, 200, await report(req, body))
+  })
+
+  // WebSockets (README § APIs from browsers and sockets): the ws library answers the handshake
+  // and picks the first subprotocol offered. The verdict is reached before the socket opens (the
+  // upgrade has no body: the assertion says `none`).
+  const sockets = new WebSocketServer({ noServer: true })
+  server.on('upgrade', async (req, socket, head) => {
+    socket.on('error', () => socket.destroy())
+    count++
+    const first = await report(req, null)
+    sockets.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(JSON.stringify({ ...first, protocol: ws.protocol }))
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
     })
+  })
+  server.on('close', () => {
+    for (const ws of sockets.clients) ws.terminate()
   })
 
   /** The assertion's verdict, and the legacy headers' where the route also sends those. */
