@@ -38,6 +38,11 @@ export interface GatehouseClientOptions {
   /** Injectable for tests: fetch, and the clock in epoch milliseconds. */
   fetch?: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>
   now?: () => number
+  /**
+   * The WebSocket class `websocket()` opens sockets with; default `globalThis.WebSocket`. In Node
+   * before 22, pass one (the `ws` package's takes the same arguments).
+   */
+  WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket
 }
 
 export interface Session {
@@ -80,6 +85,20 @@ export interface GatehouseClient {
    * they are (a 401 too); rejects only as fetch does.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  /**
+   * Opens a WebSocket to the gateway (`ws:`/`wss:`, or `http:`/`https:` turned into those;
+   * relative URLs against `baseUrl`), refreshing first when the token is about to expire, with
+   * the access token offered as the subprotocol `gatehouse.bearer.<token>` and, for a
+   * DPoP-bound session, a fresh proof as `gatehouse.dpop.<proof>` (`htm` GET, `htu` the URL's
+   * http(s) form without query). The gateway takes both out of the offer; the origin sees and
+   * picks from `protocols` only — offer at least one it accepts, since a browser fails a
+   * handshake whose answer picks none of the subprotocols it offered. The credential is checked
+   * at the handshake; the gateway then closes the socket with 4401 (`token expired`, `revoked`)
+   * and the socket does not renew itself: open a new one. Sockets to other origins get no
+   * credential. Throws TypeError when there is no WebSocket class or `protocols` names a
+   * `gatehouse.*` one.
+   */
+  websocket(url: string | URL, protocols?: string | string[]): Promise<WebSocket>
   /**
    * Ends the session at the gateway (by the access token, else by the refresh token) and
    * forgets the tokens and the key. Rejects with GatehouseError when the gateway refuses, and

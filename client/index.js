@@ -1,7 +1,8 @@
 // gatehouse/client: a client for a Gatehouse gateway whose tokens are sender-constrained with
 // DPoP (RFC 9449). It logs in with a proof, keeps the access token in memory only, signs a fresh
 // proof for every request to the gateway, refreshes once when the gateway says the token is
-// invalid (and before it expires), and answers the gateway's nonce challenges (wire.js). Browser
+// invalid (and before it expires), and answers the gateway's nonce challenges (wire.js); it
+// opens WebSockets with the token (and a proof) offered as subprotocols (socket.js). Browser
 // clients keep the refresh token in the gateway's HttpOnly cookie and the non-extractable key in
 // IndexedDB, so a reload keeps the session; their tabs share one rotation (tabs.js). Mobile and
 // Node clients keep the refresh token in memory (or a storage they pass) and send it in the body.
@@ -9,6 +10,7 @@
 
 import { generateKeyPair, proofKey } from './dpop.js'
 import { chooseKeyStore, isShared, memoryTokenStorage } from './key-store.js'
+import { offeredProtocols, socketTarget } from './socket.js'
 import { createTabs } from './tabs.js'
 import { GatehouseError, createWire, errorCode } from './wire.js'
 
@@ -275,6 +277,27 @@ export function createGatehouseClient(options) {
     return authorized(request, true)
   }
 
+  /** @type {Client['websocket']} */
+  async function websocket(url, protocols = []) {
+    const Socket = options.WebSocket ?? globalThis.WebSocket
+    if (typeof Socket !== 'function') {
+      throw new TypeError('gatehouse: this runtime has no WebSocket (pass options.WebSocket)')
+    }
+    const { socket, http } = socketTarget(url, root)
+    // Like fetch: credentials go to the gateway only, never to another origin.
+    if (http.origin !== base.origin)
+      return new Socket(socket.href, offeredProtocols(null, null, protocols))
+    if (!fresh()) await renew(token?.value ?? null)
+    const current = token
+    const k = current?.type === 'DPoP' ? await currentKey() : null
+    // RFC 9449 §4.2: htu without query and fragment; the handshake is a GET.
+    const proof =
+      current === null || k === null
+        ? null
+        : await wire.proofFor(k, 'GET', http.href, current.value)
+    return new Socket(socket.href, offeredProtocols(current?.value ?? null, proof, protocols))
+  }
+
   /** @type {Client['login']} */
   function login(credentials) {
     return exclusive(async () => {
@@ -331,6 +354,7 @@ export function createGatehouseClient(options) {
   return {
     login,
     fetch: gatewayFetch,
+    websocket,
     logout,
     restore: async () => fresh() || (await renew(token?.value ?? null)).ok,
     refresh: () => renew(token?.value ?? null),

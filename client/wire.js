@@ -81,6 +81,13 @@ export function createWire({ fetch, now, withCookie }) {
   }
 
   return {
+    /**
+     * A proof with `ath` for a request the client makes outside `send` (a WebSocket handshake):
+     * the latest nonce and the corrected clock, as every other proof.
+     * @param {ProofKey} k @param {string} method @param {string} url @param {string} accessToken
+     */
+    proofFor: (k, method, url, accessToken) => proof(k, method, url, accessToken),
+
     /** Learns the gateway's clock from a token it just minted. @param {string} accessToken */
     learnToken(accessToken) {
       const iat = issuedAt(accessToken)
