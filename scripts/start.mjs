@@ -23,6 +23,9 @@ const ORIGIN_PORT = Number(process.env.DEMO_ORIGIN_PORT ?? 8788)
 // npm start does not run them, but the demo profile routes /api/py and /api/go to them.
 const PYTHON_ORIGIN_PORT = Number(process.env.PYTHON_ORIGIN_PORT ?? 8789)
 const GO_ORIGIN_PORT = Number(process.env.GO_ORIGIN_PORT ?? 8790)
+// The single-page app the demo profile lets call /api/echo cross-origin (CORS), at Vite's default
+// http://localhost:5173: npm start serves no such app; the e2e tests serve a page there.
+const SPA_PORT = Number(process.env.DEMO_SPA_PORT ?? 5173)
 const persistTo = process.env.GATEHOUSE_STATE_DIR // e2e tests run against a throwaway state dir
 
 function step(label, args) {
@@ -39,8 +42,9 @@ function step(label, args) {
 
 /**
  * The demo profile's URLs name ports 8787 (gateway), 8788 (demo origin), 8789 and 8790 (the
- * Python and Go example origins). On other ports (GATEHOUSE_PORT, DEMO_ORIGIN_PORT,
- * PYTHON_ORIGIN_PORT, GO_ORIGIN_PORT — the e2e tests use free ones) the same configuration
+ * Python and Go example origins) and 5173 (the app allowed by CORS). On other ports
+ * (GATEHOUSE_PORT, DEMO_ORIGIN_PORT, PYTHON_ORIGIN_PORT, GO_ORIGIN_PORT, DEMO_SPA_PORT — the e2e
+ * tests use free ones) the same configuration
  * (config/demo.json, the file the Worker bundles) is passed with the ports rewritten in one pass
  * (so a new port never matches an old one), as a GATEHOUSE var that overrides the profile.
  */
@@ -50,10 +54,11 @@ function portOverrides() {
     8788: ORIGIN_PORT,
     8789: PYTHON_ORIGIN_PORT,
     8790: GO_ORIGIN_PORT,
+    5173: SPA_PORT,
   }
   if (Object.entries(ports).every(([from, to]) => Number(from) === to)) return []
   const json = JSON.stringify(demo).replace(
-    /:(878[7-9]|8790)(?!\d)/g,
+    /:(878[7-9]|8790|5173)(?!\d)/g,
     (_, from) => `:${ports[from]}`,
   )
   return ['--var', `GATEHOUSE:${json}`, '--inspector-port', String(GATEWAY_PORT + 1000)]

@@ -35,6 +35,12 @@ declare module 'vitest' {
        * origins on.
        */
       examplePorts: { python: number; go: number }
+      /**
+       * The port of the single-page app the demo profile lets call /api/echo cross-origin
+       * (http://localhost:5173 there, DEMO_SPA_PORT): free now, for browser-api-edge.test.ts to
+       * serve its page on as http://localhost:<port>.
+       */
+      spaPort: number
     }
   }
 }
@@ -107,6 +113,7 @@ export async function setup(project: TestProject): Promise<void> {
   const gatewayPort = await freePort()
   const originPort = await freePort()
   const examplePorts = { python: await freePort(), go: await freePort() }
+  const spaPort = await freePort()
   const gateway = `http://127.0.0.1:${gatewayPort}`
   const origin = `http://127.0.0.1:${originPort}`
   stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'))
@@ -121,6 +128,7 @@ export async function setup(project: TestProject): Promise<void> {
       DEMO_ORIGIN_PORT: String(originPort),
       PYTHON_ORIGIN_PORT: String(examplePorts.python),
       GO_ORIGIN_PORT: String(examplePorts.go),
+      DEMO_SPA_PORT: String(spaPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -143,7 +151,7 @@ export async function setup(project: TestProject): Promise<void> {
     await teardown()
     throw new Error(`${(err as Error).message}\n--- npm start output ---\n${output}`)
   }
-  project.provide('gatehouse', { gateway, origin, log, stateDir, idp, examplePorts })
+  project.provide('gatehouse', { gateway, origin, log, stateDir, idp, examplePorts, spaPort })
 }
 
 export async function teardown(): Promise<void> {
