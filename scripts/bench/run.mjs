@@ -12,6 +12,8 @@ import { startOrigin } from './lib/origin.mjs'
 import { evaluateTargets, renderTable, summaryLine, tableRows } from './lib/report.mjs'
 import { ensureWrk } from './lib/wrk.mjs'
 import { benchSecrets, readWranglerConfig } from './lib/workers.mjs'
+import { runAssertion } from './sections/assertion.mjs'
+import { runApiEdge } from './sections/api-edge.mjs'
 import { runAuthServer } from './sections/auth-server.mjs'
 import { runDpop } from './sections/dpop.mjs'
 import { runEndToEnd } from './sections/e2e.mjs'
@@ -25,11 +27,13 @@ const SECTIONS = [
   'micro',
   'profile',
   'dpop',
+  'assertion',
   'e2e',
   'revocationGrowth',
   'auth',
   'shards',
   'kidFlood',
+  'apiEdge',
 ]
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
 /** Above this 1-minute load average something else competes for the 2 cores. */
@@ -95,11 +99,13 @@ try {
   await section(results, 'micro', () => runMicro(ctx))
   await section(results, 'profile', () => runProfile(ctx))
   await section(results, 'dpop', () => runDpop(ctx))
+  await section(results, 'assertion', () => runAssertion(ctx))
   await section(results, 'e2e', () => runEndToEnd(ctx))
   await section(results, 'revocationGrowth', () => runRevocationGrowth(ctx))
   await section(results, 'auth', () => runAuthServer(ctx))
   await section(results, 'shards', () => runSessionShards(ctx))
   await section(results, 'kidFlood', () => runKidFlood(ctx))
+  await section(results, 'apiEdge', () => runApiEdge(ctx))
 } finally {
   origin.close()
 }

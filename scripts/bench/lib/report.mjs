@@ -2,6 +2,7 @@
 // targets with pass/fail, and the single summary line. A section that failed or was skipped
 // shows as such; its targets count as failed, never as passed.
 
+import { assertionRows } from './report-assertion.mjs'
 import { round } from './stats.mjs'
 
 const x = (v) => (Number.isFinite(v) ? `${round(v, 2)}×` : 'n/a')
@@ -28,6 +29,17 @@ export function evaluateTargets(r) {
       (v) => v <= 1.3,
       (v) =>
         `${x(v)} with ES256 proofs (${signed(d.ES256.addedUs, 0)} µs), EdDSA ${x(d.EdDSA.ratio)} (${signed(d.EdDSA.addedUs, 0)} µs)`,
+    ],
+    // Issue 15: per attempt of a body-less request, setIdentityHeaders + signAssertion (HS256)
+    // against the legacy signIdentityHeaders; median of 21 paired rounds.
+    [
+      'HS256 assertion ≤ 1.0× the legacy header signing (body-less)',
+      r.assertion?.identity?.hs256OverLegacy,
+      (v) => v <= 1.0,
+      (v) => {
+        const i = r.assertion.identity
+        return `${x(v)} (${n(i.hs256Us)} vs ${n(i.legacyUs)} µs; A/A control ${x(i.controlRatio)}), EdDSA ${x(i.eddsaOverLegacy)} (${n(i.eddsaUs)} µs)`
+      },
     ],
     ['revocation 1M vs 0 entries ≤ 1.1', r.revocationGrowth?.ratio, (v) => v <= 1.1, x],
     ['verify with 100 vs 1 JWKS keys ≤ 1.1', r.micro?.jwksGrowth?.ratio, (v) => v <= 1.1, x],
@@ -215,6 +227,7 @@ export function tableRows(r) {
   return [
     ...(r.micro ? microRows(r.micro) : []),
     ...(r.dpop ? dpopRows(r.dpop) : []),
+    ...(r.assertion ? assertionRows(r.assertion) : []),
     ...(r.e2e ? e2eRows(r.e2e) : []),
     ...growthRows(r),
     ...(r.shards ? shardRows(r.shards) : []),
@@ -245,6 +258,7 @@ export function summaryLine(r, targets) {
     `vs pass-through req/s: low ${x(e?.low?.rpsRatio)} (p99 ${x(e?.low?.p99Ratio)}) critical ${x(e?.critical?.rpsRatio)} public ${x(e?.public?.rpsRatio)} (by CPU: low ${x(e?.low?.cpuRatio)} critical ${x(e?.critical?.cpuRatio)})`,
     `growth: revocation ${x(r.revocationGrowth?.ratio)} jwks ${x(r.micro?.jwksGrowth?.ratio)} d1 ${x(r.auth?.refreshGrowthRatio)}`,
     `DPoP/Bearer low route: ES256 ${x(r.dpop?.ES256?.ratio)} (${signed(r.dpop?.ES256?.addedUs, 0)} µs) EdDSA ${x(r.dpop?.EdDSA?.ratio)}`,
+    `assertion/legacy per attempt: HS256 ${x(r.assertion?.identity?.hs256OverLegacy)} EdDSA ${x(r.assertion?.identity?.eddsaOverLegacy)}, digest ${n(r.assertion?.body?.marginalUsPerKiB?.wholeRequest, 2)} µs/KiB`,
     `kid flood ${r.kidFlood?.fetches ?? 'n/a'} fetch(es)`,
     `refresh ${n(r.auth?.refreshPerSecond, 0)}/s, login ${n(r.auth?.loginMs)} ms`,
     `4 vs 1 shards: CPU/rotation ${x(r.shards?.cpuRatio)} rotations/s ${x(r.shards?.rateRatio)} spread ±${n(r.shards?.spread?.maxDeviationPercent)} %`,

@@ -71,9 +71,12 @@ const LABELS = {
   'd1-select': 'auth step: one D1 round trip (SELECT 1, local D1)',
 }
 
-/** The bench config: wrangler.toml's bindings and storage, one third-party issuer, demo routes. */
-function profileConfig(wrangler) {
-  const routes = wrangler.gatehouse.routes.map((r) => ({
+/**
+ * The bench config: wrangler.toml's bindings and storage, one third-party issuer, the demo
+ * routes (forwarding to the stub origin) and `extraRoutes` after them.
+ */
+function profileConfig(wrangler, extraRoutes = []) {
+  const routes = [...wrangler.gatehouse.routes, ...extraRoutes].map((r) => ({
     ...r,
     origin: PROFILE_ORIGIN,
     origin_secret: 'ORIGIN_SECRET_PROFILE',
@@ -97,9 +100,14 @@ function profileConfig(wrangler) {
 
 /**
  * Serves the bench Worker `name` (a whole Gatehouse in-isolate, network stubbed) with
- * wrangler.toml's bindings and the profile's configuration; resolves to startBenchWorker's handle.
+ * wrangler.toml's bindings and the profile's configuration, plus `extraRoutes` (route documents,
+ * origin and secret set here); resolves to startBenchWorker's handle.
  */
-export async function startProfileWorker({ wrangler, builds, secrets, compatibilityDate }, name) {
+export async function startProfileWorker(
+  { wrangler, builds, secrets, compatibilityDate },
+  name,
+  extraRoutes = [],
+) {
   const build = builds[name]
   if (build.error) throw new Error(`${name} did not build: ${build.error.message.split('\n')[0]}`)
   return startBenchWorker({
@@ -109,7 +117,7 @@ export async function startProfileWorker({ wrangler, builds, secrets, compatibil
     bindings: {
       ...secrets,
       ORIGIN_SECRET_PROFILE: secrets.ORIGIN_SECRET_DEMO,
-      GATEHOUSE: profileConfig(wrangler),
+      GATEHOUSE: profileConfig(wrangler, extraRoutes),
     },
   })
 }
