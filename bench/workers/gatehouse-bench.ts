@@ -1,10 +1,15 @@
-// Bench-only entry (never deployed): Gatehouse's own Worker (src/index.ts, unchanged) plus one
-// subclass of RevocationShard that adds a bulk-fill method, so the growth benchmark can put
+// Bench-only entry (never deployed): Gatehouse's own Worker (src/index.ts, unchanged) plus two
+// subclasses of RevocationShard. One adds a bulk-fill method, so the growth benchmark can put
 // 1 000 000 revoked jtis into a subject's shard in seconds, and a loop over the inherited check()
-// that times its SQL work without the RPC around it. check() and every other method are
-// inherited as they are; the benchmark binds REVOCATIONS to this class only in that scenario.
+// that times its SQL work without the RPC around it; the other counts the check() calls it
+// answers (the idle-socket benchmark). check() and every other method are inherited as they are;
+// the benchmark binds REVOCATIONS to one of them only in its scenario.
 
-import { RevocationShard } from '../../src/revocation/revocation-shard'
+import {
+  RevocationShard,
+  type RevocationQuery,
+  type RevocationVerdict,
+} from '../../src/revocation/revocation-shard'
 
 export * from '../../src/index'
 export { default } from '../../src/index'
@@ -42,5 +47,23 @@ export class BenchRevocationShard extends RevocationShard {
       if (!(await this.check({ jti, sid: 'bench-session', iat: now })).revoked) live++
     }
     return live
+  }
+}
+
+export class CountingRevocationShard extends RevocationShard {
+  /**
+   * check() calls answered since this instance started; in memory (a shard asked every few
+   * seconds is not evicted during a run).
+   */
+  private checkCalls = 0
+
+  override check(query: RevocationQuery): RevocationVerdict {
+    this.checkCalls++
+    return super.check(query)
+  }
+
+  /** Bench only: how many check() calls this shard has answered. */
+  benchCheckCalls(): number {
+    return this.checkCalls
   }
 }

@@ -19,6 +19,7 @@ const BENCH_WORKERS = {
   'verify-bench': 'bench/workers/verify-bench.ts',
   'profile-bench': 'bench/workers/profile-bench.ts',
   'dpop-bench': 'bench/workers/dpop-bench.ts',
+  'api-edge-bench': 'bench/workers/api-edge-bench.ts',
   'assertion-bench': 'bench/workers/assertion-bench.ts',
   'pass-through': 'bench/workers/pass-through.ts',
 }
