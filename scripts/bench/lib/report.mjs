@@ -2,6 +2,7 @@
 // targets with pass/fail, and the single summary line. A section that failed or was skipped
 // shows as such; its targets count as failed, never as passed.
 
+import { apiEdgeRows, apiEdgeSummary } from './report-api-edge.mjs'
 import { assertionRows } from './report-assertion.mjs'
 import { round } from './stats.mjs'
 
@@ -65,6 +66,14 @@ export function evaluateTargets(r) {
       r.shards?.spread?.maxDeviationPercent,
       (v) => v <= 10,
       (v) => `largest deviation ${n(v)} % of the mean`,
+    ],
+    // Issue 14: README § WebSockets promises one shard call per idle socket per check period.
+    [
+      'idle critical-route socket ≤ 1 revocation check per websocket_check_seconds',
+      r.apiEdge?.sockets?.checksPerSocketMinute?.critical,
+      (v) => v <= r.apiEdge.sockets.expectedChecksPerMinute * 1.05,
+      (v) =>
+        `${n(v, 2)} a minute (${r.apiEdge.sockets.expectedChecksPerMinute} allowed), ${n(r.apiEdge.sockets.cpuMsPerSocketMinute.critical, 2)} ms CPU`,
     ],
   ]
   return targets.map(([name, measured, ok, fmt]) => ({
@@ -232,6 +241,7 @@ export function tableRows(r) {
     ...growthRows(r),
     ...(r.shards ? shardRows(r.shards) : []),
     ...otherRows(r),
+    ...(r.apiEdge ? apiEdgeRows(r.apiEdge) : []),
     ...(r.profile ? profileRows(r.profile) : []),
   ]
 }
@@ -259,6 +269,7 @@ export function summaryLine(r, targets) {
     `growth: revocation ${x(r.revocationGrowth?.ratio)} jwks ${x(r.micro?.jwksGrowth?.ratio)} d1 ${x(r.auth?.refreshGrowthRatio)}`,
     `DPoP/Bearer low route: ES256 ${x(r.dpop?.ES256?.ratio)} (${signed(r.dpop?.ES256?.addedUs, 0)} µs) EdDSA ${x(r.dpop?.EdDSA?.ratio)}`,
     `assertion/legacy per attempt: HS256 ${x(r.assertion?.identity?.hs256OverLegacy)} EdDSA ${x(r.assertion?.identity?.eddsaOverLegacy)}, digest ${n(r.assertion?.body?.marginalUsPerKiB?.wholeRequest, 2)} µs/KiB`,
+    apiEdgeSummary(r.apiEdge),
     `kid flood ${r.kidFlood?.fetches ?? 'n/a'} fetch(es)`,
     `refresh ${n(r.auth?.refreshPerSecond, 0)}/s, login ${n(r.auth?.loginMs)} ms`,
     `4 vs 1 shards: CPU/rotation ${x(r.shards?.cpuRatio)} rotations/s ${x(r.shards?.rateRatio)} spread ±${n(r.shards?.spread?.maxDeviationPercent)} %`,

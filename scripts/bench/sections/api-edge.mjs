@@ -181,7 +181,7 @@ const PERIOD_SECONDS = 60
 const EXACT_OVER_PERIOD_SECONDS = 3600
 
 const STEP_LABELS = {
-  'binding-limit': 'binding.limit() alone',
+  'binding-limit': 'binding.limit() alone (Miniflare’s binding: a map in the isolate)',
   'exact-hit': 'exact counter hit() alone (Durable Object RPC + SQL)',
 }
 
