@@ -171,8 +171,6 @@ export const ASSERTION_STEP_OPS: Record<string, AssertionOp> = {
     ),
   'sign-assertion-hs256': (afx) =>
     signAssertion(assertionInput(afx, crypto.randomUUID()), { alg: 'HS256', secret: afx.secret }),
-  'sign-assertion-eddsa': (afx) =>
-    signAssertion(assertionInput(afx, crypto.randomUUID()), afx.eddsa),
   'hmac-raw': async (afx) =>
     crypto.subtle.sign('HMAC', await hmacSigningKey(afx.secret), sampleSigningInput(afx)),
   'ed25519-raw': (afx) =>

@@ -12,7 +12,6 @@ import {
 } from '../../src/proxy/assertion'
 import { setIdentityHeaders, type ForwardIdentity } from '../../src/proxy/identity-signing'
 import { encodeBase64Url } from '../../src/lib/base64url'
-import { encodeIdentityValue } from '../../src/origin/identity-headers'
 import { hmacSigningKey } from '../../src/lib/symmetric'
 import type { AssertionFixture, AssertionOp } from './assertion-steps'
 
@@ -107,20 +106,6 @@ function btoaUrl(ascii: string): string {
   return btoa(ascii).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
-/** The unsigned X-Auth-* setIdentityHeaders sets, as [name, value] pairs. */
-function identityEntries(id: ForwardIdentity, requestId: string): [string, string][] {
-  const entries: [string, string][] = [
-    ['x-auth-issuer', encodeIdentityValue(id.issuer)],
-    ['x-auth-subject', encodeIdentityValue(id.subject)],
-    ['x-auth-tenant', encodeIdentityValue(id.tenant)],
-    ['x-auth-scopes', encodeIdentityValue(id.scope)],
-  ]
-  if (id.sessionId !== null) entries.push(['x-auth-session', encodeIdentityValue(id.sessionId)])
-  if (id.clientId !== null) entries.push(['x-auth-client', encodeIdentityValue(id.clientId)])
-  entries.push(['x-auth-revocation', 'skipped; tier=low'], ['x-request-id', requestId])
-  return entries
-}
-
 /** What-if step name → one run, given the assertion input of a fresh attempt. */
 export function whatIfOps(inputFor: InputFor): Record<string, AssertionOp> {
   return {
@@ -132,11 +117,6 @@ export function whatIfOps(inputFor: InputFor): Record<string, AssertionOp> {
     'payload-encode': (afx) => encoder.encode(samplePayload(afx, inputFor)),
     'payload-b64': (afx) => encodeBase64Url(samplePayloadBytes(afx, inputFor)),
     'payload-btoa': (afx) => btoaUrl(samplePayload(afx, inputFor)),
-    // The unsigned X-Auth-* given to the Headers constructor at once instead of set one by one.
-    'identity-init': (afx) => {
-      const requestId = crypto.randomUUID()
-      return new Headers(identityEntries(inputFor(afx, requestId).identity!, requestId))
-    },
     // identity = "assertion" without the unsigned X-Auth-* conveniences (X-Request-Id kept).
     'hs256-no-xauth': async (afx) => {
       const headers = new Headers()

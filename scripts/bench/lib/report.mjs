@@ -32,7 +32,7 @@ export function evaluateTargets(r) {
         `${x(v)} with ES256 proofs (${signed(d.ES256.addedUs, 0)} µs), EdDSA ${x(d.EdDSA.ratio)} (${signed(d.EdDSA.addedUs, 0)} µs)`,
     ],
     // Issue 15: per attempt of a body-less request, setIdentityHeaders + signAssertion (HS256)
-    // against the legacy signIdentityHeaders; median of 21 paired rounds.
+    // against the legacy signIdentityHeaders; median of 41 paired rounds.
     [
       'HS256 assertion ≤ 1.0× the legacy header signing (body-less)',
       r.assertion?.identity?.hs256OverLegacy,

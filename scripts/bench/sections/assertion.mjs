@@ -2,26 +2,25 @@
 // as in the profile; the stub origin drains request bodies) on copies of the low route that differ
 // only in how the origin learns the caller — the legacy HMAC-signed headers, the assertion (HS256,
 // EdDSA), or both — and in whether a POST body is bound (digested into the assertion) or streamed
-// unbound; and the identity and digest steps timed alone. Every op runs in every round, in rotated
+// unbound; and the identity and digest steps timed alone. Every op runs in every round, in shuffled
 // order; figures are medians over rounds of workerd CPU, ratios and differences paired by round.
 // Target: for a body-less request, the HS256 assertion's per-attempt work (setIdentityHeaders +
 // signAssertion) costs no more than the legacy signIdentityHeaders.
 
-import { median, pairedRatio, quantile, rotate, round } from '../lib/stats.mjs'
+import { median, pairedRatio, quantile, round } from '../lib/stats.mjs'
 import { perOpUs, timeOp } from '../lib/timed-op.mjs'
 import { startProfileWorker } from './profile.mjs'
 
 const BODY_KIB = [1, 16, 256]
 const GET_VARIANTS = ['headers', 'hs256', 'eddsa', 'both']
 const APP_OPS = [...GET_VARIANTS.map((v) => `app-${v}`), 'app-headers-again']
-const POST_OPS = BODY_KIB.flatMap((kib) => [`post-bound-${kib}k`, `post-off-${kib}k`])
+const POST_PAIRS = BODY_KIB.map((kib) => [`post-bound-${kib}k`, `post-off-${kib}k`])
 // `legacy-again` runs legacy's very code under another name: the A/A control of the verdict.
-const IDENTITY_STEPS = ['legacy', 'hs256', 'eddsa', 'legacy-again']
+const VERDICT_STEPS = ['legacy', 'hs256', 'legacy-again']
 const PART_STEPS = [
   'set-identity',
   'claims-encode',
   'sign-assertion-hs256',
-  'sign-assertion-eddsa',
   'hmac-raw',
   'ed25519-raw',
   // What-ifs (assertion-whatif.ts): the shared floor, the claims' parts, two cheaper assertions.
@@ -31,7 +30,6 @@ const PART_STEPS = [
   'payload-encode',
   'payload-b64',
   'payload-btoa',
-  'identity-init',
   'hs256-no-xauth',
   'hs256-fragments',
   'hs256-lean',
@@ -42,8 +40,10 @@ const BODY_STEPS = BODY_KIB.flatMap((kib) => [
   `native-${kib}k`,
 ])
 const ROUNDS = 11
+/** Whole requests: identical ones still stray by up to ~8 % in one round (the A/A control). */
+const REQUEST_ROUNDS = 21
 /** The verdict's phase: short steps, so more rounds for a tight median of paired ratios. */
-const STEP_ROUNDS = 21
+const STEP_ROUNDS = 41
 const WARMUP_FRACTION = 4
 /**
  * Ops per timed call: ~25–100 ms of CPU for the requests and the identity steps, so the empty
@@ -68,7 +68,6 @@ const LABELS = {
   'set-identity': 'new Headers + randomUUID + setIdentityHeaders (the unsigned X-Auth-*)',
   'claims-encode': 'assertionClaims + JSON.stringify + base64url',
   'sign-assertion-hs256': 'signAssertion HS256 alone',
-  'sign-assertion-eddsa': 'signAssertion EdDSA alone',
   'hmac-raw': 'crypto.subtle.sign HMAC-SHA256 of a typical signing input',
   'ed25519-raw': 'crypto.subtle.sign Ed25519 of the same input',
   'headers+uuid': 'new Headers + randomUUID (the floor both modes share)',
@@ -77,8 +76,6 @@ const LABELS = {
   'payload-encode': 'TextEncoder.encode of the payload JSON',
   'payload-b64': 'toBase64 (base64url) of the payload bytes',
   'payload-btoa': 'what if: btoa + 3 replaces of the payload JSON (an ASCII fast path)',
-  'identity-init':
-    'what if: randomUUID + new Headers(the 8 X-Auth-* pairs) instead of new Headers + 8 set()',
   'hs256-no-xauth': 'what if: the hs256 step without the unsigned X-Auth-* (X-Request-Id kept)',
   'hs256-fragments':
     'what if: the hs256 step, payload JSON from cached route + identity fragments, HMAC key held',
@@ -237,8 +234,35 @@ function bodyFigures(samples, us) {
   }
 }
 
-/** Warms `ops` up, then times each in every one of `rounds` rounds, rotated; op → µs per round. */
-async function interleave(worker, ops, rounds) {
+/**
+ * `list` in an order fixed by `seed` (mulberry32 + Fisher–Yates). Shuffled rounds give every op
+ * random neighbours, where a rotation keeps each op behind the same one — and the garbage an op
+ * leaves is collected during the next (a rotated A/A control came out at up to 1.07×).
+ */
+function shuffled(list, seed) {
+  let state = seed >>> 0
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const out = [...list]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}
+
+/**
+ * Warms the ops up, then times each in every one of `rounds` rounds; op → µs per round. `units`
+ * are ops or lists of ops compared with each other: a list's ops run back to back (in shuffled
+ * order), so their paired ratios span the shortest time; the units run in shuffled order.
+ */
+async function interleave(worker, units, rounds) {
+  const ops = units.flat()
   const zero = await timeOp(worker, 'noop', 1)
   for (const op of ['noop', ...ops]) {
     await timeAssertionOp(worker, op, Math.ceil(opsFor(op) / WARMUP_FRACTION), zero)
@@ -246,7 +270,10 @@ async function interleave(worker, ops, rounds) {
   const samples = Object.fromEntries(ops.map((op) => [op, []]))
   for (let r = 0; r < rounds; r++) {
     const base = await timeOp(worker, 'noop', 1)
-    for (const op of rotate(ops, r)) {
+    const order = shuffled(units, r + 1).flatMap((u, i) =>
+      Array.isArray(u) ? shuffled(u, (r + 1) * 1000 + i) : [u],
+    )
+    for (const op of order) {
       samples[op].push(await timeAssertionOp(worker, op, opsFor(op), base))
     }
   }
@@ -267,13 +294,13 @@ export async function runAssertion(ctx) {
     const forwarded = await checkVariants(worker)
     // Three phases, so one phase's garbage (whole requests, megabytes of bodies) is not collected
     // inside another's short steps: the identity steps, the GET requests, the bodies.
-    const steps = await interleave(worker, [...IDENTITY_STEPS, ...PART_STEPS], STEP_ROUNDS)
-    const requests = await interleave(worker, APP_OPS, ROUNDS)
-    const bodies = await interleave(worker, [...POST_OPS, ...BODY_STEPS], ROUNDS)
+    const steps = await interleave(worker, [VERDICT_STEPS, 'eddsa', ...PART_STEPS], STEP_ROUNDS)
+    const requests = await interleave(worker, [APP_OPS], REQUEST_ROUNDS)
+    const bodies = await interleave(worker, [...POST_PAIRS, ...BODY_STEPS], ROUNDS)
     const samples = { ...steps, ...requests, ...bodies }
     const us = Object.fromEntries(Object.entries(samples).map(([op, s]) => [op, median(s)]))
     return {
-      rounds: { steps: STEP_ROUNDS, requests: ROUNDS, bodies: ROUNDS },
+      rounds: { steps: STEP_ROUNDS, requests: REQUEST_ROUNDS, bodies: ROUNDS },
       opsPerRequest: OPS_PER_REQUEST,
       identity: identityFigures(samples, us),
       requests: requestFigures(samples, us, forwarded),
