@@ -93,9 +93,9 @@ export interface GatehouseClient {
    * http(s) form without query). The gateway takes both out of the offer; the origin sees and
    * picks from `protocols` only — offer at least one it accepts, since a browser fails a
    * handshake whose answer picks none of the subprotocols it offered. The credential is checked
-   * at the handshake; the gateway then closes the socket with 4401 (`token expired`, `revoked`)
-   * and the socket does not renew itself: open a new one. Sockets to other origins get no
-   * credential. Throws TypeError when there is no WebSocket class or `protocols` names a
+   * at the handshake; the gateway closes the socket with 4401 when the token expires (`token
+   * expired`) and, on standard and critical routes, after a revocation (`revoked`). A socket does
+   * not renew itself: open a new one. Sockets to other origins get no credential. Throws TypeError when there is no WebSocket class or `protocols` names a
    * `gatehouse.*` one.
    */
   websocket(url: string | URL, protocols?: string | string[]): Promise<WebSocket>
