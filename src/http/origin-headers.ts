@@ -120,7 +120,19 @@ function assertedRevocation(outcome: RevocationOutcome): AssertedRevocation {
   return outcome === 'skipped; tier=low' ? 'skipped' : 'unavailable'
 }
 
+/** One identity object per verified token (a cached token is the same object every request). */
+const identities = new WeakMap<VerifiedToken, ForwardIdentity>()
+
 function forwardIdentity(token: VerifiedToken): ForwardIdentity {
+  let identity = identities.get(token)
+  if (identity === undefined) {
+    identity = identityOf(token)
+    identities.set(token, identity)
+  }
+  return identity
+}
+
+function identityOf(token: VerifiedToken): ForwardIdentity {
   return {
     issuer: token.issuer.issuer,
     subject: token.subject,

@@ -87,9 +87,60 @@ export function assertionClaims(input: AssertionInput): Record<string, unknown> 
   return claims
 }
 
+/**
+ * The caller's claims as JSON members, written once per identity object: the proxy hands every
+ * attempt of a request, and every request of a cached verified token, the same identity.
+ */
+const identityMembers = new WeakMap<ForwardIdentity, { self: string; json: string }>()
+
+function identityJson(id: ForwardIdentity, selfIssuer: string): string {
+  const cached = identityMembers.get(id)
+  if (cached !== undefined && cached.self === selfIssuer) return cached.json
+  const members: Record<string, unknown> = { sub: id.subject }
+  if (id.tenant !== '') members.tid = id.tenant
+  members.scope = id.scope
+  if (id.sessionId !== null) members.sid = id.sessionId
+  if (id.clientId !== null) members.client_id = id.clientId
+  if (id.issuer !== selfIssuer) members.token_iss = id.issuer
+  if (id.dpopKey !== null) members.cnf = { jkt: id.dpopKey }
+  const json = JSON.stringify(members).slice(1, -1)
+  identityMembers.set(id, { self: selfIssuer, json })
+  return json
+}
+
+/** `"iss":…,"aud":…` per (issuer, audience): a route's constant part. */
+const routeMembers = new Map<string, string>()
+
+function routeJson(issuer: string, audience: string): string {
+  const key = `${issuer}\n${audience}`
+  let json = routeMembers.get(key)
+  if (json === undefined) {
+    json = JSON.stringify({ iss: issuer, aud: audience }).slice(1, -1)
+    if (routeMembers.size > 1024) routeMembers.clear()
+    routeMembers.set(key, json)
+  }
+  return json
+}
+
+/** The claim set of assertionClaims as JSON, built from cached parts (the same members). */
+export function assertionPayloadJson(input: AssertionInput): string {
+  const iat = Math.floor(input.nowSeconds)
+  let json =
+    `{${routeJson(input.issuer, input.audience)},"iat":${iat},` +
+    `"exp":${iat + ASSERTION_LIFETIME_SECONDS},"jti":${JSON.stringify(input.jti)},` +
+    `"htm":${JSON.stringify(input.method.toUpperCase())},"htu":${JSON.stringify(input.url)},` +
+    `"body":"${input.body}"`
+  if (input.bodyDigest !== null) json += `,"body_digest":${JSON.stringify(input.bodyDigest)}`
+  if (input.identity !== null) {
+    json += `,${identityJson(input.identity, input.selfIssuer)}`
+    if (input.revocation !== null) json += `,"rev":"${input.revocation}"`
+  }
+  return `${json}}`
+}
+
 /** Signs the assertion for one forwarded attempt. */
 export async function signAssertion(input: AssertionInput, key: AssertionKey): Promise<string> {
-  const payload = encodeBase64Url(encoder.encode(JSON.stringify(assertionClaims(input))))
+  const payload = encodeBase64Url(encoder.encode(assertionPayloadJson(input)))
   const signingInput = `${headerSegment(key)}.${payload}`
   const signature =
     key.alg === 'HS256'
