@@ -8,6 +8,7 @@
 
 const BEARER_PROTOCOL = 'gatehouse.bearer.'
 const DPOP_PROTOCOL = 'gatehouse.dpop.'
+const MARKER_PROTOCOL = 'gatehouse'
 /** ws(s) ↔ http(s): proofs name the http(s) form (htu), sockets open on the ws(s) form. */
 const SOCKET_SCHEME = /** @type {Record<string, string>} */ ({ 'http:': 'ws:', 'https:': 'wss:' })
 const HTTP_SCHEME = /** @type {Record<string, string>} */ ({ 'ws:': 'http:', 'wss:': 'https:' })
@@ -40,10 +41,13 @@ export function socketTarget(input, root) {
  */
 export function offeredProtocols(token, proof, own) {
   const protocols = typeof own === 'string' ? [own] : [...own]
-  if (protocols.some((p) => p.startsWith('gatehouse.'))) {
+  if (protocols.some((p) => p === MARKER_PROTOCOL || p.startsWith('gatehouse.'))) {
     throw new TypeError('gatehouse: the gatehouse.* subprotocols are the client’s own')
   }
   const credentials = token === null ? [] : [`${BEARER_PROTOCOL}${token}`]
   if (token !== null && proof !== null) credentials.push(`${DPOP_PROTOCOL}${proof}`)
+  // The marker the gateway may answer with when the origin picks none of the caller's own: a
+  // browser fails a handshake that offered subprotocols and got none back.
+  if (credentials.length > 0) credentials.push(MARKER_PROTOCOL)
   return [...credentials, ...protocols]
 }

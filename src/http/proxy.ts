@@ -78,9 +78,9 @@ async function forwardRouted(
     throw new AuthError('bad_request', { detail: 'WebSocket upgrades are not allowed here' })
   }
   // A browser's socket offers its credentials as subprotocols: checked like headers.
-  const { request, protocols } = upgrade
+  const { request, protocols, marker } = upgrade
     ? subprotocolCredentials(received)
-    : { request: received, protocols: [] }
+    : { request: received, protocols: [], marker: false }
   let verified: VerifiedToken | null = null
   let revocation: RevocationOutcome | null = null
   let tier = route.tier
@@ -124,7 +124,7 @@ async function forwardRouted(
       body: null,
     })
     const headers = await headersFor(0)
-    return relayWebSocket(rc, { route, target, verified, tier, protocols, headers })
+    return relayWebSocket(rc, { route, target, verified, tier, protocols, marker, headers })
   }
   const assertion = route.identity !== 'headers'
   const body: PreparedBody | null = assertion

@@ -21,6 +21,11 @@ import type { RequestContext } from './request-context'
 
 const BEARER_PROTOCOL = 'gatehouse.bearer.'
 const DPOP_PROTOCOL = 'gatehouse.dpop.'
+/**
+ * Offered beside the credentials; the gateway answers with it when the origin picks none of the
+ * client's own subprotocols (a browser fails a handshake that offered some and got none back).
+ */
+const MARKER_PROTOCOL = 'gatehouse'
 /** Close codes: 4401 mirrors HTTP 401 (the credential is no longer valid). */
 const CLOSE_UNAUTHORIZED = 4401
 const CLOSE_TRY_AGAIN = 1013
@@ -39,6 +44,7 @@ export function isWebSocketUpgrade(headers: Headers): boolean {
 export function subprotocolCredentials(request: Request): {
   request: Request
   protocols: string[]
+  marker: boolean
 } {
   const offered = (request.headers.get('sec-websocket-protocol') ?? '')
     .split(',')
@@ -46,12 +52,19 @@ export function subprotocolCredentials(request: Request): {
     .filter((p) => p !== '')
   const token = offered.find((p) => p.startsWith(BEARER_PROTOCOL))?.slice(BEARER_PROTOCOL.length)
   const proof = offered.find((p) => p.startsWith(DPOP_PROTOCOL))?.slice(DPOP_PROTOCOL.length)
-  const protocols = offered.filter((p) => !p.startsWith('gatehouse.'))
-  if (token === undefined || request.headers.has('authorization')) return { request, protocols }
+  const protocols = offered.filter((p) => p !== MARKER_PROTOCOL && !p.startsWith('gatehouse.'))
+  const marker = offered.includes(MARKER_PROTOCOL)
+  if (token === undefined || request.headers.has('authorization')) {
+    return { request, protocols, marker }
+  }
   const headers = new Headers(request.headers)
   headers.set('authorization', proof === undefined ? `Bearer ${token}` : `DPoP ${token}`)
   if (proof !== undefined) headers.set('dpop', proof)
-  return { request: new Request(request.url, { method: request.method, headers }), protocols }
+  return {
+    request: new Request(request.url, { method: request.method, headers }),
+    protocols,
+    marker,
+  }
 }
 
 export interface RelayInput {
@@ -61,6 +74,8 @@ export interface RelayInput {
   readonly tier: Tier
   /** The subprotocols the client offered, gateway ones removed. */
   readonly protocols: readonly string[]
+  /** The client offered the `gatehouse` marker: answered when the origin picks nothing. */
+  readonly marker: boolean
   /** The signed origin headers of the upgrade request. */
   readonly headers: Headers
 }
@@ -87,7 +102,8 @@ export async function relayWebSocket(rc: RequestContext, o: RelayInput): Promise
   gateway.accept()
   originSocket.accept()
   watch(rc, o, gateway, originSocket)
-  const chosen = upstream.headers.get('sec-websocket-protocol')
+  const chosen =
+    upstream.headers.get('sec-websocket-protocol') ?? (o.marker ? MARKER_PROTOCOL : null)
   return new Response(null, {
     status: 101,
     webSocket: client,

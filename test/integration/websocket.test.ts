@@ -136,6 +136,21 @@ describe('WebSocket upgrades', () => {
     socket.ws.close(1000, 'done')
   })
 
+  it('answers the gatehouse marker when the origin picks none of the client’s subprotocols', async () => {
+    const gw = socketGateway()
+    const s = await webSession(gw, ['echo:read'])
+    // Only credentials and the marker: the origin is offered nothing and picks nothing.
+    const res = await upgrade(gw, '/api/echo/socket', {
+      'sec-websocket-protocol': `gatehouse.bearer.${s.access}, gatehouse`,
+    })
+    expect(res.status).toBe(101)
+    expect(res.headers.get('sec-websocket-protocol')).toBe('gatehouse')
+    const socket = open(res)
+    await until(() => socket.messages.length === 1)
+    expect(upgrades[0]?.get('sec-websocket-protocol')).toBeNull()
+    socket.ws.close(1000, 'done')
+  })
+
   it('closes a socket on a critical route within the check period after its session is revoked', async () => {
     const gw = socketGateway()
     const s = await webSession(gw, ['echo:read'])

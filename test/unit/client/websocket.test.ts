@@ -67,10 +67,13 @@ describe('gatehouse/client websocket()', () => {
     expect(opened).toEqual([
       {
         url: 'wss://gateway.test/api/live?room=1',
-        protocols: [`gatehouse.bearer.${token}`, 'chat', 'v2'],
+        protocols: [`gatehouse.bearer.${token}`, 'gatehouse', 'chat', 'v2'],
       },
-      { url: 'wss://gateway.test/api/live', protocols: [`gatehouse.bearer.${token}`, 'chat'] },
-      { url: 'wss://gateway.test/api/live', protocols: [`gatehouse.bearer.${token}`] },
+      {
+        url: 'wss://gateway.test/api/live',
+        protocols: [`gatehouse.bearer.${token}`, 'gatehouse', 'chat'],
+      },
+      { url: 'wss://gateway.test/api/live', protocols: [`gatehouse.bearer.${token}`, 'gatehouse'] },
     ])
   })
 
@@ -81,7 +84,9 @@ describe('gatehouse/client websocket()', () => {
     await client.websocket('wss://gateway.test/api/live?room=1', 'chat')
     const [first, second] = opened
     expect(first!.protocols[0]).toBe(`gatehouse.bearer.${token}`)
-    expect(first!.protocols[2]).toBe('chat')
+    // The marker the gateway answers with when the origin picks none of the caller's own.
+    expect(first!.protocols[2]).toBe('gatehouse')
+    expect(first!.protocols[3]).toBe('chat')
     const proof = first!.protocols[1]!.slice('gatehouse.dpop.'.length).split('.')
     expect(decode(proof[0]!)).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' })
     const claims = decode(proof[1]!)
