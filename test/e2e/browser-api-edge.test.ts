@@ -347,9 +347,11 @@ describe('gatehouse/client sockets, in Chromium', () => {
 
     const [handshake] = handshakes
     expect(handshake?.url).toBe(`${SOCKET_BASE}/api/secure/live?room=2`)
-    const [bearer, dpop, own] = handshake!.protocols
-    expect(handshake!.protocols).toHaveLength(3)
+    const [bearer, dpop, marker, own] = handshake!.protocols
+    expect(handshake!.protocols).toHaveLength(4)
     expect(bearer).toBe(`gatehouse.bearer.${loginToken}`)
+    // The marker the gateway answers with when the origin picks none of the app's own.
+    expect(marker).toBe('gatehouse')
     expect(own).toBe('chat')
     const proof = split(dpop!.slice('gatehouse.dpop.'.length))
     expect(proof.header).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' })
