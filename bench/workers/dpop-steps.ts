@@ -98,10 +98,7 @@ export const DPOP_STEP_OPS: Record<string, DpopOp> = {
     const verified = await rc.services.verifier.verify(fx.token, rc.waitUntil)
     const presented = { scheme: 'Bearer', token: fx.token } as const
     const req = request(fx, '/api/echo/x', true)
-    return (
-      (await enforceSenderConstraint(req, rc, '/api/echo/x', presented, verified, LOW_POLICY)) ===
-      null
-    )
+    return (await enforceSenderConstraint(req, rc, presented, verified, LOW_POLICY)) === null
   },
   'enforce-dpop-es256': async ({ fx, clients, pool }, _env, ctx) => {
     const rc = contextFor(fx, ctx)
@@ -109,7 +106,7 @@ export const DPOP_STEP_OPS: Record<string, DpopOp> = {
     const verified = await rc.services.verifier.verify(client.token, rc.waitUntil)
     const presented = { scheme: 'DPoP', token: client.token } as const
     const req = dpopRequest(fx, client, pool.take('ES256'))
-    return enforceSenderConstraint(req, rc, '/api/echo/x', presented, verified, LOW_POLICY)
+    return enforceSenderConstraint(req, rc, presented, verified, LOW_POLICY)
   },
   // A new proof each time, as requests bring them.
   'proof-verify-es256': ({ clients, pool }) => verifyStep(clients.ES256, pool.take('ES256')),

@@ -4,7 +4,6 @@
 // for, and records iss/sub/jti/sid/kid for the request's log line.
 
 import { AuthError } from '../lib/errors'
-import { splitRequestTarget } from '../proxy/request-target'
 import { effectiveTier, type Tier } from '../revocation/tier'
 import { extractAccessToken } from '../verify/bearer'
 import type { VerifiedToken } from '../verify/verify-token'
@@ -45,8 +44,7 @@ export async function authenticate(
     throw err
   }
   const tier = effectiveTier(policy.tier, verified.scopes, rc.config.sensitiveScopes)
-  const path = splitRequestTarget(request.url).path
-  rc.record.dpop = await enforceSenderConstraint(request, rc, path, presented, verified, {
+  rc.record.dpop = await enforceSenderConstraint(request, rc, presented, verified, {
     dpop: policy.dpop,
     tier,
   })

@@ -6,6 +6,7 @@
 
 import { AuthError, type AuthErrorOptions } from '../lib/errors'
 import { countMetric } from '../observability/metrics'
+import { splitRequestTarget } from '../proxy/request-target'
 import { proofUrl, verifyDpopProof, type DpopProof } from '../verify/dpop-proof'
 import type { VerifiedToken } from '../verify/verify-token'
 import type { Tier } from '../revocation/tier'
@@ -101,7 +102,6 @@ export interface ResourcePolicy {
 export async function enforceSenderConstraint(
   request: Request,
   rc: RequestContext,
-  path: string,
   presented: { readonly scheme: 'Bearer' | 'DPoP'; readonly token: string },
   verified: VerifiedToken,
   policy: ResourcePolicy,
@@ -127,6 +127,8 @@ export async function enforceSenderConstraint(
   if (header === null) {
     throw new AuthError('invalid_dpop_proof', { detail: 'DPoP header missing', scheme })
   }
+  // The path is taken from the URL only here: a bearer request never pays for it.
+  const path = splitRequestTarget(request.url).path
   const proof = await checkProof(header, request, rc, path, presented.token, { scheme })
   if (proof.jkt !== verified.boundKey) {
     countMetric('gatehouse_dpop_total', { result: 'dpop_binding_mismatch' })

@@ -7,11 +7,9 @@
 // An entry lives only while its proof's iat is inside the acceptance window.
 
 import { AuthError } from '../lib/errors'
-import { withTimeout, type CircuitBreaker } from '../lib/circuit-breaker'
-import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
 import type { DpopProof } from '../verify/dpop-proof'
-import { BreakerPool } from './breaker-pool'
+import { BreakerPool, FAIL_OPEN } from './breaker-pool'
 import type { ProofShardLocator } from './revocation-shard'
 import type { Tier } from './tier'
 
@@ -28,14 +26,23 @@ export class ProofReplayGuard {
 
   constructor(
     private readonly shards: ProofShardLocator,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     /** How far a proof's iat may be from now (the verifier's window). */
     private readonly windowSeconds: number,
     private readonly now: () => number,
     /** Proofs remembered in this isolate. */
     private readonly capacity = ISOLATE_CACHE_MAX,
   ) {
-    this.breakers = new BreakerPool('dpop_replay', now)
+    this.breakers = new BreakerPool(
+      {
+        label: 'dpop_replay',
+        counter: 'gatehouse_dpop_replay_checks_total',
+        unavailable: 'replay_check_unavailable',
+        failOpenEvent: 'dpop_replay_fail_open',
+      },
+      timeoutMs,
+      now,
+    )
   }
 
   /**
@@ -48,20 +55,10 @@ export class ProofReplayGuard {
     // A low route relies on the isolate's memory; when that is full of live proofs (a burst of
     // hundreds of proofs a second), the proof is claimed globally instead of being forgotten.
     if (tier === 'low' && remembered) return 'isolate-only; tier=low'
-    const breaker = this.breakers.for(proof.jkt)
-    if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
-    let first: boolean
-    try {
-      first = await withTimeout(
-        this.shards(proof.jkt).claimProof(proof.jti, expiresAt),
-        this.timeoutMs,
-      )
-    } catch (err) {
-      breaker.failure()
-      const cause = err instanceof DOMException && err.name === 'TimeoutError' ? 'timeout' : 'error'
-      return unavailable(tier, cause, breaker)
-    }
-    breaker.success()
+    const first = await this.breakers.ask(proof.jkt, tier, () =>
+      this.shards(proof.jkt).claimProof(proof.jti, expiresAt),
+    )
+    if (first === FAIL_OPEN) return FAIL_OPEN
     if (!first) {
       countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'replay' })
       throw new AuthError('dpop_replay', { detail: 'proof jti used before', scheme: 'DPoP' })
@@ -90,17 +87,4 @@ export class ProofReplayGuard {
     this.seen.set(key, expiresAt)
     return true
   }
-}
-
-function unavailable(tier: Tier, cause: string, breaker: CircuitBreaker): ReplayOutcome {
-  if (tier === 'critical') {
-    countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'fail_closed' })
-    throw new AuthError('replay_check_unavailable', {
-      detail: cause,
-      retryAfterSeconds: Math.max(1, breaker.retryAfterMs() / 1000),
-    })
-  }
-  countMetric('gatehouse_dpop_replay_checks_total', { tier, result: 'fail_open' })
-  logLine('warn', 'dpop_replay_fail_open', { tier, cause })
-  return 'unavailable; policy=fail-open'
 }

@@ -4,11 +4,9 @@
 // origin) and `critical` fails closed with 503 + Retry-After. No other code path improvises.
 
 import { AuthError } from '../lib/errors'
-import { withTimeout, type CircuitBreaker } from '../lib/circuit-breaker'
-import { logLine } from '../observability/log'
 import { countMetric } from '../observability/metrics'
 import type { VerifiedToken } from '../verify/verify-token'
-import { BreakerPool } from './breaker-pool'
+import { BreakerPool, FAIL_OPEN } from './breaker-pool'
 import type { ShardLocator } from './revocation-shard'
 import type { Tier } from './tier'
 
@@ -24,10 +22,19 @@ export class RevocationPolicy {
 
   constructor(
     private readonly shards: ShardLocator,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     now: () => number,
   ) {
-    this.breakers = new BreakerPool('revocation', now)
+    this.breakers = new BreakerPool(
+      {
+        label: 'revocation',
+        counter: 'gatehouse_revocation_checks_total',
+        unavailable: 'revocation_unavailable',
+        failOpenEvent: 'revocation_fail_open',
+      },
+      timeoutMs,
+      now,
+    )
   }
 
   /**
@@ -36,23 +43,16 @@ export class RevocationPolicy {
    */
   async check(token: VerifiedToken, tier: Tier): Promise<RevocationOutcome> {
     if (tier === 'low') return 'skipped; tier=low'
-    const breaker = this.breakers.for(
-      JSON.stringify([token.issuer.issuer, token.tenant, token.subject]),
+    const issuer = token.issuer.issuer
+    const { tenant, subject } = token
+    const verdict = await this.breakers.ask(JSON.stringify([issuer, tenant, subject]), tier, () =>
+      this.shards(issuer, tenant, subject).check({
+        jti: token.tokenId,
+        sid: token.sessionId,
+        iat: token.issuedAt,
+      }),
     )
-    if (!breaker.allow()) return unavailable(tier, 'breaker_open', breaker)
-    let verdict
-    try {
-      const shard = this.shards(token.issuer.issuer, token.tenant, token.subject)
-      verdict = await withTimeout(
-        shard.check({ jti: token.tokenId, sid: token.sessionId, iat: token.issuedAt }),
-        this.timeoutMs,
-      )
-    } catch (err) {
-      breaker.failure()
-      const cause = err instanceof DOMException && err.name === 'TimeoutError' ? 'timeout' : 'error'
-      return unavailable(tier, cause, breaker)
-    }
-    breaker.success()
+    if (verdict === FAIL_OPEN) return FAIL_OPEN
     if (verdict.revoked) {
       countMetric('gatehouse_revocation_checks_total', { tier, result: 'revoked' })
       throw new AuthError('revoked', { detail: `revoked by ${verdict.by}` })
@@ -60,17 +60,4 @@ export class RevocationPolicy {
     countMetric('gatehouse_revocation_checks_total', { tier, result: 'ok' })
     return 'checked'
   }
-}
-
-function unavailable(tier: Tier, cause: string, breaker: CircuitBreaker): RevocationOutcome {
-  if (tier === 'critical') {
-    countMetric('gatehouse_revocation_checks_total', { tier, result: 'fail_closed' })
-    throw new AuthError('revocation_unavailable', {
-      detail: cause,
-      retryAfterSeconds: Math.max(1, breaker.retryAfterMs() / 1000),
-    })
-  }
-  countMetric('gatehouse_revocation_checks_total', { tier, result: 'fail_open' })
-  logLine('warn', 'revocation_fail_open', { tier, cause })
-  return 'unavailable; policy=fail-open'
 }
