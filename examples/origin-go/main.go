@@ -2,7 +2,7 @@
 // Answers 200 with JSON {"ok": true, "claims", "method", "target", "body_bytes"}, or 401 with
 // {"ok": false, "reason"} (a demo: a production origin would log the reason and answer less).
 //
-//	go run . -port 8790 -issuer http://127.0.0.1:8787 -secret "$ORIGIN_SECRET_DEMO"
+//	ORIGIN_SECRET="$ORIGIN_SECRET_DEMO" go run . -port 8790 -issuer http://127.0.0.1:8787
 //	go run . -port 8790 -issuer http://127.0.0.1:8787 \
 //	    -jwks-url http://127.0.0.1:8787/.well-known/origin-assertion-jwks.json
 //
@@ -28,21 +28,22 @@ func main() {
 	port := flag.Int("port", 8790, "port to listen on (127.0.0.1)")
 	issuer := flag.String("issuer", envOr("GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:8787"), "the gateway's public_url")
 	audience := flag.String("audience", "", "this origin's audience (default http://127.0.0.1:<port>)")
-	secret := flag.String("secret", os.Getenv("ORIGIN_SECRET"), "HS256: the route's origin_secret")
 	jwksURL := flag.String("jwks-url", "", "EdDSA: <public_url>/.well-known/origin-assertion-jwks.json")
 	offset := flag.Float64("clock-offset", 0, "seconds added to this origin's clock (tests)")
 	flag.Parse()
 	if *audience == "" {
 		*audience = fmt.Sprintf("http://127.0.0.1:%d", *port)
 	}
-	if (*secret == "") == (*jwksURL == "") {
-		log.Fatal("give exactly one of -secret (HS256) or -jwks-url (EdDSA)")
-	}
-	if *jwksURL != "" {
-		*secret = ""
+	secret := ""
+	if *jwksURL == "" {
+		// HS256: from the environment, never a flag (the process list shows flags to every local user).
+		secret = os.Getenv("ORIGIN_SECRET")
+		if secret == "" {
+			log.Fatal("set ORIGIN_SECRET (HS256) or give -jwks-url (EdDSA)")
+		}
 	}
 	v := &Verifier{
-		Issuer: *issuer, Audience: *audience, Secret: *secret, JWKSURL: *jwksURL,
+		Issuer: *issuer, Audience: *audience, Secret: secret, JWKSURL: *jwksURL,
 		MaxSkewSeconds: defaultMaxSkewSecond,
 		Now:            func() time.Time { return time.Now().Add(time.Duration(*offset * float64(time.Second))) },
 	}

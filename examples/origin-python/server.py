@@ -2,10 +2,12 @@
 Answers 200 with JSON {"ok": true, "claims", "method", "target", "body_bytes"}, or 401 with
 {"ok": false, "reason"} (a demo: a production origin would log the reason and answer less).
 
-  python3 server.py --port 8789 --issuer http://127.0.0.1:8787 --secret "$ORIGIN_SECRET_DEMO"
+  ORIGIN_SECRET="$ORIGIN_SECRET_DEMO" python3 server.py --port 8789 --issuer http://127.0.0.1:8787
   python3 server.py --port 8789 --issuer http://127.0.0.1:8787 \\
       --jwks-url http://127.0.0.1:8787/.well-known/origin-assertion-jwks.json
 
+The HS256 secret comes from the environment (ORIGIN_SECRET), not the command line, where any
+local user could read it in the process list and a value starting with "-" reads as an option.
 --audience defaults to http://127.0.0.1:<port> (the route's origin); --clock-offset shifts this
 origin's clock, in seconds (tests use it to see an assertion arrive after it expired)."""
 import argparse, json, os, time
@@ -58,13 +60,15 @@ def main():
     p.add_argument("--port", type=int, default=8789)
     p.add_argument("--issuer", default=os.environ.get("GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:8787"))
     p.add_argument("--audience")
-    p.add_argument("--secret", default=os.environ.get("ORIGIN_SECRET"))
     p.add_argument("--jwks-url")
     p.add_argument("--clock-offset", type=float, default=0.0)
     a = p.parse_args()
+    secret = None if a.jwks_url else os.environ.get("ORIGIN_SECRET")
+    if not a.jwks_url and not secret:
+        p.error("set ORIGIN_SECRET (HS256) or give --jwks-url (EdDSA)")
     Handler.verifier = AssertionVerifier(
         a.issuer, a.audience or f"http://127.0.0.1:{a.port}",
-        secret=None if a.jwks_url else a.secret, jwks_url=a.jwks_url,
+        secret=secret, jwks_url=a.jwks_url,
         clock=lambda: time.time() + a.clock_offset)
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     print(f"python origin listening on http://127.0.0.1:{a.port}", flush=True)

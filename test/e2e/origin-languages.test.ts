@@ -59,12 +59,13 @@ const LANGUAGES: Language[] = [
         DEBIAN_PYTHON,
         [
           'server.py',
-          ...['--port', String(port), '--issuer', gateway, '--secret', demoOriginSecret()],
+          ...['--port', String(port), '--issuer', gateway],
           ...['--audience', `http://127.0.0.1:${examplePorts.python}`],
           ...['--clock-offset', String(offset)],
         ],
         port,
         join(root, 'examples', 'origin-python'),
+        { ORIGIN_SECRET: demoOriginSecret() },
       ),
     unitTests: () =>
       run(DEBIAN_PYTHON, ['-m', 'unittest', '-v', 'test_verify'], 'examples/origin-python'),

@@ -102,14 +102,22 @@ async function waitUntilListening(port: number, child: ChildProcess, log: () => 
   )
 }
 
-/** Starts `command args` (an example origin) and resolves once it answers HTTP on `port`. */
+/**
+ * Starts `command args` (an example origin) with `env` added to its environment (secrets go
+ * there, never in args) and resolves once it answers HTTP on `port`.
+ */
 export async function startOrigin(
   command: string,
   args: string[],
   port: number,
   cwd: string,
+  env: Record<string, string> = {},
 ): Promise<RunningOrigin> {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: QUIET_ENV })
+  const child = spawn(command, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...QUIET_ENV, ...env },
+  })
   let output = ''
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4_000))
   child.stdout?.on('data', keep)
