@@ -18,6 +18,8 @@ const LAYERS = {
   storage: ['lib'],
   accounts: ['lib', 'observability', 'storage'],
   sessions: ['lib', 'observability', 'storage'],
+  // factors/ are second factors (TOTP, passkeys, recovery codes) and their single-use challenges
+  factors: ['lib', 'observability', 'storage'],
   // origin/ is the standalone verifier; the proxy signs the very canonical string it checks.
   proxy: ['lib', 'observability', 'revocation', 'verify', 'keys', 'origin'],
   // config/ may use the capability libraries (their types, their defaults), never http/
@@ -31,6 +33,7 @@ const LAYERS = {
     'storage',
     'accounts',
     'sessions',
+    'factors',
     'proxy',
   ],
   // http/ is the edge: anything but the entry (see no-import-of-entry)
@@ -44,6 +47,7 @@ const LAYERS = {
     'storage',
     'accounts',
     'sessions',
+    'factors',
     'proxy',
     'config',
   ],
