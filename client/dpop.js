@@ -97,18 +97,28 @@ export async function createProof(key, claims) {
 }
 
 /**
+ * A JWT's payload, read without verification: only for what the client shows or estimates
+ * (the gateway's clock, the session's `acr`), never for a decision. Null if unreadable.
+ * @param {string} jwt
+ * @returns {Record<string, unknown> | null}
+ */
+export function unverifiedClaims(jwt) {
+  try {
+    const part = /** @type {string} */ (jwt.split('.')[1])
+    const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')))
+    return typeof payload === 'object' && payload !== null ? payload : null
+  } catch {
+    return null
+  }
+}
+
+/**
  * The `iat` of a JWT's payload, read without verification: the gateway's clock at the moment
  * it minted the token, used only to estimate the client's clock offset. Null if unreadable.
  * @param {string} jwt
  * @returns {number | null}
  */
 export function issuedAt(jwt) {
-  try {
-    const part = /** @type {string} */ (jwt.split('.')[1])
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'))
-    const iat = JSON.parse(json).iat
-    return typeof iat === 'number' && Number.isFinite(iat) ? iat : null
-  } catch {
-    return null
-  }
+  const iat = unverifiedClaims(jwt)?.iat
+  return typeof iat === 'number' && Number.isFinite(iat) ? iat : null
 }

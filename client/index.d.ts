@@ -1,4 +1,5 @@
-// gatehouse/client: the public contract of client/index.js (README § DPoP).
+// gatehouse/client: the public contract of client/index.js (README § DPoP, § Second factors and
+// step-up).
 
 /** Where the DPoP key pair lives; `save` replaces any stored pair. */
 export interface KeyStore {
@@ -43,6 +44,11 @@ export interface GatehouseClientOptions {
    * before 22, pass one (the `ws` package's takes the same arguments).
    */
   WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket
+  /**
+   * The WebAuthn container passkey ceremonies use; default `navigator.credentials`. Passkeys
+   * need a secure context whose host is a name (WebAuthn refuses IP-address origins).
+   */
+  credentials?: CredentialsContainer
 }
 
 export interface Session {
@@ -51,13 +57,53 @@ export interface Session {
   readonly scope: string
   /** When the access token expires, epoch milliseconds by this client's clock. */
   readonly expiresAt: number
+  /**
+   * What the access token says of the authentication, read without verification (for display,
+   * never for a decision): `acr` (`pwd` | `mfa`), `amr` (RFC 8176: `pwd`, `otp`, `hwk`, `swk`,
+   * `mfa`) and `auth_time` (epoch seconds by the gateway's clock); null/empty when absent.
+   */
+  readonly acr: string | null
+  readonly amr: readonly string[]
+  readonly authTime: number | null
+}
+
+/** One answer to a second-factor prompt: a TOTP code, a recovery code, or this device's passkey. */
+export type FactorAnswer = { otp: string } | { recoveryCode: string } | { passkey: true }
+
+export interface Factor {
+  readonly id: string
+  readonly type: 'totp' | 'passkey'
+  readonly label: string | null
+  /** As the gateway states them (epoch seconds), or null. */
+  readonly createdAt: number | string | null
+  readonly lastUsedAt: number | string | null
+}
+
+export interface FactorList {
+  readonly factors: readonly Factor[]
+  readonly recoveryCodesRemaining: number
+}
+
+/** A pending authenticator-app factor: show the secret (or the URI as a QR code), then confirm. */
+export interface TotpEnrollment {
+  readonly factorId: string
+  /** The shared secret, base32 (RFC 4648) — show it to the user once, never store it. */
+  readonly secret: string
+  /** `otpauth://totp/…` with the secret, for an authenticator app. */
+  readonly otpauthUri: string
+}
+
+export interface FactorAdded {
+  readonly factorId: string
+  /** The recovery codes, only with the user's first factor: show them once. Null otherwise. */
+  readonly recoveryCodes: readonly string[] | null
 }
 
 /**
  * What changed: `login`, `refresh` (this client rotated), `tab` (another tab's token taken
  * over), `ended` (the gateway refused the session, or another tab ended it), `logout`.
  */
-export type ChangeCause = 'login' | 'refresh' | 'tab' | 'ended' | 'logout'
+export type ChangeCause = 'login' | 'refresh' | 'step-up' | 'tab' | 'ended' | 'logout'
 
 export interface RefreshOutcome {
   /** Whether the client now holds a fresh access token. */
@@ -73,10 +119,53 @@ export interface RefreshOutcome {
 
 export interface GatehouseClient {
   /**
-   * Logs in with a new DPoP key; resolves to the session. Rejects with GatehouseError
+   * Logs in with a new DPoP key; resolves to the session. Rejects with MfaRequiredError when the
+   * user has a second factor (403 `mfa_required`: finish with `completeMfa` on this client, which
+   * keeps the pending login's token and key in memory), else with GatehouseError
    * (`invalid_grant`, `rate_limited`, `network_error`…).
    */
   login(credentials: { tenant?: string; username: string; password: string }): Promise<Session>
+  /**
+   * Finishes the pending password login with a second factor (`{ passkey: true }` runs
+   * navigator.credentials.get with the options the login offered); resolves to the session.
+   * Rejects with GatehouseError `invalid_grant` for a wrong answer (the login stays pending for
+   * another try until the gateway gives up on it) or an expired one, `rate_limited` (429); with
+   * the browser's DOMException when the user declines the passkey; TypeError when no login is
+   * pending or it offers no passkey.
+   */
+  completeMfa(answer: FactorAnswer): Promise<Session>
+  /**
+   * Logs in with a discoverable passkey alone (user verification required) and a new DPoP key;
+   * resolves to the session. Rejects with GatehouseError (`invalid_grant`…) or the browser's
+   * DOMException (`NotAllowedError`: declined, no passkey for this site).
+   */
+  loginWithPasskey(input?: { tenant?: string }): Promise<Session>
+  /**
+   * Proves a second factor again for the current session (RFC 9470 step-up): the session gets a
+   * new access token with a new `auth_time` and `acr` `mfa` (refreshes keep them). Resolves to
+   * the session; rejects with GatehouseError (`invalid_grant`…), DOMException, or TypeError
+   * (a passkey was asked for and the user has none).
+   */
+  stepUp(answer: FactorAnswer): Promise<Session>
+  /** The user's second factors. Rejects with GatehouseError. */
+  listFactors(): Promise<FactorList>
+  /**
+   * Starts an authenticator-app factor (pending until `confirmTotp`). Rejects with
+   * StepUpRequiredError when the user already has a factor and the session's MFA is not fresh,
+   * else GatehouseError.
+   */
+  enrollTotp(options?: { label?: string }): Promise<TotpEnrollment>
+  /** Activates a pending TOTP factor with a current code. Rejects with GatehouseError (`invalid_grant`). */
+  confirmTotp(factorId: string, code: string): Promise<FactorAdded>
+  /**
+   * Registers a passkey on this device (navigator.credentials.create). Rejects with
+   * StepUpRequiredError (as enrollTotp), GatehouseError, or the browser's DOMException.
+   */
+  registerPasskey(options?: { label?: string }): Promise<FactorAdded>
+  /** Removes a factor. Needs a fresh MFA: rejects with StepUpRequiredError, or GatehouseError. */
+  removeFactor(id: string): Promise<void>
+  /** Replaces the recovery codes; show them once. Rejects like removeFactor. */
+  newRecoveryCodes(): Promise<readonly string[]>
   /**
    * fetch() for the gateway: adds `Authorization: DPoP <token>` and a proof to requests to the
    * gateway's origin (others go out untouched), refreshes first when the token is about to
@@ -85,6 +174,13 @@ export interface GatehouseClient {
    * they are (a 401 too); rejects only as fetch does.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
+  /**
+   * `fetch()` that rejects with StepUpRequiredError when the gateway answers 401
+   * `insufficient_user_authentication` (the route wants `acr_values`/`max_age` the session does
+   * not meet; the origin was not reached): call `stepUp`, then send the request again. Every
+   * other answer is returned as `fetch()` returns it.
+   */
+  request(input: RequestInfo | URL, init?: RequestInit): Promise<Response>
   /**
    * Opens a WebSocket to the gateway (`ws:`/`wss:`, or `http:`/`https:` turned into those;
    * relative URLs against `baseUrl`), refreshing first when the token is about to expire, with
@@ -127,5 +223,33 @@ export declare class GatehouseError extends Error {
   /** The answer's `error`, or `network_error`. */
   readonly code: string
 }
+
+/** A password login that needs a second factor (403 `mfa_required`). */
+export declare class MfaRequiredError extends GatehouseError {
+  constructor(factors: readonly string[], expiresAt: number)
+  readonly status: 403
+  readonly code: 'mfa_required'
+  /** What the user may answer with: `totp`, `passkey`, `recovery_code`. */
+  readonly factors: readonly string[]
+  /** When the pending login expires, epoch milliseconds by this client's clock. */
+  readonly expiresAt: number
+}
+
+/** A 401 `insufficient_user_authentication` (RFC 9470): step up, then retry. */
+export declare class StepUpRequiredError extends GatehouseError {
+  constructor(acrValues: readonly string[], maxAge: number | null)
+  readonly status: 401
+  readonly code: 'insufficient_user_authentication'
+  /** The challenge's `acr_values` (e.g. `['mfa']`); empty when it names none. */
+  readonly acrValues: readonly string[]
+  /** The challenge's `max_age` in seconds, or null. */
+  readonly maxAge: number | null
+}
+
+/**
+ * The step-up challenge of a gateway answer (a 401 whose WWW-Authenticate, or else the parsed
+ * `body`, says `insufficient_user_authentication`), or null: for callers of `fetch()`.
+ */
+export declare function stepUpChallenge(res: Response, body?: unknown): StepUpRequiredError | null
 
 export declare function createGatehouseClient(options: GatehouseClientOptions): GatehouseClient

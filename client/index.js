@@ -6,15 +6,32 @@
 // clients keep the refresh token in the gateway's HttpOnly cookie and the non-extractable key in
 // IndexedDB, so a reload keeps the session; their tabs share one rotation (tabs.js). Mobile and
 // Node clients keep the refresh token in memory (or a storage they pass) and send it in the body.
-// Dependency-free: WebCrypto, fetch, and where present IndexedDB, Web Locks, BroadcastChannel.
+// Second factors (mfa.js, webauthn.js): a login that needs one rejects with MfaRequiredError and
+// is finished by completeMfa (or replaced by a passkey-only login); a route that wants a fresher
+// or stronger authentication rejects `request` with StepUpRequiredError, answered by stepUp.
+// Dependency-free: WebCrypto, fetch, and where present IndexedDB, Web Locks, BroadcastChannel,
+// WebAuthn.
 
-import { generateKeyPair, proofKey } from './dpop.js'
+import { generateKeyPair, proofKey, unverifiedClaims } from './dpop.js'
 import { chooseKeyStore, isShared, memoryTokenStorage } from './key-store.js'
+import {
+  MfaRequiredError,
+  StepUpRequiredError,
+  callJson,
+  createFactorApi,
+  factorBody,
+  stepUpChallenge,
+  wantsPasskey,
+} from './mfa.js'
 import { offeredProtocols, socketTarget } from './socket.js'
 import { createTabs } from './tabs.js'
+import { runCeremony } from './webauthn.js'
 import { GatehouseError, createWire, errorCode } from './wire.js'
 
-export { GatehouseError }
+export { GatehouseError, MfaRequiredError, StepUpRequiredError, stepUpChallenge }
+
+/** @param {unknown} value @returns {value is Record<string, any>} */
+const isObject = (value) => typeof value === 'object' && value !== null
 
 /** Refresh this long before `expires_in` runs out: clock drift and the request's own latency. */
 const DEFAULT_REFRESH_MARGIN_SECONDS = 30
@@ -26,6 +43,7 @@ const PEER_WAIT_MS = 150
 /** @typedef {import('./index.js').Session} Session */
 /** @typedef {import('./index.js').RefreshOutcome} RefreshOutcome */
 /** @typedef {import('./index.js').ChangeCause} ChangeCause */
+/** @typedef {import('./index.js').FactorAnswer} FactorAnswer */
 /** @typedef {import('./tabs.js').SharedToken} Token */
 /** @typedef {import('./dpop.js').ProofKey} ProofKey */
 
@@ -55,6 +73,7 @@ export function createGatehouseClient(options) {
   const withCookie = kind === 'web' ? { credentials: 'include' } : {}
   const wire = createWire({ fetch: fetchImpl, now, withCookie })
   const endpoint = (/** @type {string} */ path) => new URL(path, root).href
+  const webauthn = () => options.credentials ?? globalThis.navigator?.credentials
 
   /** @type {Token | null} the only copy of the access token */
   let token = null
@@ -68,13 +87,29 @@ export function createGatehouseClient(options) {
   let queue = Promise.resolve()
   /** @type {Set<(session: Session | null, cause: ChangeCause) => void>} */
   const listeners = new Set()
+  /**
+   * A password login waiting for its second factor: the mfa_token and the key its proofs were
+   * made with (the gateway binds the session to that key). Memory only.
+   * @type {{ mfaToken: string, pair: CryptoKeyPair, k: ProofKey,
+   *   passkeyOptions: Record<string, unknown> | null } | null}
+   */
+  let pendingMfa = null
 
   const fresh = () => token !== null && now() < token.expiresAt - marginMs
   /** @returns {Session | null} */
-  const session = () =>
-    token === null
-      ? null
-      : { tokenType: token.type, scope: token.scope, expiresAt: token.expiresAt }
+  function session() {
+    if (token === null) return null
+    const claims = unverifiedClaims(token.value)
+    const amr = Array.isArray(claims?.amr) ? claims.amr.filter((m) => typeof m === 'string') : []
+    return {
+      tokenType: token.type,
+      scope: token.scope,
+      expiresAt: token.expiresAt,
+      acr: typeof claims?.acr === 'string' ? claims.acr : null,
+      amr,
+      authTime: typeof claims?.auth_time === 'number' ? claims.auth_time : null,
+    }
+  }
   /** @param {ChangeCause} cause */
   const emit = (cause) => {
     for (const listener of listeners) {
@@ -118,8 +153,8 @@ export function createGatehouseClient(options) {
 
   /**
    * Keeps a token endpoint's answer: the access token in memory, a mobile refresh token in its
-   * storage. @param {Record<string, unknown> | null} body @param {ProofKey} k
-   * @param {ChangeCause} cause
+   * storage. @param {Record<string, unknown> | null} body @param {ProofKey | null} k the key a
+   * DPoP-bound token is bound to @param {ChangeCause} cause
    */
   async function adopt(body, k, cause) {
     const value = body?.access_token
@@ -135,7 +170,7 @@ export function createGatehouseClient(options) {
       type,
       scope,
       expiresAt: now() + expiresIn * 1000,
-      jkt: type === 'DPoP' ? k.jkt : null,
+      jkt: type === 'DPoP' && k !== null ? k.jkt : null,
     }
     if (refreshTokens !== null && typeof body?.refresh_token === 'string') {
       await refreshTokens.set(body.refresh_token)
@@ -315,13 +350,119 @@ export function createGatehouseClient(options) {
         client: kind,
       }
       if (kind === 'mobile') body.device_id = options.deviceId
+      pendingMfa = null
       const answer = await wire.tokenRequest(endpoint('auth/login'), body, k)
+      const mfaToken = answer.body?.mfa_token
+      if (answer.status === 403 && typeof mfaToken === 'string') {
+        const passkeyOptions = answer.body?.passkey_options
+        pendingMfa = {
+          mfaToken,
+          pair,
+          k,
+          passkeyOptions: isObject(passkeyOptions) ? passkeyOptions : null,
+        }
+        const factors = answer.body?.factors
+        const expiresIn = answer.body?.expires_in
+        throw new MfaRequiredError(
+          Array.isArray(factors) ? factors.filter((f) => typeof f === 'string') : [],
+          now() + (typeof expiresIn === 'number' ? expiresIn : 0) * 1000,
+        )
+      }
       if (answer.status !== 200) throw new GatehouseError(answer.status, errorCode(answer))
-      await store.save(pair)
-      key = Promise.resolve(k)
-      await adopt(answer.body, k, 'login')
-      return /** @type {Session} */ (session())
+      return begin(pair, k, answer.body)
     })
+  }
+
+  /**
+   * Starts the session a login endpoint answered with: keeps its key and its tokens.
+   * @param {CryptoKeyPair} pair @param {ProofKey} k @param {Record<string, unknown> | null} body
+   */
+  async function begin(pair, k, body) {
+    await store.save(pair)
+    key = Promise.resolve(k)
+    await adopt(body, k, 'login')
+    return /** @type {Session} */ (session())
+  }
+
+  /** @type {Client['completeMfa']} */
+  async function completeMfa(answer) {
+    const pending = pendingMfa
+    if (pending === null) throw new TypeError('gatehouse: no login is waiting for a second factor')
+    let passkey = null
+    if (wantsPasskey(answer)) {
+      if (pending.passkeyOptions === null) {
+        throw new TypeError('gatehouse: this login offers no passkey')
+      }
+      // The ceremony waits for the user: outside the cross-tab lock.
+      passkey = await runCeremony(webauthn(), 'get', pending.passkeyOptions)
+    }
+    const body = { mfa_token: pending.mfaToken, ...factorBody(answer, passkey) }
+    return exclusive(async () => {
+      const result = await wire.tokenRequest(endpoint('auth/login/mfa'), body, pending.k)
+      // A wrong answer leaves the pending login for another try (the gateway allows a few).
+      if (result.status !== 200) throw new GatehouseError(result.status, errorCode(result))
+      if (pendingMfa === pending) pendingMfa = null
+      return begin(pending.pair, pending.k, result.body)
+    })
+  }
+
+  /** @type {Client['loginWithPasskey']} */
+  async function loginWithPasskey(input = {}) {
+    const tenant = input.tenant ?? options.tenant
+    if (!tenant) throw new TypeError('gatehouse: login needs a tenant')
+    const start = await wire.postJson(endpoint('auth/passkeys/login/options'), { tenant })
+    const challengeToken = start.body?.challenge_token
+    const publicKey = start.body?.options
+    if (start.status !== 200 || typeof challengeToken !== 'string' || !isObject(publicKey)) {
+      throw new GatehouseError(start.status, errorCode(start))
+    }
+    const credential = await runCeremony(webauthn(), 'get', publicKey)
+    return exclusive(async () => {
+      pendingMfa = null
+      const pair = await generateKeyPair()
+      const k = await proofKey(pair)
+      /** @type {Record<string, unknown>} */
+      const body = { challenge_token: challengeToken, tenant, credential, client: kind }
+      if (kind === 'mobile') body.device_id = options.deviceId
+      const answer = await wire.tokenRequest(endpoint('auth/passkeys/login'), body, k)
+      if (answer.status !== 200) throw new GatehouseError(answer.status, errorCode(answer))
+      return begin(pair, k, answer.body)
+    })
+  }
+
+  /** @type {Client['request']} */
+  async function request(input, init) {
+    const res = await gatewayFetch(input, init)
+    if (res.status !== 401) return res
+    // The challenge is in WWW-Authenticate; the body says it too, for a reader CORS hides it from.
+    const body = res.headers.has('www-authenticate')
+      ? undefined
+      : await res
+          .clone()
+          .json()
+          .catch(() => null)
+    const challenge = stepUpChallenge(res, body)
+    if (challenge === null) return res
+    await res.body?.cancel().catch(() => undefined)
+    throw challenge
+  }
+
+  /** @type {Client['stepUp']} */
+  async function stepUp(answer) {
+    let body
+    if (wantsPasskey(answer)) {
+      const start = await callJson(request, 'POST', 'auth/step-up/options')
+      if (!isObject(start?.passkey_options)) {
+        throw new TypeError('gatehouse: this session has no passkey to step up with')
+      }
+      const passkey = await runCeremony(webauthn(), 'get', start.passkey_options)
+      body = { challenge_token: start.challenge_token, ...factorBody(answer, passkey) }
+    } else body = factorBody(answer, null)
+    const result = await callJson(request, 'POST', 'auth/step-up', body)
+    const k = token?.type === 'DPoP' ? await currentKey() : null
+    // A new access token for the same session (no new refresh token): kept like a rotation's.
+    await exclusive(() => adopt(result, k, 'step-up'))
+    return /** @type {Session} */ (session())
   }
 
   /** POST /auth/logout by the access token (with its proof), else by the refresh token. */
@@ -347,13 +488,19 @@ export function createGatehouseClient(options) {
         const answer = { status: res.status, body: await res.json().catch(() => null) }
         throw new GatehouseError(res.status, errorCode(answer))
       }
+      pendingMfa = null
       await forget('logout')
     })
   }
 
   return {
     login,
+    completeMfa,
+    loginWithPasskey,
+    stepUp,
+    ...createFactorApi(request, webauthn),
     fetch: gatewayFetch,
+    request,
     websocket,
     logout,
     restore: async () => fresh() || (await renew(token?.value ?? null)).ok,

@@ -13,7 +13,7 @@ const CLOCK_TOLERANCE_MS = 10_000
 const HALF_SECOND_MS = 500
 const CHALLENGE_ERROR = /\berror="([^"]*)"/
 
-/** A refused login or logout: the gateway's status and its RFC 6749 error code. */
+/** A refused request of the client: the gateway's status and its error code. */
 export class GatehouseError extends Error {
   /**
    * @param {number} status HTTP status, 0 when the gateway could not be reached
@@ -126,6 +126,23 @@ export function createWire({ fetch, now, withCookie }) {
         if (retry === null || retried.has(retry)) return answer
         retried.add(retry)
       }
+    },
+
+    /**
+     * POSTs JSON to a gateway endpoint that takes no proof (the start of a passkey login).
+     * Resolves to status 0 when the gateway could not be reached.
+     * @param {string} url @param {Record<string, unknown>} body @returns {Promise<Answer>}
+     */
+    async postJson(url, body) {
+      let res
+      try {
+        const headers = { 'content-type': 'application/json' }
+        res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })
+      } catch {
+        return { status: 0, body: null }
+      }
+      learn(res, true)
+      return { status: res.status, body: await res.json().catch(() => null) }
     },
 
     /**
