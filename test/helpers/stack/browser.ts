@@ -1,9 +1,11 @@
 // Real-browser helpers for the e2e tests: Debian's Chromium driven by playwright-core (installed
 // with apt-get on first use, see scripts/lib/ensure-chromium.mjs), the demo page's actions, a
 // wire recorder that reads what Chromium actually sent and received (DevTools protocol: status
-// codes even of answers that CORS hides from page script, and the Cookie header as sent), and a
-// throwaway HTTP server for pages of a foreign origin.
+// codes even of answers that CORS hides from page script, and the Cookie header as sent), a
+// throwaway HTTP server for pages of a foreign origin, and second factors: a DevTools virtual
+// authenticator (passkeys) and the codes an authenticator app would show (TOTP).
 
+import { createHmac } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, expect } from 'vitest'
@@ -76,27 +78,127 @@ export async function act(page: Page, selector: string): Promise<Status> {
   return readStatus(page)
 }
 
-/**
- * Opens /demo and logs alice in through the form. Resolves to the access token, read from the
- * login response on the wire as DevTools would: the page itself offers no way to read it.
- */
-export async function logInOnDemoPage(page: Page): Promise<string> {
-  await page.goto(`${GATEWAY}/demo`)
+/** The gateway by name (http://localhost:<port>): WebAuthn refuses IP-address origins. */
+export const GATEWAY_BY_NAME = GATEWAY.replace('//127.0.0.1:', '//localhost:')
+
+/** Opens the demo page at `base` and waits until its script is ready. */
+export async function openDemoPage(page: Page, base = GATEWAY): Promise<Status> {
+  await page.goto(`${base}/demo`)
   await page.waitForSelector('#status[data-ready="true"]')
-  await page.fill('input[name=password]', DEMO.alice.password)
+  return readStatus(page)
+}
+
+export interface DemoUser {
+  readonly tenant?: string
+  readonly username: string
+  readonly password: string
+}
+
+/**
+ * Fills the open demo page's login form and submits it; resolves to the status after the login
+ * (outcome ok, or pending with data-mfa="required" when a second factor is asked for).
+ */
+export async function submitLogin(page: Page, user: DemoUser): Promise<Status> {
+  await page.fill('input[name=tenant]', user.tenant ?? 'demo')
+  await page.fill('input[name=username]', user.username)
+  await page.fill('input[name=password]', user.password)
+  return act(page, '#login-button')
+}
+
+/**
+ * Opens /demo and logs a user in through the form (alice at the gateway's IP origin unless told
+ * otherwise). Resolves to the access token, read from the login response on the wire as
+ * DevTools would: the page itself offers no way to read it.
+ */
+export async function logInOnDemoPage(
+  page: Page,
+  options: { user?: DemoUser; base?: string } = {},
+): Promise<string> {
+  const base = options.base ?? GATEWAY
+  await openDemoPage(page, base)
   const answer = page.waitForResponse(
-    (r) => r.url() === `${GATEWAY}/auth/login` && r.request().method() === 'POST',
+    (r) => r.url() === `${base}/auth/login` && r.request().method() === 'POST',
   )
-  const status = await act(page, '#login-button')
+  const status = await submitLogin(page, options.user ?? DEMO.alice)
   if (status.outcome !== 'ok') throw new Error(`demo login failed: ${status.httpStatus}`)
   return ((await (await answer).json()) as { access_token: string }).access_token
+}
+
+/** A CDP virtual authenticator attached to one page (its credentials live as long as it does). */
+export interface VirtualAuthenticator {
+  readonly id: string
+  /** The credentials it holds (WebAuthn.getCredentials): discoverable ones name their user. */
+  credentials(): Promise<{ credentialId: string; isResidentCredential: boolean; rpId?: string }[]>
+}
+
+/**
+ * Gives `page` a platform authenticator that always has the user present and verified (a
+ * passkey: CTAP2, internal transport, resident keys, user verification), through DevTools.
+ */
+export async function addVirtualAuthenticator(page: Page): Promise<VirtualAuthenticator> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('WebAuthn.enable', { enableUI: false })
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  })
+  return {
+    id: authenticatorId,
+    credentials: async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  }
+}
+
+/** RFC 6238 as the gateway's authenticator-app factor uses it: HMAC-SHA-1, 30 s, 6 digits. */
+const TOTP_PERIOD_SECONDS = 30
+const TOTP_DIGITS = 6
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** RFC 4648 base32 (padding optional) to bytes: a TOTP secret as the page shows it. */
+export function base32Decode(text: string): Buffer {
+  const out: number[] = []
+  let bits = 0
+  let value = 0
+  for (const char of text.replace(/=+$/, '').toUpperCase()) {
+    const index = BASE32.indexOf(char)
+    if (index < 0) throw new Error(`not base32: ${char}`)
+    value = ((value << 5) | index) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff)
+      bits -= 8
+    }
+  }
+  return Buffer.from(out)
+}
+
+/** The current RFC 6238 time step by this machine's clock (the gateway's too, locally). */
+export const currentTotpStep = (): number => Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS)
+
+/**
+ * The code an authenticator app shows for `step` (RFC 6238 §4 over RFC 4226 §5.3's dynamic
+ * truncation), computed here with node:crypto rather than by the gateway's own code.
+ */
+export function totpCode(secret: Buffer, step: number): string {
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(step))
+  const mac = createHmac('sha1', secret).update(counter).digest()
+  const offset = mac[mac.length - 1]! & 0x0f
+  const binary = mac.readUInt32BE(offset) & 0x7fffffff
+  return String(binary % 10 ** TOTP_DIGITS).padStart(TOTP_DIGITS, '0')
 }
 
 /** One request as Chromium put it on the wire. */
 export interface WireRequest {
   id: string
   method: string
-  /** Path and query on the gateway, or the full URL elsewhere. */
+  /** Path and query on the gateway (by IP or by name), or the full URL elsewhere. */
   target: string
   /** Request headers as sent (lower-case names), known once Chromium reports them. */
   headers: Record<string, string>
@@ -133,9 +235,8 @@ export async function recordWire(
   cdp.on('Network.requestWillBeSent', (e) => {
     const w = entry(e.requestId)
     w.method = e.request.method
-    w.target = e.request.url.startsWith(GATEWAY)
-      ? e.request.url.slice(GATEWAY.length)
-      : e.request.url
+    const base = [GATEWAY, GATEWAY_BY_NAME].find((b) => e.request.url.startsWith(`${b}/`))
+    w.target = base === undefined ? e.request.url : e.request.url.slice(base.length)
   })
   cdp.on('Network.requestWillBeSentExtraInfo', (e) => {
     const w = entry(e.requestId)
