@@ -1,32 +1,46 @@
-// npm start: the local demo profile (v2) in one command (README § Quick start).
-//   1. secrets in .dev.vars (generated once), 2. D1 migrations applied locally to every session
-//   shard and the audit database, 3. demo data seeded on their shards (idempotent), 4. the demo third-party issuer's key in .demo-idp.json
-//   (generated once), 5. demo origin on :8788 (it publishes that key), 6. the gateway on :8787.
-//   The Python and Go example origins (:8789, :8790) are started by hand (README).
-// Ctrl-C stops everything.
+// npm start: the local demo profile (v2) in one command (README § Quick start; `npm start -- -h`).
+//   1. secrets in .dev.vars (generated once), 2. the configuration validated before anything
+//   starts (the Worker's own parseConfig with the .dev.vars secrets, and wrangler.toml's D1
+//   databases): every problem is listed and npm start exits 1, 3. D1 migrations applied locally to
+//   every session shard and the audit database, 4. demo data seeded on their shards (idempotent),
+//   5. the demo third-party issuer's key in .demo-idp.json (generated once), 6. demo origin on
+//   :8788 (it publishes that key), 7. the gateway on :8787: wrangler dev in a process group of its
+//   own (scripts/lib/start-gateway.mjs), given the configuration as a GATEHOUSE var.
+// The Python and Go example origins (:8789, :8790) are started by hand (README).
+// While it runs, the configuration file and wrangler.toml are watched: a valid edit of the
+// configuration restarts the gateway with it, anything npm start cannot apply is said so.
+// Ctrl-C, SIGTERM and SIGHUP stop everything, and so does npm start's own death.
 
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDemoOrigin } from './demo-origin.mjs'
-import { readFileSync } from 'node:fs'
 import { demoIdpJwks, ensureDemoIdp } from './lib/demo-idp.mjs'
 import { ensureDevVars } from './lib/dev-vars.mjs'
 import { auditBinding, shardBindings } from './lib/placement.mjs'
+import { handleStartArgs, readStartEnv } from './lib/start-cli.mjs'
+import { portsAreDefault, validateStart } from './lib/start-config.mjs'
+import { startGateway, waitHealthy } from './lib/start-gateway.mjs'
+import { watchFile } from './lib/start-watch.mjs'
 import { seedDemo } from './seed-demo.mjs'
+
+handleStartArgs(process.argv.slice(2))
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler')
-const GATEWAY_PORT = Number(process.env.GATEHOUSE_PORT ?? 8787)
-const ORIGIN_PORT = Number(process.env.DEMO_ORIGIN_PORT ?? 8788)
-// The example origins in Python and Go (examples/, README § How an origin trusts Gatehouse):
-// npm start does not run them, but the demo profile routes /api/py and /api/go to them.
-const PYTHON_ORIGIN_PORT = Number(process.env.PYTHON_ORIGIN_PORT ?? 8789)
-const GO_ORIGIN_PORT = Number(process.env.GO_ORIGIN_PORT ?? 8790)
-// The single-page app the demo profile lets call /api/echo cross-origin (CORS), at Vite's default
-// http://localhost:5173: npm start serves no such app; the e2e tests serve a page there.
-const SPA_PORT = Number(process.env.DEMO_SPA_PORT ?? 5173)
-const persistTo = process.env.GATEHOUSE_STATE_DIR // e2e tests run against a throwaway state dir
+const wranglerToml = join(root, 'wrangler.toml')
+const devVarsPath = join(root, '.dev.vars')
+const settings = readStartEnv(process.env, root)
+if (settings.problems.length > 0) fail(settings.problems)
+const { ports, gatewayPort, originPort, configPath, configLabel, persistTo } = settings
+const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
+const check = () => validateStart({ wranglerToml, configPath, configLabel, devVarsPath, ports })
+
+function fail(problems) {
+  console.error('npm start: the configuration is invalid; nothing was started:')
+  for (const p of problems) console.error(`  ${p}`)
+  process.exit(1)
+}
 
 function step(label, args) {
   const result = spawnSync(wrangler, args, {
@@ -40,34 +54,11 @@ function step(label, args) {
   }
 }
 
-/**
- * The demo profile's URLs name ports 8787 (gateway), 8788 (demo origin), 8789 and 8790 (the
- * Python and Go example origins) and 5173 (the app allowed by CORS). On other ports
- * (GATEHOUSE_PORT, DEMO_ORIGIN_PORT, PYTHON_ORIGIN_PORT, GO_ORIGIN_PORT, DEMO_SPA_PORT — the e2e
- * tests use free ones) the same configuration
- * (config/demo.json, the file the Worker bundles) is passed with the ports rewritten in one pass
- * (so a new port never matches an old one), as a GATEHOUSE var that overrides the profile.
- */
-function portOverrides() {
-  const ports = {
-    8787: GATEWAY_PORT,
-    8788: ORIGIN_PORT,
-    8789: PYTHON_ORIGIN_PORT,
-    8790: GO_ORIGIN_PORT,
-    5173: SPA_PORT,
-  }
-  if (Object.entries(ports).every(([from, to]) => Number(from) === to)) return []
-  const json = JSON.stringify(demo).replace(
-    /:(878[7-9]|8790|5173)(?!\d)/g,
-    (_, from) => `:${ports[from]}`,
-  )
-  return ['--var', `GATEHOUSE:${json}`, '--inspector-port', String(GATEWAY_PORT + 1000)]
-}
-
-const secrets = ensureDevVars(join(root, '.dev.vars'))
+const secrets = ensureDevVars(devVarsPath)
+const validated = await check()
+if (validated.problems.length > 0) fail(validated.problems)
 const persist = persistTo ? ['--persist-to', persistTo] : []
-const demo = JSON.parse(readFileSync(join(root, 'config', 'demo.json'), 'utf8'))
-for (const binding of [...shardBindings(demo), auditBinding(demo)]) {
+for (const binding of [...shardBindings(validated.doc), auditBinding(validated.doc)]) {
   step(`applying D1 migrations to ${binding}`, [
     'd1',
     'migrations',
@@ -77,38 +68,117 @@ for (const binding of [...shardBindings(demo), auditBinding(demo)]) {
     ...persist,
   ])
 }
-await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, config: demo, persist })
-const idp = ensureDemoIdp(root, ORIGIN_PORT)
+await seedDemo({ root, wrangler, pepper: secrets.PASSWORD_PEPPER, config: validated.doc, persist })
+const idp = ensureDemoIdp(root, originPort)
 const origin = await startDemoOrigin({
-  port: ORIGIN_PORT,
+  port: originPort,
   secret: secrets.ORIGIN_SECRET_DEMO,
-  issuer: `http://127.0.0.1:${GATEWAY_PORT}`,
+  issuer: gatewayUrl,
   idpJwks: demoIdpJwks(idp),
 })
-console.log(`demo origin   http://127.0.0.1:${ORIGIN_PORT}`)
+console.log(`demo origin   http://127.0.0.1:${originPort}`)
 console.log(`demo issuer   ${idp.issuer} (private key in .demo-idp.json; tenant partners)`)
 
-const gateway = spawn(
-  wrangler,
-  [
+/**
+ * wrangler dev's arguments. The configuration always goes in as a GATEHOUSE var (it overrides
+ * the bundled profile): the file npm start validated, with its ports rewritten, is what the
+ * Worker serves, and a later edit reaches the Worker only through npm start's own check.
+ */
+function gatewayArgs(doc) {
+  return [
     'dev',
     '--ip',
     '127.0.0.1',
     '--port',
-    String(GATEWAY_PORT),
+    String(gatewayPort),
     '--local',
     ...persist,
-    ...portOverrides(),
-  ],
-  { cwd: root, stdio: 'inherit', env: process.env },
-)
-const stop = () => {
-  gateway.kill('SIGTERM')
-  origin.close()
+    '--var',
+    `GATEHOUSE:${JSON.stringify(doc)}`,
+    ...(portsAreDefault(ports) ? [] : ['--inspector-port', String(gatewayPort + 1000)]),
+  ]
 }
-process.on('SIGINT', stop)
-process.on('SIGTERM', stop)
-gateway.on('exit', (code) => {
+
+let gateway
+let stopping = false
+const unwatch = []
+
+function launch(doc) {
+  const started = startGateway({ wrangler, args: gatewayArgs(doc), cwd: root, env: process.env })
+  // Wrangler ended by itself (not a restart, not a stop of ours): npm start ends with it.
+  void started.exited.then((code) => {
+    if (gateway === started) void shutdown(code)
+  })
+  return started
+}
+
+async function shutdown(code) {
+  if (stopping) return
+  stopping = true
+  for (const stop of unwatch) stop()
+  origin.closeAllConnections()
   origin.close()
-  process.exit(code ?? 0)
-})
+  await gateway?.stop()
+  process.exit(code)
+}
+
+/** Stops the running gateway and starts it with `doc`; resolves true once it answers. */
+async function restartGateway(doc) {
+  const old = gateway
+  gateway = undefined
+  await old?.stop()
+  if (stopping) return false
+  gateway = launch(doc)
+  return waitHealthy(`${gatewayUrl}/healthz`, gateway.exited)
+}
+
+function report(headline, problems) {
+  console.error(`npm start: ${headline}`)
+  for (const p of problems) console.error(`  ${p}`)
+}
+
+/** A saved change that npm start can only apply at start (D1 databases it migrates and seeds). */
+function needsRestart(result) {
+  return result.facts !== null && result.facts !== validated.facts
+}
+
+async function onConfigChange() {
+  const result = await check()
+  if (result.problems.length > 0) {
+    report(`${configLabel} changed and is invalid; the gateway keeps the previous configuration:`, [
+      ...result.problems,
+    ])
+  } else if (needsRestart(result)) {
+    console.log(
+      `npm start: ${configLabel} changed its storage: restart npm start to apply it (D1 migrations and demo data are applied at start only)`,
+    )
+  } else {
+    console.log(`npm start: ${configLabel} changed and is valid; restarting the gateway with it`)
+    if (await restartGateway(result.doc)) console.log(`npm start: config reloaded (${gatewayUrl})`)
+  }
+}
+
+async function onWranglerTomlChange() {
+  const result = await check()
+  if (result.problems.length > 0) {
+    report(
+      'wrangler.toml changed; wrangler dev reloads it, and the configuration is now invalid:',
+      [...result.problems],
+    )
+  } else if (needsRestart(result)) {
+    console.log(
+      'npm start: wrangler.toml changed its D1 databases: restart npm start to apply them (D1 migrations and demo data are applied at start only)',
+    )
+  } else {
+    console.log('npm start: wrangler.toml changed and is valid; wrangler dev reloads it')
+  }
+}
+
+gateway = launch(validated.doc)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0))
+// However this process ends, the gateway's group leader is told (and it also sees its stdin close).
+process.on('exit', () => void gateway?.stop())
+unwatch.push(watchFile(configPath, onConfigChange), watchFile(wranglerToml, onWranglerTomlChange))
+if (await waitHealthy(`${gatewayUrl}/healthz`, gateway.exited)) {
+  console.log(`gateway       ${gatewayUrl} (${configLabel}; Ctrl-C stops everything)`)
+}

@@ -14,7 +14,7 @@ export const LOCAL_SECRETS = [
 
 /** Ensures every local secret exists in `path`; returns the name → value map. */
 export function ensureDevVars(path) {
-  const values = existsSync(path) ? parseDevVars(readFileSync(path, 'utf8')) : {}
+  const values = readDevVars(path)
   let added = false
   for (const name of LOCAL_SECRETS) {
     if (!values[name]) {
@@ -36,6 +36,11 @@ export function ensureDevVars(path) {
     )
   }
   return values
+}
+
+/** The name → value map of `path` ({} when the file does not exist). */
+export function readDevVars(path) {
+  return existsSync(path) ? parseDevVars(readFileSync(path, 'utf8')) : {}
 }
 
 function parseDevVars(text) {
