@@ -182,6 +182,8 @@ export const STEP_OPS: Record<string, Op> = {
       tid: 'bench',
       scope: 'echo:read echo:write',
       clientId: 'gatehouse-mobile',
+      amr: ['pwd'],
+      authTime: Math.floor(Date.now() / 1000),
     }
     return (await mintAccessToken(signer, fx.config.auth, claims, Date.now() / 1000)).token
   },

@@ -10,6 +10,7 @@ import {
   DEFAULT_SIGNING_ALGORITHM,
   type SigningAlgorithm,
 } from './schema-auth'
+import { DEFAULT_CHALLENGE_TTL_SECONDS, DEFAULT_MANAGE_MAX_AUTH_AGE_SECONDS } from './schema-mfa'
 
 export type { SigningAlgorithm }
 
@@ -42,6 +43,21 @@ export interface AuthConfig {
     /** Every proof must carry a server nonce (RFC 9449 §8). */
     readonly useNonce: boolean
   }
+  readonly mfa: MfaConfig
+}
+
+/** Second factors (auth.mfa). */
+export interface MfaConfig {
+  /** The WebAuthn relying party; null when public_url is an IP address and no rp_id is set. */
+  readonly rp: {
+    readonly id: string
+    readonly name: string
+    readonly origins: readonly string[]
+  } | null
+  /** The issuer authenticator apps show beside the account. */
+  readonly totpIssuer: string
+  readonly challengeTtlSeconds: number
+  readonly manageMaxAuthAgeSeconds: number
 }
 
 const DAY_SECONDS = 86_400
@@ -65,12 +81,20 @@ const DISABLED: AuthConfig = {
   keyEncryptionSecret: '',
   passwordPepper: '',
   dpop: { requiredFor: [], useNonce: false },
+  mfa: {
+    rp: null,
+    totpIssuer: 'Gatehouse',
+    challengeTtlSeconds: DEFAULT_CHALLENGE_TTL_SECONDS,
+    manageMaxAuthAgeSeconds: DEFAULT_MANAGE_MAX_AUTH_AGE_SECONDS,
+  },
 }
 
 /** The self issuer's identity, as the auth server needs it. */
 export interface SelfIssuer {
   readonly issuer: string
   readonly audiences: readonly string[]
+  /** The gateway's public_url (its origin): the default WebAuthn RP ID and origin. */
+  readonly publicUrl: string
 }
 
 /** The validated `auth` table (absent: every default). */
@@ -107,5 +131,23 @@ export function buildAuthConfig(
     keyEncryptionSecret: secret('KEY_ENCRYPTION_SECRET'),
     passwordPepper: secret('PASSWORD_PEPPER'),
     dpop: { requiredFor: auth.dpop_required_for, useNonce: auth.use_dpop_nonce },
+    mfa: buildMfa(auth.mfa, selfIssuer.publicUrl),
+  }
+}
+
+const IP_HOST = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i
+
+function buildMfa(mfa: AuthDocument['mfa'], publicUrl: string): MfaConfig {
+  const host = new URL(publicUrl).hostname
+  // WebAuthn refuses IP addresses as RP IDs: without an explicit rp_id, passkeys are off there.
+  const rpId = mfa.rp_id ?? (IP_HOST.test(host) ? null : host)
+  return {
+    rp:
+      rpId === null
+        ? null
+        : { id: rpId, name: mfa.rp_name, origins: mfa.origins ?? [new URL(publicUrl).origin] },
+    totpIssuer: mfa.totp_issuer ?? mfa.rp_name,
+    challengeTtlSeconds: mfa.challenge_ttl_seconds,
+    manageMaxAuthAgeSeconds: mfa.manage_max_auth_age_seconds,
   }
 }

@@ -5,6 +5,7 @@
 import { normalizeTokenType } from '../keys/issuer'
 import type { JwksSettings } from '../keys/issuer'
 import type { RouteConfig } from '../proxy/route'
+import type { AuthLevel } from '../proxy/step-up'
 import { buildAuthConfig } from './auth'
 import type { GatehouseDocument } from './schema'
 import { normalizePrefix } from './schema-routes'
@@ -80,6 +81,19 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
             binding: doc.rate_limit.binding ?? null,
           },
     websocket: doc.websocket,
+    authLevel: authLevel(doc),
+  }
+}
+
+/** The level a route or scope demands (RFC 9470), or null when it demands none. */
+function authLevel(doc: {
+  acr_values?: string[] | undefined
+  max_auth_age_seconds?: number | undefined
+}): AuthLevel | null {
+  if (doc.acr_values === undefined && doc.max_auth_age_seconds === undefined) return null
+  return {
+    acrValues: doc.acr_values ?? null,
+    maxAuthAgeSeconds: doc.max_auth_age_seconds ?? null,
   }
 }
 
@@ -87,7 +101,8 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
 export function buildConfig(doc: Doc, secret: (name: string) => string): Config {
   const publicUrl = new URL(doc.public_url)
   const issuers = doc.issuers.map(buildIssuer)
-  const selfIssuer = issuers.find((i) => i.self) ?? null
+  const self = issuers.find((i) => i.self)
+  const selfIssuer = self === undefined ? null : { ...self, publicUrl: publicUrl.origin }
   return deepFreeze({
     publicUrl: publicUrl.origin,
     publicHost: publicUrl.host,
@@ -99,6 +114,10 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     jwks: buildJwks(doc.jwks),
     routes: doc.routes.map((route) => buildRoute(route, secret)),
     sensitiveScopes: { ...doc.sensitive_scopes },
+    stepUpScopes: Object.fromEntries(
+      Object.entries(doc.step_up_scopes).map(([scope, level]) => [scope, authLevel(level)]),
+    ) as Record<string, AuthLevel>,
+    publicAliases: doc.public_aliases,
     revocationTimeoutMs: doc.revocation_timeout_ms,
     metricsScrapeSecret:
       doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),

@@ -185,10 +185,10 @@ export function table<const E extends v.ObjectEntries>(entries: E) {
 }
 
 /** A table whose keys are data (checked by key), each value checked by value. */
-export function keyedTable<
-  K extends v.GenericSchema<string, string>,
-  V extends v.GenericSchema<unknown, string>,
->(key: K, value: V) {
+export function keyedTable<K extends v.GenericSchema<string, string>, V extends v.GenericSchema>(
+  key: K,
+  value: V,
+) {
   return rejectArrays(v.record(key, value, tableMessage))
 }
 

@@ -4,6 +4,7 @@
 
 import * as v from 'valibot'
 import { at, choice, flag, integer, list, table, urlText } from './fields'
+import { MfaSchema } from './schema-mfa'
 
 const SIGNING_ALGORITHMS = ['EdDSA', 'RS256'] as const
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number]
@@ -79,6 +80,7 @@ export const AuthSchema = v.pipe(
           '(docs/DEPLOY.md § Browser origins). [] for API-only (mobile) clients.',
       ),
     ),
+    mfa: v.optional(MfaSchema, {}),
   }),
   at(
     ['session_idle_lifetime_hours'],

@@ -21,6 +21,7 @@ import {
   token,
   urlText,
 } from './fields'
+import { AuthLevelFields } from './schema-mfa'
 
 const AUTH_MODES = ['none', 'token'] as const satisfies readonly AuthMode[]
 const IDENTITY_MODES = ['assertion', 'headers', 'both'] as const
@@ -249,6 +250,7 @@ export const RouteSchema = v.pipe(
       'Allow WebSocket upgrades: authenticated like any request, relayed by the gateway, and ' +
         'closed when the token expires or (standard, critical) is revoked.',
     ),
+    ...AuthLevelFields,
   }),
   at(
     ['rate_limit', 'key'],
@@ -257,6 +259,16 @@ export const RouteSchema = v.pipe(
       (route) =>
         route.auth === 'token' || route.rate_limit === undefined || route.rate_limit.key === 'ip',
       'must be "ip" on a route without tokens (there is no identity to count)',
+    ),
+  ),
+  at(
+    ['acr_values'],
+    v.partialCheck(
+      [['auth'], ['acr_values'], ['max_auth_age_seconds']],
+      (route) =>
+        route.auth === 'token' ||
+        (route.acr_values === undefined && route.max_auth_age_seconds === undefined),
+      'a route demanding an authentication level must use auth = "token"',
     ),
   ),
   at(

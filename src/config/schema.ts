@@ -24,6 +24,7 @@ import {
 } from './schema-auth'
 import { IssuerSchema, JwksSchema } from './schema-issuers'
 import { RouteSchema, normalizePrefix } from './schema-routes'
+import { StepUpScopeSchema } from './schema-mfa'
 import { StorageSchema } from './schema-storage'
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60
@@ -49,6 +50,19 @@ export const GatehouseSchema = v.pipe(
       ),
     ),
     public_url: urlText('base', 'The gateway’s own base URL: scheme://host[:port].'),
+    public_aliases: v.optional(
+      v.pipe(
+        v.array(
+          urlText('origin', 'An exact origin, written as scheme://host[:port].'),
+          'must be a list of strings',
+        ),
+        v.description(
+          'Other origins this same deployment answers on (e.g. http://localhost:8787 beside ' +
+            'http://127.0.0.1:8787): a DPoP proof sent to one of them may name it as htu.',
+        ),
+      ),
+      [],
+    ),
     clock_skew_seconds: integer(
       DEFAULT_CLOCK_SKEW_SECONDS,
       0,
@@ -119,6 +133,20 @@ export const GatehouseSchema = v.pipe(
       'How often an open WebSocket on a standard or critical route asks whether its token was ' +
         'revoked (seconds): a revoked socket closes within this long; one revocation-store call ' +
         'per socket per period.',
+    ),
+    step_up_scopes: v.optional(
+      v.pipe(
+        keyedTable(
+          v.pipe(v.string(), v.regex(SCOPE_TOKEN, 'is not a valid scope')),
+          StepUpScopeSchema,
+        ),
+        v.description(
+          'Scope → authentication level: a route or endpoint that requires the scope also ' +
+            'demands this acr and auth age, e.g. {"payments:write": {"acr_values": ["mfa"], ' +
+            '"max_auth_age_seconds": 300}}.',
+        ),
+      ),
+      {},
     ),
     auth: v.optional(AuthSchema),
     storage: v.optional(StorageSchema, {}),

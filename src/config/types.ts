@@ -5,6 +5,7 @@
 
 import type { IssuerConfig, JwksSettings } from '../keys/issuer'
 import type { RouteConfig } from '../proxy/route'
+import type { AuthLevel } from '../proxy/step-up'
 import type { Tier } from '../revocation/tier'
 import type { ShardLayout } from '../storage/shards'
 import type { AuthConfig } from './auth'
@@ -24,6 +25,10 @@ export interface Config {
   readonly warnings: readonly string[]
   readonly jwks: JwksSettings
   readonly routes: readonly RouteConfig[]
+  /** Scopes that demand an authentication level wherever a route or endpoint requires them. */
+  readonly stepUpScopes: Readonly<Record<string, AuthLevel>>
+  /** Other origins this deployment answers on; DPoP proofs may name them (htu). */
+  readonly publicAliases: readonly string[]
   /** Scopes whose holders' requests are checked at least at this tier. */
   readonly sensitiveScopes: Readonly<Record<string, Tier>>
   readonly revocationTimeoutMs: number

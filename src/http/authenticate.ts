@@ -4,21 +4,26 @@
 // for, and records iss/sub/jti/sid/kid for the request's log line.
 
 import { AuthError } from '../lib/errors'
+import { countMetric } from '../observability/metrics'
+import { emitSecurityEvent } from '../observability/security-events'
+import { assertAuthLevel, combineLevels, type AuthLevel } from '../proxy/step-up'
 import { effectiveTier, type Tier } from '../revocation/tier'
 import { extractAccessToken } from '../verify/bearer'
 import type { VerifiedToken } from '../verify/verify-token'
 import { enforceSenderConstraint } from './dpop'
-import type { RequestContext, RequestRecord } from './request-context'
+import { nowSeconds, type RequestContext, type RequestRecord } from './request-context'
 
 export interface AccessPolicy {
   /** The route's DPoP requirement. */
   readonly dpop: 'optional' | 'required'
   /** The route's tier (raised by sensitive scopes) for the proof's single-use check. */
   readonly tier: Tier
+  /** The acr and auth age the route demands (RFC 9470), or null. */
+  readonly authLevel: AuthLevel | null
 }
 
 /** Gateway endpoints (admin, logout): DPoP optional, proofs claimed globally and fail closed. */
-const ENDPOINT_POLICY: AccessPolicy = { dpop: 'optional', tier: 'critical' }
+const ENDPOINT_POLICY: AccessPolicy = { dpop: 'optional', tier: 'critical', authLevel: null }
 
 /**
  * Verifies the request's access token, its sender constraint, and that it carries every scope in
@@ -56,7 +61,36 @@ export async function authenticate(
       })
     }
   }
+  assertAuthenticationLevel(verified, required, policy.authLevel, rc)
   return verified
+}
+
+/**
+ * Step-up at the edge (RFC 9470): the level the route demands and the levels of the scopes it
+ * requires (config step_up_scopes), all met, or 401 insufficient_user_authentication naming them.
+ */
+export function assertAuthenticationLevel(
+  verified: VerifiedToken,
+  scopes: readonly string[],
+  routeLevel: AuthLevel | null,
+  rc: RequestContext,
+): void {
+  const level = combineLevels([routeLevel, ...scopes.map((s) => rc.config.stepUpScopes[s])])
+  if (level === null) return
+  try {
+    assertAuthLevel(verified, level, nowSeconds(rc), verified.boundKey === null ? 'Bearer' : 'DPoP')
+  } catch (err) {
+    countMetric('gatehouse_step_up_total', { result: 'required' })
+    emitSecurityEvent(rc.events, {
+      type: 'step_up_required',
+      tenant: verified.tenant,
+      user_id: verified.subject,
+      sid: verified.sessionId,
+      route: rc.record.route,
+      acr: verified.acr,
+    })
+    throw err
+  }
 }
 
 /** Verifies a token string with the isolate's verifier and records who it names; throws AuthError. */

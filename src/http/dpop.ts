@@ -24,6 +24,17 @@ function proofHeader(request: Request, scheme: 'DPoP' | undefined): string | nul
   return value
 }
 
+/**
+ * The origin a proof must name: public_url, or the alias the request arrived on (one deployment
+ * answering on two names, e.g. 127.0.0.1 and localhost in the demo). Any other Host still
+ * expects public_url, so a proof made for another server never passes here.
+ */
+function servedOrigin(url: string, config: RequestContext['config']): string {
+  if (config.publicAliases.length === 0) return config.publicUrl
+  const origin = new URL(url).origin
+  return config.publicAliases.includes(origin) ? origin : config.publicUrl
+}
+
 async function checkProof(
   proof: string,
   request: Request,
@@ -37,7 +48,7 @@ async function checkProof(
   try {
     return await verifyDpopProof(proof, {
       method: request.method,
-      url: proofUrl(config.publicUrl, path),
+      url: proofUrl(servedOrigin(request.url, config), path),
       accessToken,
       nowSeconds: now,
       skewSeconds: config.clockSkewSeconds,
@@ -64,7 +75,7 @@ async function checkProof(
 export async function tokenEndpointProof(
   request: Request,
   rc: RequestContext,
-  path: '/auth/login' | '/auth/refresh',
+  path: '/auth/login' | '/auth/refresh' | '/auth/login/mfa' | '/auth/passkeys/login',
 ): Promise<DpopProof | null> {
   const errors = { tokenEndpoint: true } as const
   const header = proofHeader(request, undefined)

@@ -35,6 +35,9 @@ const DESCRIPTIONS: Partial<Record<Reason, string>> = {
   dpop_required: 'A DPoP-bound access token and proof are required',
   replay_check_unavailable: 'Service temporarily unavailable; retry shortly',
   internal: 'Internal error',
+  insufficient_user_authentication: 'A more recent or stronger authentication is required',
+  mfa_required: 'A second factor is required',
+  mfa_not_enrolled: 'Enrol a second factor first',
 }
 const INVALID_TOKEN_DESCRIPTION = 'The access token is invalid'
 
@@ -58,7 +61,11 @@ export function errorResponse(err: AuthError): Response {
     headers.set('retry-after', String(Math.max(1, Math.ceil(err.options.retryAfterSeconds))))
   }
   for (const [name, value] of Object.entries(err.options.headers ?? {})) headers.set(name, value)
-  const body = JSON.stringify({ error: spec.wire, error_description: description })
+  const body = JSON.stringify({
+    ...err.options.body,
+    error: spec.wire,
+    error_description: description,
+  })
   return new Response(body, { status, headers })
 }
 
@@ -75,6 +82,12 @@ function buildChallenge(
   let value = `${scheme}, error="${challenge}", error_description="${description}"`
   if (challenge === 'insufficient_scope' && err.options.scope) {
     value += `, scope="${err.options.scope}"`
+  }
+  const level = err.options.stepUp
+  if (challenge === 'insufficient_user_authentication' && level !== undefined) {
+    // RFC 9470 §3: acr_values is space-separated in one quoted string, max_age a bare integer.
+    if (level.acrValues !== null) value += `, acr_values="${level.acrValues}"`
+    if (level.maxAge !== null) value += `, max_age=${level.maxAge}`
   }
   return value
 }

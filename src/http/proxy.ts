@@ -88,6 +88,7 @@ async function forwardRouted(
     verified = await authenticate(request, search, requiredScopes(route, method), rc, {
       dpop: route.dpop,
       tier: route.tier,
+      authLevel: route.authLevel,
     })
     tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier

@@ -68,6 +68,15 @@ export interface AccessTokenClaims {
   readonly clientId: string
   /** The DPoP key thumbprint the token is bound to (`cnf.jkt`), or null for a bearer token. */
   readonly jkt?: string | null
+  /** How the session's user authenticated (RFC 8176 values): `amr`; `acr` follows from it. */
+  readonly amr: readonly string[]
+  /** When the user last actively authenticated (`auth_time`), epoch seconds. */
+  readonly authTime: number
+}
+
+/** The acr Gatehouse issues: "mfa" when the methods include a second factor, else "pwd". */
+export function acrFor(amr: readonly string[]): 'mfa' | 'pwd' {
+  return amr.includes('mfa') ? 'mfa' : 'pwd'
 }
 
 export interface MintedAccessToken {
@@ -79,7 +88,7 @@ export interface MintedAccessToken {
 
 /**
  * Mints an RFC 9068 access token: header {alg, kid, typ: at+jwt}; claims iss sub aud exp iat jti
- * sid tid scope client_id, and nothing else.
+ * sid tid scope client_id amr acr auth_time (and cnf when bound), and nothing else.
  */
 export async function mintAccessToken(
   signer: Signer,
@@ -97,6 +106,9 @@ export async function mintAccessToken(
     tid: claims.tid,
     scope: claims.scope,
     client_id: claims.clientId,
+    amr: claims.amr,
+    acr: acrFor(claims.amr),
+    auth_time: Math.floor(claims.authTime),
     ...(claims.jkt ? { cnf: { jkt: claims.jkt } } : {}),
   })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })

@@ -36,12 +36,22 @@ export const REASONS = {
   // policy
   insufficient_scope: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
   tenant_not_allowed: { status: 403, wire: 'insufficient_scope', challenge: 'insufficient_scope' },
+  // step-up (RFC 9470): the token's acr or auth_time does not meet the route's level
+  insufficient_user_authentication: {
+    status: 401,
+    wire: 'insufficient_user_authentication',
+    challenge: 'insufficient_user_authentication',
+  },
   issuer_not_allowed: { status: 401, wire: 'invalid_token', challenge: 'invalid_token' },
   route_not_found: { status: 404, wire: 'not_found', challenge: 'none' },
   bad_path: { status: 400, wire: 'invalid_request', challenge: 'none' },
   method_not_allowed: { status: 405, wire: 'method_not_allowed', challenge: 'none' },
   // auth server (OAuth 2.0 error codes, RFC 6749 §5.2)
   invalid_grant: { status: 401, wire: 'invalid_grant', challenge: 'none' },
+  // the password was right and a second factor is enrolled: answered with an mfa_token
+  mfa_required: { status: 403, wire: 'mfa_required', challenge: 'none' },
+  // a step-up asked of an account with no second factor: enrol one first
+  mfa_not_enrolled: { status: 403, wire: 'mfa_enrollment_required', challenge: 'none' },
   bad_request: { status: 400, wire: 'invalid_request', challenge: 'none' },
   conflict: { status: 409, wire: 'conflict', challenge: 'none' },
   payload_too_large: { status: 413, wire: 'invalid_request', challenge: 'none' },
@@ -69,6 +79,7 @@ export interface ReasonSpec {
     | 'insufficient_scope'
     | 'invalid_dpop_proof'
     | 'use_dpop_nonce'
+    | 'insufficient_user_authentication'
 }
 
 export type Reason = keyof typeof REASONS
@@ -89,6 +100,10 @@ export interface AuthErrorOptions {
   scheme?: 'Bearer' | 'DPoP'
   /** A token-endpoint answer (RFC 6749 §5.2: 400 for a bad proof, no challenge header). */
   tokenEndpoint?: boolean
+  /** The level an insufficient_user_authentication challenge names (RFC 9470 §3). */
+  stepUp?: { readonly acrValues: string | null; readonly maxAge: number | null }
+  /** Members added to the JSON error body (the mfa_token of an mfa_required answer). */
+  body?: Readonly<Record<string, unknown>>
 }
 
 /** The one exception type for expected failures; anything else is an internal error (500). */

@@ -19,6 +19,10 @@ export const COUNTERS = {
   gatehouse_origin_retries_total: 'Retried forwards by route',
   gatehouse_breaker_transitions_total: 'Circuit breaker state changes',
   gatehouse_security_events_total: 'Security events by type',
+  gatehouse_mfa_total:
+    'Second-factor checks by flow (login, passkey_login, step_up), factor and result',
+  gatehouse_step_up_total:
+    'Step-up: requests refused for their authentication level, step-ups passed',
 } as const
 
 export const HISTOGRAMS = {

@@ -15,6 +15,17 @@ export type SecurityEventType =
   | 'session_revoked'
   | 'signing_key_rotated'
   | 'signing_key_emergency_rotation'
+  | 'factor_enrolled'
+  | 'factor_removed'
+  | 'factors_reset'
+  | 'recovery_codes_created'
+  | 'recovery_code_used'
+  | 'mfa_required'
+  | 'mfa_failed'
+  | 'mfa_throttled'
+  | 'passkey_counter_regressed'
+  | 'step_up_required'
+  | 'step_up_succeeded'
 
 export interface SecurityEvent extends LogFields {
   readonly type: SecurityEventType
@@ -50,6 +61,10 @@ const WARN_EVENTS = new Set<SecurityEventType>([
   'refresh_suspicious',
   'refresh_dpop_refused',
   'signing_key_emergency_rotation',
+  'mfa_failed',
+  'mfa_throttled',
+  'passkey_counter_regressed',
+  'factors_reset',
 ])
 
 /** Logs the event and queues it for the audit table; never throws. */

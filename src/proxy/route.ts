@@ -4,6 +4,7 @@
 import type { Tier } from '../revocation/tier'
 import type { RouteCors } from './cors'
 import type { RouteRateLimit } from './rate-limit'
+import type { AuthLevel } from './step-up'
 
 export type AuthMode = 'none' | 'token'
 
@@ -42,4 +43,6 @@ export interface RouteConfig {
   readonly rateLimit: RouteRateLimit | null
   /** WebSocket upgrades allowed (relayed; closed on expiry and revocation). */
   readonly websocket: boolean
+  /** The acr and auth age the route demands (RFC 9470 step-up), or null. */
+  readonly authLevel: AuthLevel | null
 }

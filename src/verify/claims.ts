@@ -18,6 +18,12 @@ export interface TokenClaims {
   readonly boundKey: string | null
   /** NumericDate seconds; null when the issuer did not send iat. */
   readonly issuedAt: number | null
+  /** How the user authenticated (RFC 8176 `amr`); empty when the issuer did not say. */
+  readonly amr: readonly string[]
+  /** The authentication context class (`acr`), or null. */
+  readonly acr: string | null
+  /** When the user last actively authenticated (`auth_time`), or null. */
+  readonly authTime: number | null
   readonly expiresAt: number
 }
 
@@ -72,8 +78,34 @@ export function checkClaims(
     clientId: identifier(payload.client_id, 'client_id'),
     boundKey: confirmationKey(payload.cnf),
     issuedAt: isNumericDate(iat) ? iat : null,
+    amr: readAmr(payload.amr),
+    acr: identifier(payload.acr, 'acr'),
+    authTime: readAuthTime(payload.auth_time, now + skew),
     expiresAt: exp,
   }
+}
+
+const MAX_AMR_VALUES = 16
+/** An amr value: RFC 8176 names and the like; it is logged and forwarded. */
+const AMR_VALUE = /^[A-Za-z0-9_.:-]{1,64}$/
+
+function readAmr(value: unknown): readonly string[] {
+  if (value === undefined) return []
+  if (
+    !Array.isArray(value) ||
+    value.length > MAX_AMR_VALUES ||
+    !value.every((m) => typeof m === 'string' && AMR_VALUE.test(m))
+  ) {
+    throw new AuthError('invalid_claims', { detail: 'amr is not a list of method names' })
+  }
+  return value as string[]
+}
+
+function readAuthTime(value: unknown, latest: number): number | null {
+  if (value === undefined) return null
+  if (!isNumericDate(value)) throw new AuthError('invalid_claims', { detail: 'auth_time' })
+  if (value > latest) throw new AuthError('invalid_claims', { detail: 'auth_time in the future' })
+  return value
 }
 
 /**

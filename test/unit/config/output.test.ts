@@ -32,9 +32,21 @@ describe('bundled profiles', () => {
       ['/api/echo/admin', 'token', 'critical', 'optional'],
       ['/api/bound', 'token', 'standard', 'required'],
       ['/api/secure', 'token', 'critical', 'optional'],
+      ['/api/stepup', 'token', 'critical', 'optional'],
       ['/api/py', 'token', 'low', 'optional'],
       ['/api/go', 'token', 'low', 'optional'],
     ])
+    // #17: the step-up route demands acr mfa within 300 s; passkeys on the localhost alias.
+    expect(config.routes.find((r) => r.prefix === '/api/stepup')?.authLevel).toEqual({
+      acrValues: ['mfa'],
+      maxAuthAgeSeconds: 300,
+    })
+    expect(config.auth.mfa.rp).toEqual({
+      id: 'localhost',
+      name: 'Gatehouse demo',
+      origins: ['http://localhost:8787'],
+    })
+    expect(config.publicAliases).toEqual(['http://localhost:8787'])
     // #15: the Python and Go example origins, one per assertion signing mode.
     expect(
       config.routes

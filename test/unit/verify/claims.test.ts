@@ -71,6 +71,9 @@ describe('checkClaims: a valid token', () => {
       clientId: 'web',
       boundKey: null,
       issuedAt: NOW - 10,
+      amr: [],
+      acr: null,
+      authTime: null,
       expiresAt: NOW + 300,
     })
   })
@@ -292,5 +295,27 @@ describe('cnf (RFC 9449 §6)', () => {
     ['null', null],
   ])('refuses %s rather than accept a bound token as bearer', (_name, cnf) => {
     expect(reasonOf(payload({ cnf }))).toBe('invalid_claims')
+  })
+})
+
+describe('checkClaims: how the user authenticated (amr, acr, auth_time)', () => {
+  it('reads them as sent', () => {
+    const claims = check(payload({ amr: ['pwd', 'otp', 'mfa'], acr: 'mfa', auth_time: NOW - 30 }))
+    expect(claims.amr).toEqual(['pwd', 'otp', 'mfa'])
+    expect(claims.acr).toBe('mfa')
+    expect(claims.authTime).toBe(NOW - 30)
+  })
+
+  it.each([
+    ['amr as a string', { amr: 'pwd' }],
+    ['amr with a non-string', { amr: ['pwd', 7] }],
+    ['amr with a space', { amr: ['pwd otp'] }],
+    ['amr with 17 values', { amr: Array.from({ length: 17 }, (_, i) => `m${i}`) }],
+    ['acr with a control character', { acr: 'mfa\n' }],
+    ['acr as a number', { acr: 2 }],
+    ['auth_time as a string', { auth_time: String(NOW) }],
+    ['auth_time beyond the skew', { auth_time: NOW + SKEW + 1 }],
+  ])('refuses %s as invalid_claims', (_name, claims) => {
+    expect(reasonOf(payload(claims))).toBe('invalid_claims')
   })
 })
