@@ -51,22 +51,32 @@ export interface ThrottleKeys {
 const encoder = new TextEncoder()
 
 /** The throttle keys of a login attempt. */
-export async function throttleKeys(
+export function throttleKeys(
   tenant: string,
   normalizedUsername: string,
   ip: string | null,
 ): Promise<ThrottleKeys> {
-  const digest = await crypto.subtle.digest(
-    'SHA-256',
-    encoder.encode(`${tenant}\n${normalizedUsername}`),
-  )
+  return keysFor('u', `${tenant}\n${normalizedUsername}`, ip)
+}
+
+/**
+ * The throttle keys of a second-factor attempt (a TOTP or recovery code, a passkey): the same
+ * budgets as passwords, on the account's own factor counters (a password guess does not spend
+ * a factor guess), and the client network's counter shared with password attempts.
+ */
+export function factorThrottleKeys(userId: string, ip: string | null): Promise<ThrottleKeys> {
+  return keysFor('f', userId, ip)
+}
+
+async function keysFor(kind: 'u' | 'f', account: string, ip: string | null): Promise<ThrottleKeys> {
+  const digest = await crypto.subtle.digest('SHA-256', encoder.encode(account))
   const hex = [...new Uint8Array(digest).subarray(0, 16)]
     .map((b) => b.toString(16).padStart(2, '0'))
     .join('')
   const network = ip === null ? null : clientNetwork(ip)
   return {
-    user: `u:${hex}`,
-    userNetwork: network === null ? null : `un:${hex}:${network}`,
+    user: `${kind}:${hex}`,
+    userNetwork: network === null ? null : `${kind}n:${hex}:${network}`,
     ip: network === null ? null : `ip:${network}`,
   }
 }

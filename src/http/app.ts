@@ -25,6 +25,17 @@ import { corsHeaders, preflight } from './auth/browser-policy'
 import { login } from './auth/login'
 import { logout } from './auth/logout'
 import { refresh } from './auth/refresh'
+import { completeMfaLogin } from './auth/mfa-login'
+import { passkeyLogin, passkeyLoginOptions } from './auth/passkey-login'
+import { passkeyRegistrationOptions, registerPasskey } from './auth/passkey-register'
+import {
+  confirmTotp,
+  enrolTotp,
+  listOwnFactors,
+  removeFactor,
+  renewRecoveryCodes,
+} from './auth/factors'
+import { stepUp, stepUpOptions } from './auth/step-up'
 
 type Handler = (
   request: Request,
@@ -105,6 +116,31 @@ export function createApp(): Hono<AppEnv> {
   app.post('/auth/logout', endpoint('/auth/logout', logout))
   app.post('/auth/revoke', endpoint('/auth/revoke', revokeEndpoint))
   app.post('/auth/introspect', endpoint('/auth/introspect', introspectEndpoint))
+  // Second factors and step-up (README § Second factors and step-up).
+  app.post('/auth/login/mfa', endpoint('/auth/login/mfa', completeMfaLogin))
+  app.post(
+    '/auth/passkeys/login/options',
+    endpoint('/auth/passkeys/login/options', passkeyLoginOptions),
+  )
+  app.post('/auth/passkeys/login', endpoint('/auth/passkeys/login', passkeyLogin))
+  app.post(
+    '/auth/passkeys/register/options',
+    endpoint('/auth/passkeys/register/options', passkeyRegistrationOptions),
+  )
+  app.post('/auth/passkeys/register', endpoint('/auth/passkeys/register', registerPasskey))
+  app.get('/auth/factors', endpoint('/auth/factors', listOwnFactors))
+  app.post('/auth/factors/totp', endpoint('/auth/factors/totp', enrolTotp))
+  app.post('/auth/factors/totp/confirm', endpoint('/auth/factors/totp/confirm', confirmTotp))
+  app.post(
+    '/auth/factors/recovery-codes',
+    endpoint('/auth/factors/recovery-codes', renewRecoveryCodes),
+  )
+  app.delete(
+    '/auth/factors/:id',
+    endpoint('/auth/factors/:id', (r, rc, c) => removeFactor(r, rc, c.req.param('id') ?? '')),
+  )
+  app.post('/auth/step-up/options', endpoint('/auth/step-up/options', stepUpOptions))
+  app.post('/auth/step-up', endpoint('/auth/step-up', stepUp))
 
   // Admin API: every handler authenticates gatehouse:admin at tier critical itself.
   app.post('/admin/revocations', endpoint('/admin/revocations', adminRevoke))

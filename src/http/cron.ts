@@ -10,6 +10,8 @@ import { pruneThrottle } from '../accounts/login-throttle'
 import { pruneAuditEvents } from '../observability/audit-consumer'
 import { logLine } from '../observability/log'
 import { deleteExpired } from '../sessions/session-store'
+import { deleteExpiredChallenges } from '../factors/challenge-store'
+import { deleteStalePendingFactors } from '../factors/factor-store'
 import { servicesFor } from './services'
 
 export async function runCron(env: Env): Promise<void> {
@@ -37,11 +39,14 @@ export async function runCron(env: Env): Promise<void> {
     s.keyManager().advance(s.keySettings),
     pruneAuditEvents(s.auditDb, now - s.config.storage.auditRetentionSeconds),
     ...shards.map(async (shard) => {
-      const [removed] = await Promise.all([
+      const [removed, challenges, pending] = await Promise.all([
         deleteExpired(shard.db, now),
+        deleteExpiredChallenges(shard.db, now),
+        // An authenticator app never confirmed within its challenge lifetime is dropped.
+        deleteStalePendingFactors(shard.db, now - s.config.auth.mfa.challengeTtlSeconds),
         pruneThrottle(shard.db, now),
       ])
-      return removed
+      return removed + challenges + pending
     }),
   ])
   // Each shard is cleaned on its own: one that is down is retried by the next run.

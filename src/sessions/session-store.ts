@@ -24,6 +24,10 @@ export interface Session {
   readonly credentialVersion: number
   /** The DPoP key thumbprint the session is bound to (RFC 9449), or null for a bearer session. */
   readonly dpopJkt: string | null
+  /** How the user authenticated (RFC 8176 `amr`): set at login, replaced by a step-up. */
+  readonly amr: readonly string[]
+  /** When the user last actively authenticated (`auth_time`), epoch seconds. */
+  readonly authTime: number
 }
 
 export interface SessionRow {
@@ -44,6 +48,8 @@ export interface SessionRow {
   user_agent_hash: string | null
   credential_version: number
   dpop_jkt: string | null
+  amr: string
+  auth_time: number | null
 }
 
 export function toSession(r: SessionRow): Session {
@@ -65,6 +71,8 @@ export function toSession(r: SessionRow): Session {
     userAgentHash: r.user_agent_hash,
     credentialVersion: r.credential_version,
     dpopJkt: r.dpop_jkt,
+    amr: r.amr === '' ? [] : r.amr.split(' '),
+    authTime: r.auth_time ?? r.created_at,
   }
 }
 
@@ -80,8 +88,8 @@ export async function createSession(
       .prepare(
         `INSERT INTO sessions (sid, user_id, tenant, client_type, device_id, scope, created_at, last_used_at,
            absolute_expires_at, idle_expires_at, created_country, last_country, user_agent_hash,
-           credential_version, dpop_jkt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)`,
+           credential_version, dpop_jkt, amr, auth_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?15)`,
       )
       .bind(
         s.sid,
@@ -97,6 +105,8 @@ export async function createSession(
         s.userAgentHash,
         s.credentialVersion,
         s.dpopJkt,
+        s.amr.join(' '),
+        s.authTime,
       ),
     db
       .prepare(
@@ -126,6 +136,23 @@ export async function revokeSessionRow(
       .bind(sid, now),
   ])
   return revoked?.meta.changes === 1
+}
+
+/**
+ * Records a step-up on a live session: later refreshes carry the new amr and auth_time. False
+ * when the session is gone or revoked.
+ */
+export async function recordStepUp(
+  db: D1Database,
+  sid: string,
+  amr: readonly string[],
+  authTime: number,
+): Promise<boolean> {
+  const result = await db
+    .prepare('UPDATE sessions SET amr = ?2, auth_time = ?3 WHERE sid = ?1 AND revoked_at IS NULL')
+    .bind(sid, amr.join(' '), authTime)
+    .run()
+  return result.meta.changes === 1
 }
 
 export async function findSession(db: D1Database, sid: string): Promise<Session | null> {

@@ -53,8 +53,24 @@ describe('a successful login', () => {
     expect(Object.keys(header).sort()).toEqual(['alg', 'kid', 'typ'])
     expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' })
     expect(Object.keys(payload).sort()).toEqual(
-      ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sid', 'sub', 'tid'].sort(),
+      [
+        'acr',
+        'amr',
+        'aud',
+        'auth_time',
+        'client_id',
+        'exp',
+        'iat',
+        'iss',
+        'jti',
+        'scope',
+        'sid',
+        'sub',
+        'tid',
+      ].sort(),
     )
+    // How the user authenticated (#17): a password alone.
+    expect(payload).toMatchObject({ amr: ['pwd'], acr: 'pwd', auth_time: payload.iat })
     expect(payload).toMatchObject({
       iss: PUBLIC_URL,
       aud: AUDIENCE,

@@ -31,6 +31,8 @@ function session(sid: string, absoluteExpiresAt: number): Session {
     userAgentHash: null,
     credentialVersion: 0,
     dpopJkt: null,
+    amr: ['pwd'],
+    authTime: 0,
   }
 }
 

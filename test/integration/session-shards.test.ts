@@ -103,6 +103,8 @@ describe('placement', () => {
         userAgentHash: null,
         credentialVersion: 0,
         dpopJkt: null,
+        amr: ['pwd'],
+        authTime: 0,
       },
       await hashRefreshToken(token),
       now + 3600,

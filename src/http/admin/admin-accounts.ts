@@ -5,6 +5,8 @@
 // from the JWKS at once; {emergency: true, kid} removes that key, whatever its state).
 
 import { AuthError } from '../../lib/errors'
+import { deleteAllFactors } from '../../factors/factor-store'
+import { emitSecurityEvent } from '../../observability/security-events'
 import { isScopeList } from '../../lib/scope-token'
 import { rotateSigningKeys } from './key-rotation'
 import { nowSeconds, type RequestContext } from '../request-context'
@@ -122,6 +124,19 @@ export async function adminChangeUser(
       admin.subject,
     )
     return jsonResponse({ id, password_changed_at: now, sessions_ended: ended })
+  }
+  if (action === 'reset-factors') {
+    // A user who lost every factor and recovery code: identity verified out of band
+    // (docs/RUNBOOK.md § Second factors). Sessions stay; disable the user if compromised.
+    const removed = await deleteAllFactors(shard.db, id)
+    emitSecurityEvent(rc.events, {
+      type: 'factors_reset',
+      tenant: user.tenant,
+      user_id: id,
+      actor: admin.subject,
+      factors_removed: removed,
+    })
+    return jsonResponse({ id, factors_removed: removed })
   }
   throw new AuthError('route_not_found')
 }

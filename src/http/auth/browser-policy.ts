@@ -81,7 +81,8 @@ export function preflight(headers: Headers, auth: AuthConfig): Response {
     status: 204,
     headers: {
       ...cors,
-      'access-control-allow-methods': 'POST',
+      // GET and DELETE: listing and removing one's second factors (/auth/factors).
+      'access-control-allow-methods': 'GET, POST, DELETE',
       'access-control-allow-headers': 'content-type, authorization, dpop',
       'access-control-max-age': '600',
     },

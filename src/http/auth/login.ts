@@ -1,9 +1,8 @@
 // POST /auth/login: reserve a throttle slot → look up → verify (a dummy hash for unknown users)
-// → session → tokens. Unknown user, wrong password and disabled account give the same status, body and
+// → (a second factor enrolled: 403 mfa_required with an mfa_token) → session → tokens. Unknown user, wrong password and disabled account give the same status, body and
 // (one Argon2 run each) time; the throttle answers 429 before any hash runs.
 
 import { AuthError } from '../../lib/errors'
-import { mintAccessToken } from '../../keys/signer'
 import { countMetric } from '../../observability/metrics'
 import { emitSecurityEvent } from '../../observability/security-events'
 import { nowSeconds, type RequestContext } from '../request-context'
@@ -15,19 +14,19 @@ import {
   throttleKeys,
 } from '../../accounts/login-throttle'
 import { DUMMY_PASSWORD, hashPassword, verifyPassword } from '../../accounts/password-hash'
-import { newRefreshToken, hashRefreshToken } from '../../sessions/refresh-token'
-import { accountBucket, newSessionId } from '../../storage/placement'
+import { accountBucket } from '../../storage/placement'
 import { readJsonObject, optionalStringField, stringField } from '../../lib/json-body'
-import { createSession, type ClientType } from '../../sessions/session-store'
-import { nonceHeaders, tokenEndpointProof } from '../dpop'
+import type { ClientType } from '../../sessions/session-store'
+import { tokenEndpointProof } from '../dpop'
+import { startSession } from './issue-session'
+import { requireSecondFactor } from './mfa-login'
 import { withStoreFailuresAs503 } from './store-failure'
-import { tokenResponse } from './token-response'
 import { findUserByName, normalizeUsername, upgradePasswordHash } from '../../accounts/user-store'
 
 /** Passwords are taken exactly as typed; 1 024 characters is far above any passphrase. */
 export const MAX_PASSWORD_LENGTH = 1024
 const MAX_USERNAME_LENGTH = 128
-const TENANT = /^[A-Za-z0-9._-]{1,64}$/
+export const TENANT = /^[A-Za-z0-9._-]{1,64}$/
 
 export function login(request: Request, rc: RequestContext): Promise<Response> {
   return withStoreFailuresAs503('login', () => loginFlow(request, rc))
@@ -106,71 +105,21 @@ async function loginFlow(request: Request, rc: RequestContext): Promise<Response
     )
   }
 
-  const sid = newSessionId(bucket)
-  const refreshToken = newRefreshToken(sid)
-  const absoluteExpiresAt = now + auth.refresh.absoluteLifetimeSeconds
-  const idleExpiresAt = Math.min(now + auth.refresh.idleLifetimeSeconds, absoluteExpiresAt)
-  const scopeGranted = user.scopes.join(' ')
-  await createSession(
-    shard.db,
-    {
-      sid,
-      userId: user.id,
-      tenant,
-      clientType: client,
-      deviceId,
-      scope: scopeGranted,
-      createdAt: now,
-      lastUsedAt: now,
-      absoluteExpiresAt,
-      idleExpiresAt,
-      revokedAt: null,
-      revokedReason: null,
-      createdCountry: ctx.country,
-      lastCountry: ctx.country,
-      userAgentHash: ctx.userAgentHash,
-      credentialVersion: user.credentialVersion,
-      dpopJkt: proof?.jkt ?? null,
-    },
-    await hashRefreshToken(refreshToken),
-    idleExpiresAt,
-  )
-  const access = await mintAccessToken(
-    await rc.services.signer.current(rc.services.now()),
-    config.auth,
-    {
-      sub: user.id,
-      sid,
-      tid: tenant,
-      scope: scopeGranted,
-      clientId: `gatehouse-${client}`,
-      jkt: proof?.jkt ?? null,
-    },
-    now,
-  )
-  rc.record.sid = sid
-  rc.record.jti = access.jti
-  countMetric('gatehouse_login_total', { result: 'ok' })
-  emitSecurityEvent(sink, {
-    type: 'login_succeeded',
-    tenant,
-    user_id: user.id,
-    sid,
+  const login = {
+    user,
+    shard,
+    bucket,
     client,
-    dpop: proof !== null,
-  })
-  return tokenResponse(request, auth, {
-    access,
-    scope: scopeGranted,
-    refreshToken,
-    refreshMaxAge: absoluteExpiresAt - now,
-    client,
-    tokenType: proof === null ? 'Bearer' : 'DPoP',
-    headers: await nonceHeaders(rc),
-  })
+    deviceId,
+    jkt: proof?.jkt ?? null,
+    amr: ['pwd'],
+  }
+  // With a second factor enrolled the password earns only an mfa_token (403 mfa_required).
+  await requireSecondFactor(rc, login, now)
+  return startSession(request, rc, login, now)
 }
 
-function readClientType(value: unknown): ClientType {
+export function readClientType(value: unknown): ClientType {
   if (value === undefined || value === 'web') return 'web'
   if (value === 'mobile') return 'mobile'
   throw new AuthError('bad_request', { detail: 'client must be "web" or "mobile"' })

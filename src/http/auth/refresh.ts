@@ -236,6 +236,9 @@ async function issue(
       scope: granted,
       clientId: `gatehouse-${s.clientType}`,
       jkt: s.dpopJkt,
+      // How the user authenticated stays what the session recorded: a refresh never upgrades it.
+      amr: s.amr,
+      authTime: s.authTime,
     },
     now,
   )
