@@ -250,3 +250,22 @@ export async function pruneThrottle(db: D1Database, now: number): Promise<void> 
     .bind(now - QUIET_SECONDS, now)
     .run()
 }
+
+/**
+ * A passkey login's first step from a client network (it names no account yet, and stores a
+ * challenge): IP_FAILURES_ALLOWED free ceremonies, then blocks as for logins; a ceremony that
+ * logs in gives its count back. Returns 0 or the seconds to wait.
+ */
+export function reserveCeremony(db: D1Database, network: string, now: number): Promise<number> {
+  return reserveOn(db, [[ceremonyKey(network), IP_FAILURES_ALLOWED]], now, crypto.randomUUID())
+}
+
+/** A passkey login succeeded from this network: one ceremony's count back. */
+export async function releaseCeremony(db: D1Database, network: string): Promise<void> {
+  await db
+    .prepare('UPDATE login_throttle SET failures = MAX(0, failures - 1) WHERE key = ?1')
+    .bind(ceremonyKey(network))
+    .run()
+}
+
+const ceremonyKey = (network: string) => `pk:${network}`

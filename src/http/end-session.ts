@@ -16,6 +16,7 @@ export type EndReason =
   | 'user_disabled'
   | 'password_changed'
   | 'revoked_by_client'
+  | 'factors_reset'
 
 /** Revokes the session's refresh tokens (D1) and its access tokens (RevocationShard). */
 export async function endSession(

@@ -66,7 +66,14 @@ export class SessionShards {
    * whole networks.
    */
   async forNetwork(network: string): Promise<Shard> {
-    const bucket = await networkBucket(network)
+    return this.forTransient(await networkBucket(network))
+  }
+
+  /**
+   * The shard of a bucket for short-lived rows (throttle counters, passkey-login challenges):
+   * they are not moved with a bucket, so a move's freeze does not apply to them.
+   */
+  forTransient(bucket: number): Shard {
     return this.byBucket[bucket] as Shard
   }
 

@@ -210,8 +210,8 @@ describe('tokens after a second factor', () => {
 })
 
 describe('the admin reset', () => {
-  it('removes every factor and recovery code inside the admin’s tenant only', async () => {
-    const { user } = await userWithTotp()
+  it('removes every factor and recovery code inside the admin’s tenant only, ending sessions', async () => {
+    const { user, access } = await userWithTotp()
     const other = await webSession(gw, ADMIN_SCOPES, 'other-tenant')
     const logs = captureLogs()
     const refused = await send(gw, `/admin/users/${user.id}/reset-factors`, {
@@ -228,7 +228,10 @@ describe('the admin reset', () => {
       token: admin.access,
     })
     expect(reset.status).toBe(200)
-    expect(await reset.json()).toEqual({ id: user.id, factors_removed: 1 })
+    expect(await reset.json()).toEqual({ id: user.id, factors_removed: 1, sessions_ended: 1 })
+    // The session that was open before the reset is gone: it cannot enrol a factor now.
+    const enrol = await send(gw, '/auth/factors/totp', { ...json({}), token: access })
+    expect(enrol.status).toBe(401)
     const event = logs.lines.find((l) => l.type === 'factors_reset')
     expect(event).toMatchObject({ user_id: user.id, actor: admin.user.id })
     const res = await passwordLogin(gw, user)
@@ -281,6 +284,9 @@ describe('managing factors', () => {
       token: mfaAccess,
     })
     expect(removed.status).toBe(204)
+    // Without a factor left the recovery codes go too.
+    const after = await send(gw, '/auth/factors', { token: mfaAccess })
+    expect(await after.json()).toEqual({ factors: [], recovery_codes_remaining: 0 })
     expect((await passwordLogin(gw, user)).status).toBe(200)
   })
 

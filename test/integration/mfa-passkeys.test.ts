@@ -210,6 +210,35 @@ describe('logging in with a passkey alone', () => {
   })
 })
 
+describe('the passkey login ceremony', () => {
+  it('is counted per client network: the 22nd unfinished one in a row waits (429)', async () => {
+    const ip = testIp()
+    const ask = () =>
+      send(gw, '/auth/passkeys/login/options', json({ tenant: 'acme' }, { 'cf-connecting-ip': ip }))
+    for (let i = 0; i < 21; i++) expect((await ask()).status).toBe(200)
+    const blocked = await ask()
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    // Another network is not affected.
+    expect((await passkeyOptions()).challenge_token).toMatch(/^ghc1\./)
+  })
+
+  it('refuses an assertion whose user handle names no placed user, before any lookup', async () => {
+    const authenticator = await SoftAuthenticator.create()
+    authenticator.userHandle = btoa('legacy-user-id').replace(/=+$/, '')
+    const { challenge_token, options } = await passkeyOptions()
+    const logs = captureLogs()
+    const res = await passkeyLogin({
+      challenge_token,
+      tenant: 'acme',
+      credential: await authenticator.authenticate(options, PASSKEY_ORIGIN),
+    })
+    expect(res.status).toBe(401)
+    const line = [...logs.lines].reverse().find((l) => l.event === 'request')
+    expect(line?.detail).toBe('assertion names no placed user')
+  })
+})
+
 describe('a passkey as the second factor', () => {
   it('finishes a password login: amr pwd hwk mfa', async () => {
     const { session, authenticator } = await userWithPasskey()

@@ -126,9 +126,12 @@ export async function adminChangeUser(
     return jsonResponse({ id, password_changed_at: now, sessions_ended: ended })
   }
   if (action === 'reset-factors') {
-    // A user who lost every factor and recovery code: identity verified out of band
-    // (docs/RUNBOOK.md § Second factors). Sessions stay; disable the user if compromised.
+    // A user who lost every factor and recovery code, identity verified out of band
+    // (docs/RUNBOOK.md § Second factors). The user's sessions end too: an account without a
+    // factor takes a first one without MFA, so a session left open (perhaps the reason for the
+    // reset) could otherwise enrol its holder's factor. The user logs in again and enrols.
     const removed = await deleteAllFactors(shard.db, id)
+    const ended = await revokeSubject(rc.services, who, 'factors_reset', rc.events, admin.subject)
     emitSecurityEvent(rc.events, {
       type: 'factors_reset',
       tenant: user.tenant,
@@ -136,7 +139,7 @@ export async function adminChangeUser(
       actor: admin.subject,
       factors_removed: removed,
     })
-    return jsonResponse({ id, factors_removed: removed })
+    return jsonResponse({ id, factors_removed: removed, sessions_ended: ended })
   }
   throw new AuthError('route_not_found')
 }

@@ -15,6 +15,7 @@ import {
   listFactors,
   MAX_FACTORS_PER_USER,
   newFactorId,
+  replaceRecoveryCodes,
   type Factor,
 } from '../../factors/factor-store'
 import { base32Encode, matchTotp, newTotpSecret, totpUri } from '../../factors/totp'
@@ -181,6 +182,10 @@ export function removeFactor(request: Request, rc: RequestContext, id: string): 
     requireFreshMfa(rc, account, factors.length > 0)
     if (!(await deleteFactor(account.shard.db, account.user.id, id))) {
       throw new AuthError('route_not_found', { detail: 'no such factor' })
+    }
+    // Recovery codes stand in for a second factor: without one left they go too.
+    if (factors.every((f) => f.id === id)) {
+      await replaceRecoveryCodes(account.shard.db, account.user.id, [], nowSeconds(rc))
     }
     emitSecurityEvent(rc.events, {
       type: 'factor_removed',

@@ -38,9 +38,13 @@ interface PendingLogin {
   readonly webauthn: string | null
 }
 
-/** The factor kinds a user can answer with, for the client to offer. */
-export function factorChoices(factors: readonly Factor[], recoveryCodes: number): string[] {
-  const kinds = new Set(factors.map((f) => f.type))
+/** The factor kinds a user can answer with (passkeys only where a relying party is set). */
+export function factorChoices(
+  factors: readonly Factor[],
+  recoveryCodes: number,
+  passkeys: boolean,
+): string[] {
+  const kinds = new Set(factors.map((f) => f.type).filter((t) => passkeys || t !== 'passkey'))
   return [...kinds, ...(recoveryCodes > 0 ? ['recovery_code'] : [])]
 }
 
@@ -95,7 +99,7 @@ export async function requireSecondFactor(
     body: {
       mfa_token: token,
       expires_in: mfa.challengeTtlSeconds,
-      factors: factorChoices(factors, recoveryCodes),
+      factors: factorChoices(factors, recoveryCodes, mfa.rp !== null),
       ...(webauthn === null ? {} : { passkey_options: webauthn.options }),
     },
   })

@@ -13,13 +13,14 @@ import {
   newChallengeToken,
 } from '../../factors/challenge-store'
 import { assertionIdentity, authenticationOptions } from '../../factors/webauthn'
-import { accountBucket, BUCKET_COUNT, userBucket } from '../../storage/placement'
+import { accountBucket, BUCKET_COUNT, networkBucket, userBucket } from '../../storage/placement'
+import { clientNetwork, releaseCeremony, reserveCeremony } from '../../accounts/login-throttle'
 import { normalizeUsername } from '../../accounts/user-store'
 import { tokenEndpointProof } from '../dpop'
 import { nowSeconds, type RequestContext } from '../request-context'
 import { lookupUser } from '../shard-lookup'
 import { assertBrowserOrigin } from './browser-policy'
-import { DEVICE_ID } from './client-context'
+import { clientContext, DEVICE_ID } from './client-context'
 import { checkFactor, FACTOR_BODY_BYTES } from './factor-answer'
 import { startSession } from './issue-session'
 import { readClientType, TENANT } from './login'
@@ -44,9 +45,20 @@ export function passkeyLoginOptions(request: Request, rc: RequestContext): Promi
     const tenant = stringField(body, 'tenant', 64)
     if (!TENANT.test(tenant)) throw new AuthError('bad_request', { detail: 'tenant' })
     const now = nowSeconds(rc)
-    // Not tied to an account yet: the challenge lives on the shard of a random bucket.
-    const bucket = crypto.getRandomValues(new Uint16Array(1))[0]! % BUCKET_COUNT
-    const shard = rc.services.sessionShards.forBucket(bucket)
+    // Each ceremony stores a challenge before anyone is known: counted per client network.
+    const network = await clientNetworkOf(request)
+    if (network !== null) {
+      const wait = await reserveCeremony(
+        (await rc.services.sessionShards.forNetwork(network)).db,
+        network,
+        now,
+      )
+      if (wait > 0) throw new AuthError('rate_limited', { retryAfterSeconds: wait })
+    }
+    // Not tied to an account yet: the challenge lives on the shard of the network's bucket, so
+    // a bucket being moved (frozen) never blocks it.
+    const bucket = network === null ? randomBucket() : await networkBucket(network)
+    const shard = rc.services.sessionShards.forTransient(bucket)
     const { options, challenge } = await authenticationOptions(rp, undefined, 'required')
     const token = newChallengeToken(bucket)
     const ttl = rc.config.auth.mfa.challengeTtlSeconds
@@ -101,7 +113,7 @@ async function loginWithPasskey(request: Request, rc: RequestContext): Promise<R
   if (bucket === null) throw new AuthError('invalid_grant', { detail: 'malformed challenge_token' })
   // A WebAuthn challenge is answered once, right or wrong.
   const challenge = await consumeChallenge<PasskeyLoginChallenge>(
-    rc.services.sessionShards.forBucket(bucket).db,
+    rc.services.sessionShards.forTransient(bucket).db,
     token,
     'passkey_login',
     now,
@@ -129,6 +141,11 @@ async function loginWithPasskey(request: Request, rc: RequestContext): Promise<R
     now,
   )
   const home = await accountBucket(tenant, normalizeUsername(user.user.username))
+  const network = await clientNetworkOf(request)
+  if (network !== null) {
+    const db = (await rc.services.sessionShards.forNetwork(network)).db
+    rc.waitUntil(releaseCeremony(db, network).catch(() => undefined))
+  }
   return startSession(
     request,
     rc,
@@ -145,12 +162,23 @@ async function loginWithPasskey(request: Request, rc: RequestContext): Promise<R
   )
 }
 
+async function clientNetworkOf(request: Request): Promise<string | null> {
+  const ip = (await clientContext(request)).ip
+  return ip === null ? null : clientNetwork(ip)
+}
+
+function randomBucket(): number {
+  return (crypto.getRandomValues(new Uint16Array(1))[0] as number) % BUCKET_COUNT
+}
+
 /** The active user of `tenant` the assertion's userHandle names; invalid_grant otherwise. */
 async function passkeyOwner(rc: RequestContext, credential: unknown, tenant: string) {
   const identity = assertionIdentity(credential)
   const userId = identity?.userHandle ?? null
-  if (userId === null || userBucket(userId) === null) {
-    throw new AuthError('invalid_grant', { detail: 'assertion names no user' })
+  // Only an id that names its bucket: an unauthenticated request never searches every shard
+  // (an account from before sharding uses its passkey as a second factor, after its password).
+  if (userId === null || typeof userBucket(userId) !== 'number') {
+    throw new AuthError('invalid_grant', { detail: 'assertion names no placed user' })
   }
   const found = await lookupUser(rc.services, userId)
   if (found === null || found.user.tenant !== tenant || found.user.status !== 'active') {

@@ -45,7 +45,7 @@ export function stepUpOptions(request: Request, rc: RequestContext): Promise<Res
     const passkeys = factors.filter((f) => f.type === 'passkey' && f.credentialId !== null)
     const ttl = rc.config.auth.mfa.challengeTtlSeconds
     const answer: Record<string, unknown> = {
-      factors: factorChoices(factors, recoveryCodes),
+      factors: factorChoices(factors, recoveryCodes, rp !== null),
       expires_in: ttl,
     }
     if (rp !== null && passkeys.length > 0) {
