@@ -33,9 +33,9 @@ import { runQuiet } from './lib/run-quiet.mjs'
 
 const KIB = 1024
 /** Uncompressed size of every uploaded module (what wrangler calls "Total Upload"). */
-export const BUNDLE_BUDGET_RAW_BYTES = 560 * KIB
+export const BUNDLE_BUDGET_RAW_BYTES = 860 * KIB
 /** Gzip size of the same: what Cloudflare's script size limit is measured in. */
-export const BUNDLE_BUDGET_GZIP_BYTES = 155 * KIB
+export const BUNDLE_BUDGET_GZIP_BYTES = 260 * KIB
 /** The platform limits, for the report (Workers Free / Paid, after compression). */
 const PLATFORM_LIMIT_GZIP_BYTES = { free: 3 * KIB * KIB, paid: 10 * KIB * KIB }
 /** Wrangler writes these next to the modules; they are not uploaded as code. */
