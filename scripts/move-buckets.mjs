@@ -1,5 +1,6 @@
 // Steps 3 and 5 of adding a session shard (docs/RUNBOOK.md § Adding a session shard): copies the
-// users, sessions and refresh tokens of frozen buckets from one shard to another, and — after
+// users, sessions, refresh tokens, second factors and recovery codes of frozen buckets from one
+// shard to another, and — after
 // the cut-over is deployed — deletes them from the first. Refuses unless the environment's
 // configuration is at that step (scripts/lib/bucket-move-layout.mjs), and prints the edit that
 // gets it there. Without --run it prints the plan. Login counters are not moved (the runbook
@@ -44,7 +45,13 @@ import { parseBuckets } from './lib/placement.mjs'
 
 /** One --command of DELETEs stays under Linux's 128 KiB limit on one argument. */
 const COMMAND_MAX_BYTES = 90_000
-const TABLE_LABEL = { users: 'users', sessions: 'sessions', refresh_tokens: 'refresh tokens' }
+const TABLE_LABEL = {
+  users: 'users',
+  sessions: 'sessions',
+  refresh_tokens: 'refresh tokens',
+  factors: 'factors',
+  recovery_codes: 'recovery codes',
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -182,7 +189,7 @@ if (!args.run) {
           `1. read the rows that may be in the buckets from ${move.from}, ${PAGE_ROWS} per table and page (next pages: AND <key> > <last key>), and select them exactly:`,
           ...shards.firstPages(move.from).map((command) => `    ${command}`),
           `2. read the same from ${move.to}: rows there in the buckets that ${move.from} does not hold (an abandoned attempt) are deleted`,
-          `3. write the deletes and INSERT OR REPLACE of users, sessions, refresh tokens to a private temporary file and run it:`,
+          `3. write the deletes and INSERT OR REPLACE of users, sessions, refresh tokens, factors, recovery codes to a private temporary file and run it:`,
           `    ${shards.commandLine(move.to, ['--file', '<tmp>/copy.sql', '--yes'])}`,
           ...(args.local
             ? []
@@ -194,8 +201,8 @@ if (!args.run) {
         ]
       : [
           `1. read the rows in the buckets from ${move.from} and ${move.to}; refuse if ${move.from} holds a live row ${move.to} does not`,
-          `2. delete them from ${move.from}: refresh tokens, sessions, users, ${COMMAND_MAX_BYTES / 1000} KB of DELETEs per call:`,
-          `    ${shards.commandLine(move.from, ['--command', 'DELETE FROM refresh_tokens WHERE token_hash IN (…); …'])}`,
+          `2. delete them from ${move.from}: recovery codes, factors, refresh tokens, sessions, users, ${COMMAND_MAX_BYTES / 1000} KB of DELETEs per call:`,
+          `    ${shards.commandLine(move.from, ['--command', 'DELETE FROM recovery_codes WHERE code_hash IN (…); …'])}`,
           `3. verify: ${move.from} holds no row in the buckets`,
         ]
   console.log('plan (--run does this):')
@@ -213,7 +220,8 @@ if (step === 'copy') {
   const { statements, stale } = copyStatements(rows, onTarget)
   const writing = Date.now()
   if (statements.length > 0) {
-    // Refresh token rows hold hashes and sealed successors only; still, the file stays private.
+    // The rows hold hashes and sealed secrets only (successors, TOTP secrets, bound to their
+    // rows); still, the file stays private.
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-move-'))
     try {
       const file = join(dir, 'copy.sql')
@@ -260,13 +268,21 @@ if (step === 'copy') {
   const onTarget = await selected(move.to)
   const absent = notOnTarget(rows, onTarget, Math.floor(Date.now() / 1000))
   if (MOVED_TABLES.some((t) => absent[t].length > 0)) {
+    // Recovery codes are named by their user: a hash identifies nothing to a person.
+    const missingCodes = new Set(absent.recovery_codes)
+    const codeOwners = new Set(
+      rows.recovery_codes.filter((c) => missingCodes.has(c.code_hash)).map((c) => c.user_id),
+    )
     fail(
       `${move.from} holds live rows in the buckets that ${move.to} does not (${counts(absent)}): ` +
         'written there after the copy. Nothing was deleted (docs/RUNBOOK.md § Adding a session ' +
-        'shard, step 5):',
+        'shard, step 5). A factor or recovery code can also be one the user removed or replaced ' +
+        `on ${move.to} since the cut-over: never copy such a row back.`,
       summarizeProblems([
         ...absent.users.map((id) => `user ${id}`),
         ...absent.sessions.map((sid) => `session ${sid}`),
+        ...absent.factors.map((id) => `factor ${id}`),
+        ...[...codeOwners].map((id) => `recovery codes of user ${id}`),
       ]),
     )
   }

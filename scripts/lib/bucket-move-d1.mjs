@@ -1,7 +1,7 @@
 // A bucket move's access to the shards: `wrangler d1 execute` on one environment's D1 (remote, or
 // local with wrangler's persistence), rows read page by page as JSON, SQL run from a file or a
 // command, and the same commands as a human would type them, for the plan. One wrangler process
-// per call: ~2-4 s each locally (a Miniflare start), so a page reads all three tables at once.
+// per call: ~2-4 s each locally (a Miniflare start), so a page reads every moved table at once.
 
 import { spawn } from 'node:child_process'
 import { ROOT, WRANGLER } from './deploy-config.mjs'
@@ -58,8 +58,8 @@ export function d1Shards(target, buckets) {
 
   /** Every row of the shard that may be in the buckets, for selectRows. */
   async function readCandidates(binding) {
-    const rows = { users: [], sessions: [], refresh_tokens: [] }
-    const after = { users: null, sessions: null, refresh_tokens: null }
+    const rows = Object.fromEntries(MOVED_TABLES.map((t) => [t, []]))
+    const after = Object.fromEntries(MOVED_TABLES.map((t) => [t, null]))
     let open = [...MOVED_TABLES]
     while (open.length > 0) {
       const command = open

@@ -1,7 +1,7 @@
 // Types of scripts/lib/bucket-move.mjs, for the TypeScript test that loads it in workerd
 // (test/unit/storage/bucket-move.test.ts). Contracts are in the .mjs.
 
-export type Table = 'users' | 'sessions' | 'refresh_tokens'
+export type Table = 'users' | 'sessions' | 'refresh_tokens' | 'factors' | 'recovery_codes'
 /** A row as D1 returns it. */
 export type Row = Record<string, string | number | null>
 export type Rows = Record<Table, Row[]>

@@ -1,5 +1,6 @@
 // Moving buckets between session shards (docs/RUNBOOK.md § Adding a session shard): which rows of
-// a shard belong to a set of buckets, and the SQL that copies them to another shard and later
+// a shard belong to a set of buckets (a user's second factors and recovery codes with the user),
+// and the SQL that copies them to another shard and later
 // deletes them from the first (bucket-move-layout.mjs checks the configuration's step). Plain
 // ESM on WebCrypto (through placement.mjs), so the same file runs in Node
 // (scripts/move-buckets.mjs) and in workerd (test/unit/storage/bucket-move.test.ts checks it
@@ -7,10 +8,21 @@
 
 import { BUCKET_COUNT, accountBucket } from './placement.mjs'
 
-/** The tables a bucket's rows are in, parents first: the insert order. Deletes run backwards. */
-export const MOVED_TABLES = ['users', 'sessions', 'refresh_tokens']
+/**
+ * The tables a bucket's rows are in, parents first: the insert order. Deletes run backwards, so
+ * factors and recovery codes (REFERENCES users, and D1 enforces foreign keys) go before users.
+ * auth_challenges stay behind: they live minutes, a frozen bucket creates none, and a lost one
+ * costs a retried login or ceremony (docs/STORAGE.md § Shards).
+ */
+export const MOVED_TABLES = ['users', 'sessions', 'refresh_tokens', 'factors', 'recovery_codes']
 /** Each moved table's primary key. */
-export const PRIMARY_KEY = { users: 'id', sessions: 'sid', refresh_tokens: 'token_hash' }
+export const PRIMARY_KEY = {
+  users: 'id',
+  sessions: 'sid',
+  refresh_tokens: 'token_hash',
+  factors: 'id',
+  recovery_codes: 'code_hash',
+}
 
 // The identifier shapes of src/storage/placement.ts (the workerd test compares the two).
 const SESSION_ID = /^([0-9a-f]{3})[A-Za-z0-9_-]{22}$/
@@ -45,10 +57,11 @@ function bucketOfHex(hex) {
 }
 
 /**
- * The rows of `rows` ({users, sessions, refresh_tokens}: arrays of row objects as read from one
- * shard) that live in `buckets`: users by the bucket their id names, or by their account's bucket
- * for an id minted before sharding; sessions by the bucket their id names, or with their user
- * for a 22-character id from before sharding; refresh tokens with their session. Also returns
+ * The rows of `rows` ({users, sessions, refresh_tokens, factors, recovery_codes}: arrays of row
+ * objects as read from one shard) that live in `buckets`: users by the bucket their id names, or
+ * by their account's bucket for an id minted before sharding; sessions by the bucket their id
+ * names, or with their user for a 22-character id from before sharding; refresh tokens with their
+ * session; factors and recovery codes with their user (their keys name no bucket). Also returns
  * `legacySessions` ({moved, stay}: counts of pre-sharding session ids) and `problems`: rows that
  * would be split from their parent (a session moving without its user, or staying without it),
  * which the caller must refuse.
@@ -79,7 +92,10 @@ export async function selectRows(rows, buckets) {
   }
   const movedSessions = new Set(sessions.map((s) => s.sid))
   const refresh_tokens = rows.refresh_tokens.filter((t) => movedSessions.has(t.sid))
-  return { users, sessions, refresh_tokens, legacySessions, problems }
+  // Nothing to report here: a factor or code follows its user exactly, so it cannot be split off.
+  const factors = rows.factors.filter((f) => movedUsers.has(f.user_id))
+  const recovery_codes = rows.recovery_codes.filter((c) => movedUsers.has(c.user_id))
+  return { users, sessions, refresh_tokens, factors, recovery_codes, legacySessions, problems }
 }
 
 /** Problems as printable lines: the first few, then how many more. */
@@ -113,7 +129,7 @@ function column(name) {
   return name
 }
 
-/** One INSERT OR REPLACE per row, users then sessions then refresh tokens (parents first). */
+/** One INSERT OR REPLACE per row, in MOVED_TABLES order (parents first). */
 export function insertStatements(selection) {
   return MOVED_TABLES.flatMap((table) =>
     selection[table].map((row) => {
@@ -132,8 +148,8 @@ export function keysOf(selection) {
 }
 
 /**
- * DELETEs of the given keys ({users, sessions, refresh_tokens}: arrays), children first
- * (refresh tokens, sessions, users), at most DELETE_CHUNK_KEYS keys per statement.
+ * DELETEs of the given keys (per MOVED_TABLES table: arrays), children first (recovery codes,
+ * factors, refresh tokens, sessions, users), at most DELETE_CHUNK_KEYS keys per statement.
  */
 export function deleteStatements(keys) {
   return [...MOVED_TABLES].reverse().flatMap((table) => {
@@ -189,8 +205,12 @@ export function compareSelections(expected, actual) {
 
 /**
  * The keys, per table, of rows the source holds and the target does not, leaving out sessions and
- * refresh tokens expired at `now` (epoch seconds): the target's cron may have deleted those. Any
- * other such row was written to the source after the copy, and a cleanup would lose it.
+ * refresh tokens expired at `now` (epoch seconds) and pending factors: the target's cron may have
+ * deleted those (a pending factor after auth.mfa.challenge_ttl_seconds, which only the Worker's
+ * configuration knows; one never confirmed answers no login, so losing it costs a new enrolment).
+ * Active factors and recovery codes have no expiry: like users, they are listed. Such a row was
+ * written to the source after the copy, and a cleanup would lose it — or the user deleted it on
+ * the target since the cut-over (a factor removed, a new set of codes), which the caller must say.
  */
 export function notOnTarget(source, onTarget, now) {
   const absent = compareSelections(source, onTarget)
@@ -198,6 +218,8 @@ export function notOnTarget(source, onTarget, now) {
     users: () => true,
     sessions: (row) => row.absolute_expires_at > now,
     refresh_tokens: (row) => row.expires_at > now,
+    factors: (row) => row.status !== 'pending',
+    recovery_codes: () => true,
   }
   return Object.fromEntries(
     MOVED_TABLES.map((t) => {
@@ -249,15 +271,21 @@ function bucketCondition(expr, buckets) {
  * The rows of a table that might live in the buckets, for selectRows to decide: a superset (every
  * user whose id names no bucket, every session id without a bucket prefix). SQLite's GLOB and
  * length() restate USER_ID and SESSION_ID: a row the SQL calls placed, the regex does too.
+ * Refresh tokens are read by their session's id, factors and recovery codes by their user's id
+ * (with every one of a user from before sharding), as their parents are.
  */
 function candidateCondition(table, buckets) {
-  if (table === 'users') {
-    const placed =
-      "id GLOB 'usr_[0-9a-f][0-9a-f][0-9a-f]_?*' AND length(id) <= 72 " +
-      "AND substr(id, 9) NOT GLOB '*[^A-Za-z0-9_-]*'"
-    return `(NOT (${placed}) OR ${bucketCondition('substr(id, 5, 3)', buckets)})`
-  }
+  if (table === 'users') return userIdCandidate('id', buckets)
+  if (table === 'factors' || table === 'recovery_codes') return userIdCandidate('user_id', buckets)
   return `(length(sid) <> 25 OR ${bucketCondition('substr(sid, 1, 3)', buckets)})`
+}
+
+/** An SQL condition: the user id in column `name` names no bucket, or one of the buckets. */
+function userIdCandidate(name, buckets) {
+  const placed =
+    `${name} GLOB 'usr_[0-9a-f][0-9a-f][0-9a-f]_?*' AND length(${name}) <= 72 ` +
+    `AND substr(${name}, 9) NOT GLOB '*[^A-Za-z0-9_-]*'`
+  return `(NOT (${placed}) OR ${bucketCondition(`substr(${name}, 5, 3)`, buckets)})`
 }
 
 /**

@@ -2,8 +2,8 @@
 // users and sessions are made through the real gateway while SESSIONS_0 owns every bucket and
 // SESSIONS_1 none (step 1), buckets 512-1023 are frozen (2), copied with scripts/lib/bucket-move.mjs
 // exactly as scripts/move-buckets.mjs does (3), given to SESSIONS_1, which is the test profile's
-// two-shard layout (4), and deleted from SESSIONS_0 (5). Nobody signs in again, and nothing of the
-// buckets that stay is touched. The tests of this file share the two databases: each moves the
+// two-shard layout (4), and deleted from SESSIONS_0 (5). Nobody signs in again, a moved user's
+// second factors and recovery codes move with it, and nothing of the buckets that stay is touched. The tests of this file share the two databases: each moves the
 // same buckets again and asserts only on its own users.
 
 import { env } from 'cloudflare:test'
@@ -36,6 +36,7 @@ import {
   userBucket,
 } from '../../../src/storage/placement'
 import {
+  accessTokenOf,
   authConfig,
   authEnv,
   cookieToken,
@@ -46,6 +47,7 @@ import {
   type TestUser,
 } from '../../helpers/auth'
 import { installNetwork, send, testEnv } from '../../helpers/gateway'
+import { codeFor, enrolTotp, mfaConfig, mfaEnv, passwordLogin, secondStep } from '../../helpers/mfa'
 
 /** The buckets moved: the upper half, so that the end state is the test profile's layout. */
 const MOVED = Array.from({ length: 512 }, (_, i) => 512 + i)
@@ -64,6 +66,9 @@ const oneShard = testEnv({ ...authConfig(), storage: STEP_1 })
 const frozen = testEnv({ ...authConfig(), storage: { ...STEP_1, frozen_buckets: '512-1023' } })
 /** Step 4: SESSIONS_1 owns 512-1023 (the test profile's TEST_STORAGE). */
 const twoShards = authEnv()
+/** Steps 1 and 4 with a WebAuthn relying party, for enrolling and using second factors. */
+const mfaOneShard = testEnv(mfaConfig({ storage: STEP_1 }))
+const mfaTwoShards = mfaEnv()
 
 beforeEach(() => {
   installNetwork()
@@ -104,7 +109,7 @@ async function refreshed(gateway: typeof env, token: string): Promise<string> {
 
 /** The rows of a shard that may be in the moved buckets, page by page, as the script reads. */
 async function readRows(db: D1Database): Promise<Rows> {
-  const rows: Rows = { users: [], sessions: [], refresh_tokens: [] }
+  const rows = noRows()
   for (const table of MOVED_TABLES) {
     let after: string | null = null
     for (;;) {
@@ -116,6 +121,10 @@ async function readRows(db: D1Database): Promise<Rows> {
     }
   }
   return rows
+}
+
+function noRows(): Rows {
+  return { users: [], sessions: [], refresh_tokens: [], factors: [], recovery_codes: [] }
 }
 
 async function selected(db: D1Database): Promise<Selection> {
@@ -139,20 +148,28 @@ async function copyMoved(): Promise<Selection> {
 async function cleanUpMoved(): Promise<void> {
   const rows = await selected(env.SESSIONS_0)
   const absent = notOnTarget(rows, await selected(env.SESSIONS_1), nowSeconds())
-  expect(absent).toEqual({ users: [], sessions: [], refresh_tokens: [] })
+  expect(absent).toEqual(noRows())
   await run(env.SESSIONS_0, deleteStatements(keysOf(rows)))
 }
 
 async function rowsOf(db: D1Database, userId: string) {
   const q = (sql: string) => db.prepare(sql).bind(userId).all<Row>()
-  const [users, sessions, tokens] = await Promise.all([
+  const [users, sessions, tokens, factors, codes] = await Promise.all([
     q('SELECT * FROM users WHERE id = ?1'),
     q('SELECT * FROM sessions WHERE user_id = ?1 ORDER BY sid'),
     q(
       'SELECT t.* FROM refresh_tokens t JOIN sessions s ON s.sid = t.sid WHERE s.user_id = ?1 ORDER BY t.token_hash',
     ),
+    q('SELECT * FROM factors WHERE user_id = ?1 ORDER BY id'),
+    q('SELECT * FROM recovery_codes WHERE user_id = ?1 ORDER BY code_hash'),
   ])
-  return { users: users.results, sessions: sessions.results, refresh_tokens: tokens.results }
+  return {
+    users: users.results,
+    sessions: sessions.results,
+    refresh_tokens: tokens.results,
+    factors: factors.results,
+    recovery_codes: codes.results,
+  }
 }
 
 describe('moving buckets 512-1023 from SESSIONS_0 to a new shard', () => {
@@ -215,16 +232,8 @@ describe('moving buckets 512-1023 from SESSIONS_0 to a new shard', () => {
     await copyMoved()
     await cleanUpMoved()
 
-    expect(keysOf(await selected(env.SESSIONS_0))).toEqual({
-      users: [],
-      sessions: [],
-      refresh_tokens: [],
-    })
-    expect(await rowsOf(env.SESSIONS_0, moved.id)).toEqual({
-      users: [],
-      sessions: [],
-      refresh_tokens: [],
-    })
+    expect(keysOf(await selected(env.SESSIONS_0))).toEqual(noRows())
+    expect(await rowsOf(env.SESSIONS_0, moved.id)).toEqual(noRows())
     expect(await rowsOf(env.SESSIONS_0, kept.id)).toEqual(keptBefore)
     expect(await rowsOf(env.SESSIONS_1, moved.id)).toEqual(movedBefore)
     await refreshed(twoShards, movedToken)
@@ -246,11 +255,21 @@ describe('moving buckets 512-1023 from SESSIONS_0 to a new shard', () => {
     )
       .bind(leftover)
       .run()
+    // …with a factor and a recovery code: deleted before the user, or the foreign keys refuse.
+    await env.SESSIONS_1.batch([
+      env.SESSIONS_1.prepare(
+        `INSERT INTO factors (id, user_id, tenant, type, status, created_at)
+           VALUES ('fac_leftover', ?1, 'acme', 'totp', 'active', 1)`,
+      ).bind(leftover),
+      env.SESSIONS_1.prepare(
+        `INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ('leftover-code', ?1, 1)`,
+      ).bind(leftover),
+    ])
 
     await copyMoved()
 
     expect(await rowsOf(env.SESSIONS_1, moved.id)).toEqual(await rowsOf(env.SESSIONS_0, moved.id))
-    expect((await rowsOf(env.SESSIONS_1, leftover)).users).toEqual([])
+    expect(await rowsOf(env.SESSIONS_1, leftover)).toEqual(noRows())
   })
 
   it('writes every value back as stored: NULL, integers, quotes, non-ASCII and SQL-looking text', async () => {
@@ -266,6 +285,44 @@ describe('moving buckets 512-1023 from SESSIONS_0 to a new shard', () => {
     expect(await rowsOf(env.SESSIONS_1, moved.id)).toEqual(source)
     await refreshed(twoShards, token)
     await signIn(twoShards, moved)
+  })
+
+  it('moves a user’s second factors and recovery codes with it: they answer its logins on the new shard', async () => {
+    const kept = await userIn('kept')
+    const moved = await userIn('moved')
+    const keptTotp = await enrolTotp(
+      mfaOneShard,
+      await accessTokenOf(await login(mfaOneShard, kept)),
+    )
+    const totp = await enrolTotp(mfaOneShard, await accessTokenOf(await login(mfaOneShard, moved)))
+    const keptBefore = await rowsOf(env.SESSIONS_0, kept.id)
+    const movedBefore = await rowsOf(env.SESSIONS_0, moved.id)
+    expect(movedBefore.factors.map((f) => f.id)).toEqual([totp.factorId])
+    expect(movedBefore.recovery_codes).toHaveLength(10)
+    expect(keptBefore.factors.map((f) => f.id)).toEqual([keptTotp.factorId])
+
+    const rows = await copyMoved()
+    expect(rows.factors.map((f) => f.id)).toContain(totp.factorId)
+    expect(rows.factors.map((f) => f.id)).not.toContain(keptTotp.factorId)
+    await cleanUpMoved()
+
+    expect(await rowsOf(env.SESSIONS_1, moved.id)).toEqual(movedBefore)
+    expect(await rowsOf(env.SESSIONS_0, moved.id)).toEqual(noRows())
+    expect(await rowsOf(env.SESSIONS_0, kept.id)).toEqual(keptBefore)
+    expect(await rowsOf(env.SESSIONS_1, kept.id)).toEqual(noRows())
+
+    // The password alone does not log the moved user in; its authenticator app and codes do.
+    const mfaToken = async () => {
+      const res = await passwordLogin(mfaTwoShards, moved)
+      expect(res.status).toBe(403)
+      return ((await res.json()) as { mfa_token: string }).mfa_token
+    }
+    // The confirming code's time step is spent: the next step's code is within the window.
+    const otp = await codeFor(totp.secret, 1)
+    expect((await secondStep(mfaTwoShards, { mfa_token: await mfaToken(), otp })).status).toBe(200)
+    const recovery_code = totp.recoveryCodes?.[0] as string
+    const byCode = await secondStep(mfaTwoShards, { mfa_token: await mfaToken(), recovery_code })
+    expect(byCode.status).toBe(200)
   })
 
   it('moves a session from before sharding with its user; it keeps refreshing on its new shard', async () => {
@@ -349,6 +406,18 @@ describe('scripts/lib/bucket-move.mjs', () => {
         ).bind(id),
       ),
     )
+    // Each with a factor and a recovery code: those tables need several pages too.
+    await env.SESSIONS_0.batch(
+      odd.flatMap((id) => [
+        env.SESSIONS_0.prepare(
+          `INSERT INTO factors (id, user_id, tenant, type, status, created_at)
+             VALUES (?2, ?1, 'acme', 'totp', 'active', 1)`,
+        ).bind(id, `fac_${crypto.randomUUID()}`),
+        env.SESSIONS_0.prepare(
+          'INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES (?2, ?1, 1)',
+        ).bind(id, crypto.randomUUID()),
+      ]),
+    )
     await env.SESSIONS_0.prepare(
       `INSERT INTO sessions (sid, user_id, tenant, client_type, scope, created_at, last_used_at,
          absolute_expires_at, idle_expires_at) VALUES (?1, ?2, 'acme', 'web', '', 1, 1, 1, 1)`,
@@ -361,11 +430,15 @@ describe('scripts/lib/bucket-move.mjs', () => {
       users: await all('users'),
       sessions: await all('sessions'),
       refresh_tokens: await all('refresh_tokens'),
+      factors: await all('factors'),
+      recovery_codes: await all('recovery_codes'),
     }
     const paged = await selected(env.SESSIONS_0)
     const exact = await selectRows(everything, MOVED)
     expect(compareSelections(exact, paged)).toSatisfy(isSame)
     expect(paged.users.length).toBeGreaterThan(2 * PAGE_ROWS)
+    expect(paged.factors.length).toBeGreaterThan(2 * PAGE_ROWS)
+    expect(paged.recovery_codes.length).toBeGreaterThan(2 * PAGE_ROWS)
   })
 
   it('names the rows a move would split from their parent', async () => {
@@ -378,6 +451,8 @@ describe('scripts/lib/bucket-move.mjs', () => {
         users: [user(low), user(high)],
         sessions: [session(newSessionId(600), low), session(newSessionId(5), high)],
         refresh_tokens: [],
+        factors: [],
+        recovery_codes: [],
       },
       MOVED,
     )
@@ -385,5 +460,30 @@ describe('scripts/lib/bucket-move.mjs', () => {
       expect.stringMatching(`moves, its user ${low} does not`),
       expect.stringMatching(`^user ${high} moves, its session`),
     ])
+  })
+
+  it('moves factors and recovery codes with their user, whatever bucket their keys look like', async () => {
+    const low = newUserId(5)
+    const high = newUserId(600)
+    const user = (id: string): Row => ({ id, tenant: 'acme', username: id })
+    const factor = (id: string, userId: string): Row => ({ id, user_id: userId })
+    const code = (hash: string, userId: string): Row => ({ code_hash: hash, user_id: userId })
+    const selection = await selectRows(
+      {
+        users: [user(low), user(high)],
+        sessions: [],
+        refresh_tokens: [],
+        factors: [factor('fac_600', low), factor('fac_5', high)],
+        recovery_codes: [code('600', low), code('005', high), code('x', high)],
+      },
+      MOVED,
+    )
+    expect(keysOf(selection)).toEqual({
+      ...noRows(),
+      users: [high],
+      factors: ['fac_5'],
+      recovery_codes: ['005', 'x'],
+    })
+    expect(selection.problems).toEqual([])
   })
 })
