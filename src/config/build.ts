@@ -122,6 +122,7 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     metricsScrapeSecret:
       doc.metrics_scrape_secret === undefined ? null : secret(doc.metrics_scrape_secret),
     demoPage: doc.demo_page,
+    logSampleRate: doc.log_sample_rate,
     websocketCheckSeconds: doc.websocket_check_seconds,
     auth: buildAuthConfig(doc.auth, selfIssuer, secret),
     storage: buildStorage(doc.storage),

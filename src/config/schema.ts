@@ -126,6 +126,19 @@ export const GatehouseSchema = v.pipe(
       ),
     ),
     demo_page: flag(false, 'Serve the browser demo at GET /demo (the local demo profile only).'),
+    log_sample_rate: v.optional(
+      v.pipe(
+        v.number('must be a number between 0 and 1'),
+        v.minValue(0, 'must be a number between 0 and 1'),
+        v.maxValue(1, 'must be a number between 0 and 1'),
+        v.description(
+          'Share of successful requests that get a log line (0–1). Every rejected or failed ' +
+            'request is logged whatever the rate; metrics and the Analytics Engine point count ' +
+            'every request. Lower it in production with Workers Logs’ own sampling in mind.',
+        ),
+      ),
+      1,
+    ),
     websocket_check_seconds: integer(
       5,
       1,

@@ -34,6 +34,8 @@ export interface Config {
   readonly revocationTimeoutMs: number
   /** The bearer secret a Prometheus scraper presents on GET /metrics; null: admins only. */
   readonly metricsScrapeSecret: string | null
+  /** Share of successful requests logged (rejections and errors always are). */
+  readonly logSampleRate: number
   /** Serve the browser demo page at GET /demo (local demo profile only). */
   readonly demoPage: boolean
   /** How often an open WebSocket on a standard/critical route re-checks revocation (seconds). */

@@ -118,10 +118,18 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     colo: (c.req.raw as { cf?: { colo?: unknown } }).cf?.colo,
   }
   if (services instanceof ConfigError) {
-    waitUntil(recordRequest(null, c.env.METRICS, record, outcome))
+    waitUntil(recordRequest(null, c.env.METRICS, record, outcome, 1))
     return
   }
-  waitUntil(recordRequest(services.subjectHash, services.analytics, record, outcome))
+  waitUntil(
+    recordRequest(
+      services.subjectHash,
+      services.analytics,
+      record,
+      outcome,
+      services.config.logSampleRate,
+    ),
+  )
   services.metrics.schedule(waitUntil)
 }
 
@@ -139,10 +147,26 @@ async function recordRequest(
   analytics: AnalyticsEngineDataset | undefined,
   record: RequestRecord,
   o: Outcome,
+  sampleRate: number,
 ): Promise<void> {
   const route = record.route ?? 'unmatched'
   const outcome = record.reason === null ? 'ok' : o.status >= 500 ? 'error' : 'rejected'
   const colo = typeof o.colo === 'string' ? o.colo : null
+  countMetric('gatehouse_requests_total', { route, outcome, reason: record.reason ?? 'none' })
+  observeMetric('gatehouse_request_duration_ms', { route }, o.latencyMs)
+  writeRequestPoint(analytics, {
+    route,
+    method: o.method,
+    outcome,
+    reason: record.reason ?? 'none',
+    tier: record.tier ?? 'none',
+    revocation: record.revocation ?? 'none',
+    colo: colo ?? 'unknown',
+    status: o.status,
+    latencyMs: o.latencyMs,
+  })
+  // Every rejection and error is logged; successes by the configured share (log_sample_rate).
+  if (outcome === 'ok' && sampledOut(sampleRate, o.status)) return
   logLine(o.status >= 500 ? 'error' : 'info', 'request', {
     request_id: o.requestId,
     trace_id: o.traceId,
@@ -174,19 +198,11 @@ async function recordRequest(
     colo,
     latency_ms: o.latencyMs,
   })
-  countMetric('gatehouse_requests_total', { route, outcome, reason: record.reason ?? 'none' })
-  observeMetric('gatehouse_request_duration_ms', { route }, o.latencyMs)
-  writeRequestPoint(analytics, {
-    route,
-    method: o.method,
-    outcome,
-    reason: record.reason ?? 'none',
-    tier: record.tier ?? 'none',
-    revocation: record.revocation ?? 'none',
-    colo: colo ?? 'unknown',
-    status: o.status,
-    latencyMs: o.latencyMs,
-  })
+}
+
+/** Whether a successful request's log line is left out: an origin's 5xx is always logged. */
+function sampledOut(rate: number, status: number): boolean {
+  return status < 500 && rate < 1 && Math.random() >= rate
 }
 
 /** The request's clock in whole epoch seconds (token and session times). */

@@ -289,3 +289,25 @@ describe('explain', () => {
     expect((ok.claims as Record<string, unknown>).sub).toBe(admin.user.id)
   })
 })
+
+describe('log_sample_rate', () => {
+  it('at 0 drops successful request lines but logs every rejection', async () => {
+    const sampled = testEnv({ ...authConfig(), log_sample_rate: 0 })
+    const session = await webSession(sampled)
+    const logs = captureLogs()
+    const ok = await send(sampled, '/api/echo/x', { token: session.access })
+    expect(ok.status).toBe(200)
+    const refused = await send(sampled, '/api/echo/x', { token: 'not-a-token' })
+    expect(refused.status).toBe(401)
+    const requests = logs.lines.filter((l) => l.event === 'request')
+    expect(requests.map((l) => l.outcome)).toEqual(['rejected'])
+    expect(net.originCalls).toHaveLength(1)
+  })
+
+  it('at 1 (the default) logs every request', async () => {
+    const session = await webSession(gw)
+    const logs = captureLogs()
+    await send(gw, '/api/echo/x', { token: session.access })
+    expect(logs.lines.filter((l) => l.event === 'request').map((l) => l.outcome)).toEqual(['ok'])
+  })
+})
