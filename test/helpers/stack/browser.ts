@@ -210,12 +210,15 @@ export interface WireRequest {
 
 /**
  * Records every request a page makes, including preflights and CORS-blocked answers.
- * `userAgent` overrides the page's User-Agent (the gateway's device fingerprint of web clients).
+ * `userAgent` overrides the page's User-Agent (the gateway's device fingerprint of web clients);
+ * `gateways` are the bases a request's target is taken relative to (default: the suite's gateway
+ * by IP and by name; a test with a stack of its own names its own).
  */
 export async function recordWire(
   page: Page,
-  options: { userAgent?: string } = {},
+  options: { userAgent?: string; gateways?: readonly string[] } = {},
 ): Promise<WireRequest[]> {
+  const gateways = options.gateways ?? [GATEWAY, GATEWAY_BY_NAME]
   const cdp = await page.context().newCDPSession(page)
   await cdp.send('Network.enable')
   if (options.userAgent !== undefined) {
@@ -235,7 +238,7 @@ export async function recordWire(
   cdp.on('Network.requestWillBeSent', (e) => {
     const w = entry(e.requestId)
     w.method = e.request.method
-    const base = [GATEWAY, GATEWAY_BY_NAME].find((b) => e.request.url.startsWith(`${b}/`))
+    const base = gateways.find((b) => e.request.url.startsWith(`${b}/`))
     w.target = base === undefined ? e.request.url : e.request.url.slice(base.length)
   })
   cdp.on('Network.requestWillBeSentExtraInfo', (e) => {
