@@ -35,18 +35,46 @@ interface UserRow {
 
 function toUser(row: UserRow): User {
   return {
-    id: row.id,
-    tenant: row.tenant,
-    username: row.username,
+    ...toUserSummary(row),
     password: {
       scheme: row.password_scheme as PasswordScheme,
       params: row.password_params,
       hash: row.password_hash,
     },
+    credentialVersion: row.credential_version,
+  }
+}
+
+/** What an administrator may see of a user: no password material. */
+export interface UserSummary {
+  readonly id: string
+  readonly tenant: string
+  readonly username: string
+  readonly scopes: readonly string[]
+  readonly status: UserStatus
+  /** Epoch seconds. */
+  readonly passwordChangedAt: number
+  readonly createdAt: number
+}
+
+/** A listed user, with the number of its active second factors. */
+export interface ListedUser extends UserSummary {
+  readonly factors: number
+}
+
+type SummaryRow = Pick<
+  UserRow,
+  'id' | 'tenant' | 'username' | 'scopes' | 'status' | 'password_changed_at' | 'created_at'
+>
+
+function toUserSummary(row: SummaryRow): UserSummary {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    username: row.username,
     scopes: row.scopes === '' ? [] : row.scopes.split(' '),
     status: row.status as UserStatus,
     passwordChangedAt: row.password_changed_at,
-    credentialVersion: row.credential_version,
     createdAt: row.created_at,
   }
 }
@@ -142,4 +170,39 @@ export async function setUserStatus(
     .bind(id, status)
     .run()
   return result.meta.changes === 1
+}
+
+/** Replaces a user's scopes; returns false when there is no such user. */
+export async function setUserScopes(
+  db: D1Database,
+  id: string,
+  scopes: readonly string[],
+): Promise<boolean> {
+  const result = await db
+    .prepare('UPDATE users SET scopes = ?2 WHERE id = ?1')
+    .bind(id, scopes.join(' '))
+    .run()
+  return result.meta.changes === 1
+}
+
+/**
+ * One page of a tenant's users on one shard: ids after `afterId` ('' for the first page), in id
+ * order, at most `limit`, each with its active-factor count — one statement (a correlated
+ * subquery on factors_by_user), never the password columns.
+ */
+export async function listTenantUsers(
+  db: D1Database,
+  tenant: string,
+  afterId: string,
+  limit: number,
+): Promise<ListedUser[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT id, tenant, username, scopes, status, password_changed_at, created_at,
+         (SELECT COUNT(*) FROM factors f WHERE f.user_id = users.id AND f.status = 'active') AS factors
+       FROM users WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3`,
+    )
+    .bind(tenant, afterId, limit)
+    .all<SummaryRow & { factors: number }>()
+  return results.map((row) => ({ ...toUserSummary(row), factors: row.factors }))
 }

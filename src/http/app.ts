@@ -10,6 +10,7 @@ import {
   adminKeyStatus,
   adminRotateKeys,
 } from './admin/admin-accounts'
+import { adminListUsers } from './admin/admin-users'
 import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-sessions'
 import { demoClientResponse, demoPageResponse } from './demo-page'
 import { AuthError } from '../lib/errors'
@@ -152,6 +153,7 @@ export function createApp(): Hono<AppEnv> {
     ),
   )
   app.post('/admin/users', endpoint('/admin/users', adminCreateUser))
+  app.get('/admin/users', endpoint('/admin/users', adminListUsers))
   app.post(
     '/admin/users/:id/:action',
     endpoint('/admin/users/:id/:action', (r, rc, c) =>

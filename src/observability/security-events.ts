@@ -26,6 +26,7 @@ export type SecurityEventType =
   | 'passkey_counter_regressed'
   | 'step_up_required'
   | 'step_up_succeeded'
+  | 'user_scopes_changed'
 
 export interface SecurityEvent extends LogFields {
   readonly type: SecurityEventType

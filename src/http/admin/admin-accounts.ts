@@ -1,6 +1,7 @@
 // Admin: users and signing keys, for a deployed gateway (which starts with no users).
-// POST /admin/users creates a user; /admin/users/:id/disable, /enable and /password change one
-// (disable and password change kill every older token and session at once);
+// POST /admin/users creates a user; /admin/users/:id/disable, /enable, /password, /reset-factors
+// and /scopes change one (disable and password change kill every older token and session at
+// once; listing and scopes live in admin-users.ts);
 // POST /admin/keys/rotate rotates the signing keys ({emergency: true} removes the current key
 // from the JWKS at once; {emergency: true, kid} removes that key, whatever its state).
 
@@ -22,27 +23,11 @@ import {
 } from '../../accounts/user-store'
 import { accountBucket, newUserId } from '../../storage/placement'
 import { lookupUser } from '../shard-lookup'
-import {
-  OPERATOR_SCOPE,
-  assertTenant,
-  jsonResponse,
-  requireAdmin,
-  requireAuthServer,
-  type Administrator,
-} from './admin-auth'
+import { assertTenant, jsonResponse, requireAdmin, requireAuthServer } from './admin-auth'
+import { TENANT_NAME, assertGrantable, changeUserScopes } from './admin-users'
 
 /** NIST SP 800-63B §5.1.1.2: at least 8 characters; no composition rules. */
 const MIN_PASSWORD_LENGTH = 8
-
-/** Only an operator may grant the operator scope: a tenant admin cannot mint a deployment admin. */
-function assertGrantable(admin: Administrator, scopes: readonly string[]): void {
-  if (!admin.operator && scopes.includes(OPERATOR_SCOPE)) {
-    throw new AuthError('insufficient_scope', {
-      detail: 'granting gatehouse:operator needs an operator',
-      scope: OPERATOR_SCOPE,
-    })
-  }
-}
 
 function readPassword(body: Record<string, unknown>): string {
   const password = stringField(body, 'password', MAX_PASSWORD_LENGTH)
@@ -61,8 +46,7 @@ export async function adminCreateUser(request: Request, rc: RequestContext): Pro
   const username = stringField(body, 'username', 128)
   const password = readPassword(body)
   const scopes = body.scopes ?? []
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(tenant))
-    throw new AuthError('bad_request', { detail: 'tenant' })
+  if (!TENANT_NAME.test(tenant)) throw new AuthError('bad_request', { detail: 'tenant' })
   if (!isScopeList(scopes)) {
     throw new AuthError('bad_request', { detail: 'scopes must be a list of scope tokens' })
   }
@@ -82,7 +66,7 @@ export async function adminCreateUser(request: Request, rc: RequestContext): Pro
   return jsonResponse({ id, tenant, username, scopes }, 201)
 }
 
-/** POST /admin/users/:id/{disable|enable|password} */
+/** POST /admin/users/:id/{disable|enable|password|reset-factors|scopes} */
 export async function adminChangeUser(
   request: Request,
   rc: RequestContext,
@@ -124,6 +108,9 @@ export async function adminChangeUser(
       admin.subject,
     )
     return jsonResponse({ id, password_changed_at: now, sessions_ended: ended })
+  }
+  if (action === 'scopes') {
+    return changeUserScopes(rc, admin, found, await readJsonObject(request))
   }
   if (action === 'reset-factors') {
     // A user who lost every factor and recovery code, identity verified out of band
