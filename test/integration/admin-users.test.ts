@@ -14,6 +14,7 @@ import {
   authEnv,
   createTestUser,
   json,
+  login,
   refreshWeb,
   webSession,
   type TestUser,
@@ -248,6 +249,21 @@ describe('POST /admin/users/:id/scopes', () => {
     await expectRefusal(res, 403, 'insufficient_scope')
     expect(await storedScopes(operator.id)).toBe(OPERATOR_SCOPES.join(' '))
   })
+
+  it.each(['disable', 'password', 'reset-factors', 'enable'])(
+    'refuses a tenant admin acting on an operator: %s (the operator could be taken over)',
+    async (action) => {
+      const operator = await createTestUser({ scopes: OPERATOR_SCOPES })
+      const body = action === 'password' ? { password: 'a-new-password-for-the-operator' } : {}
+      const res = await send(gw, `/admin/users/${operator.id}/${action}`, {
+        ...json(body),
+        token: admin.access,
+      })
+      await expectRefusal(res, 403, 'insufficient_scope')
+      // The operator's own password still logs in.
+      expect((await login(gw, operator)).status).toBe(200)
+    },
+  )
 
   it('lets an operator grant gatehouse:operator across tenants', async () => {
     const operator = await webSession(gw, OPERATOR_SCOPES)

@@ -80,6 +80,9 @@ export async function adminChangeUser(
   if (found === null) throw new AuthError('route_not_found', { detail: 'unknown user' })
   const { user, shard } = found
   assertTenant(admin, user.tenant)
+  // An operator's account is the deployment's: a tenant admin may not disable it, set its
+  // password (and so log in as it) or reset its factors, any more than change its scopes.
+  assertGrantable(admin, [], user.scopes)
   rc.record.targetSubject = user.id
   const who = { issuer: config.auth.issuer, tenant: user.tenant, subject: user.id }
   if (action === 'enable') {
