@@ -157,3 +157,17 @@ export declare function honoAssertion(
   verifier: AssertionVerifier,
   options?: Pick<MiddlewareOptions, 'onRejected'>,
 ): MiddlewareHandler<{ Variables: { gatehouse: AssertionClaims } }>
+
+/**
+ * The legacy signed X-Auth-* headers (routes with identity = "headers" | "both"): returns a
+ * function that checks one request and never throws for its input (README § The legacy signed
+ * headers). Built from src/origin/verify-identity.ts by scripts/build-origin.mjs.
+ */
+export {
+  createIdentityVerifier,
+  type GatewayIdentity,
+  type IdentityFailure,
+  type IdentityResult,
+  type IdentityVerifierOptions,
+  type IncomingRequest,
+} from './identity-headers.js'

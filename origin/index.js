@@ -10,6 +10,8 @@ import { bodyMismatch, requestMismatch } from './request-binding.js'
 
 export { contentDigest } from './request-binding.js'
 export { expressAssertion, honoAssertion, readNodeBody, verifyNodeRequest } from './adapters.js'
+// The legacy signed X-Auth-* headers (identity = "headers" | "both"), built from src/origin/.
+export { createIdentityVerifier } from './identity-headers.js'
 
 /** @typedef {import('./index.js').AssertionVerifierOptions} Options */
 /** @typedef {import('./index.js').AssertionVerifier} AssertionVerifier */
