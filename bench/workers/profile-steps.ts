@@ -187,6 +187,14 @@ export const STEP_OPS: Record<string, Op> = {
     }
     return (await mintAccessToken(signer, fx.config.auth, claims, Date.now() / 1000)).token
   },
+  // The critical route's extra hop measured alone: one revocation check() through the
+  // Durable Object binding (id, stub, RPC, the query), as the route makes it.
+  'do-roundtrip': async (_fx, env) => {
+    const ns = env.REVOCATIONS
+    const stub = ns.get(ns.idFromName('profile-do-roundtrip'))
+    const now = Math.floor(Date.now() / 1000)
+    return !(await stub.check({ jti: 'profile-jti', sid: 'sess-profile-0001', iat: now })).revoked
+  },
   'log-line': () =>
     logLine('info', 'request', {
       request_id: '7c0f6c43-2b6e-4c39-9a55-6f8f2b1d3c11',

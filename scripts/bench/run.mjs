@@ -1,15 +1,18 @@
-// npm run bench — the Gatehouse benchmark harness (issue 6). Builds the Workers, serves them with
-// Miniflare directly, runs every section in a fixed order, prints a table, writes
-// bench/results.json and ends with one summary line of headline ratios and pass/fail per target.
-// `npm run bench -- micro e2e` runs only the named sections (for iterating on one of them).
+// npm run bench — the Gatehouse benchmark harness (issues 6 and 16). Builds the Workers, serves
+// them with Miniflare directly, runs every section in a fixed order, prints a table and every
+// target as PASS/FAIL with its median and min–max over rounds, writes bench/results.json (this
+// run in full, plus the figures of the last runs), draws bench/stages.svg from the profile, and
+// ends with one summary line listing every target. `npm run bench -- micro e2e` runs only the
+// named sections (for iterating on one of them).
 
 import { execSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { ROOT, buildAll } from './lib/build.mjs'
 import { startOrigin } from './lib/origin.mjs'
 import { evaluateTargets, renderTable, summaryLine, tableRows } from './lib/report.mjs'
+import { stagesSvg } from './lib/stages-svg.mjs'
 import { ensureWrk } from './lib/wrk.mjs'
 import { benchSecrets, readWranglerConfig } from './lib/workers.mjs'
 import { runAssertion } from './sections/assertion.mjs'
@@ -36,6 +39,9 @@ const SECTIONS = [
   'apiEdge',
 ]
 const RESULTS_FILE = join(ROOT, 'bench', 'results.json')
+const STAGES_FILE = join(ROOT, 'bench', 'stages.svg')
+/** Runs kept in results.json's history (their targets' figures, not every table row). */
+const HISTORY_RUNS = 20
 /** Above this 1-minute load average something else competes for the 2 cores. */
 const BUSY_LOAD_AVERAGE = 1.5
 const startedAt = performance.now()
@@ -110,13 +116,45 @@ try {
   origin.close()
 }
 
+/** The history of earlier runs from results.json (a file of the old, single-run shape counts as one). */
+function previousHistory() {
+  if (!existsSync(RESULTS_FILE)) return []
+  try {
+    const old = JSON.parse(readFileSync(RESULTS_FILE, 'utf8'))
+    if (Array.isArray(old.history)) return old.history
+    return old.meta ? [historyEntry(old)] : []
+  } catch {
+    return []
+  }
+}
+
+/** One run as history keeps it: when, which commit, and every target's figure and verdict. */
+function historyEntry(run) {
+  return {
+    commit: run.meta.commit,
+    date: run.meta.date,
+    durationSeconds: run.meta.durationSeconds,
+    loadAverageAtStart: run.meta.loadAverageAtStart,
+    sections: run.meta.sections,
+    targets: (run.targets ?? []).map((t) => ({
+      name: t.name,
+      pass: t.pass,
+      ...(t.figure ?? { measured: t.measured ?? null }),
+    })),
+  }
+}
+
 const targets = evaluateTargets(results.sections)
 results.targets = targets
 results.meta.durationSeconds = Math.round((performance.now() - startedAt) / 1000)
 results.meta.loadAverageAtEnd = loadavg()[0]
-results.summary = summaryLine(results.sections, targets)
+results.summary = summaryLine(results.meta, targets)
 mkdirSync(join(ROOT, 'bench'), { recursive: true })
-writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`)
+const history = [historyEntry(results), ...previousHistory()].slice(0, HISTORY_RUNS)
+writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...results, history }, null, 2)}\n`)
+if (results.sections.profile?.stages) {
+  writeFileSync(STAGES_FILE, stagesSvg(results.sections.profile.stages, results.meta))
+}
 
 console.log(
   `\nGatehouse benchmark — ${results.meta.commit}, Node ${process.version}, ${results.meta.cpus} cores, ${results.meta.durationSeconds} s\n`,
@@ -127,7 +165,7 @@ console.log(
     ...tableRows(results.sections),
   ]),
 )
-console.log('\nTargets (issues 6, 12 and 13):')
+console.log('\nTargets (issue 16, then issues 6 and 12–15; median of rounds, min–max):')
 for (const t of targets) console.log(`  ${t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.shown}`)
 if (results.meta.loadAverageAtStart > BUSY_LOAD_AVERAGE) {
   console.log(
@@ -136,5 +174,6 @@ if (results.meta.loadAverageAtStart > BUSY_LOAD_AVERAGE) {
 }
 for (const [name, message] of Object.entries(results.errors))
   console.log(`  ERROR in ${name}: ${message.split('\n')[0]}`)
-console.log(`\nwrote ${RESULTS_FILE}`)
+console.log(`\nwrote ${RESULTS_FILE} (history of ${history.length} run(s))`)
+if (results.sections.profile?.stages) console.log(`wrote ${STAGES_FILE}`)
 console.log(results.summary)

@@ -58,10 +58,3 @@ export function apiEdgeRows(a) {
     ...(a.rateLimit ? rateRows(a.rateLimit) : []),
   ]
 }
-
-/** The apiEdge part of the summary line (`a` may be undefined: not run). */
-export function apiEdgeSummary(a) {
-  const s = a?.sockets
-  const r = a?.rateLimit
-  return `idle critical socket ${n(s?.checksPerSocketMinute?.critical, 1)} shard calls + ${n(s?.cpuMsPerSocketMinute?.critical, 2)} ms CPU/min, rate limit on low route: binding ${x(r?.binding?.ratio)} exact ${x(r?.exact?.ratio)}`
-}

@@ -33,3 +33,8 @@ export function rotate(list, k) {
   const n = list.length
   return list.map((_, i) => list[(i + k) % n])
 }
+
+/** { min, max } of a list of numbers (the spread printed next to a median). */
+export function spread(values) {
+  return { min: Math.min(...values), max: Math.max(...values) }
+}

@@ -1,11 +1,22 @@
 // Times one request to a bench Worker from outside the isolate (workerd's own clocks stand still
-// during CPU work): the wall time the client sees, and workerd's on-CPU time over the same
-// request (schedstat, all threads), which other load on the machine cannot inflate.
+// during CPU work): the wall time the client sees, and workerd's CPU time over the same request
+// (utime + stime of the process, cpu.mjs). The process clock ticks in 10 ms, so each operation's
+// count per request is calibrated once (calibrateOps) to give a window of ≥ 400 ms of CPU.
 
-import { cpuNs } from './cpu.mjs'
+import { cpuNs, threadCpuNs } from './cpu.mjs'
 
-/** Runs `op` n times in the Worker; resolves to { wallMs, cpuMs }; throws on a failed run. */
+/** CPU per timed request: a 10 ms tick is then ≤ 2.5 % of a sample. */
+const TARGET_WINDOW_MS = 400
+const CALIBRATION_OPS = 50
+const MAX_OPS_PER_REQUEST = 50_000_000
+
+/**
+ * Runs `op` n times in the Worker; resolves to { wallMs, cpuMs, threadCpuMs, body } (cpuMs: the
+ * process clock; threadCpuMs: live threads' schedstat, for the short windows of the DPoP,
+ * assertion and API-edge sections; body: the Worker's JSON answer); throws on a failed run.
+ */
 export async function timeOp(worker, op, n) {
+  const threadsBefore = threadCpuNs(worker.pid)
   const cpuBefore = cpuNs(worker.pid)
   const started = performance.now()
   let res
@@ -18,22 +29,33 @@ export async function timeOp(worker, op, n) {
   const body = await res.json()
   const wallMs = performance.now() - started
   const cpuMs = (cpuNs(worker.pid) - cpuBefore) / 1e6
+  const threadCpuMs = (threadCpuNs(worker.pid) - threadsBefore) / 1e6
   if (res.status !== 200) throw new Error(`${op}: ${JSON.stringify(body)}`)
-  return { wallMs, cpuMs }
+  return { wallMs, cpuMs, threadCpuMs, body }
 }
 
-/** Element-wise median of several { wallMs, cpuMs } samples. */
-export function medianSample(samples, median) {
-  return {
-    wallMs: median(samples.map((s) => s.wallMs)),
-    cpuMs: median(samples.map((s) => s.cpuMs)),
+/**
+ * How many runs of `op` one request needs for `targetMs` of CPU (by the wall clock of a trial,
+ * which on an idle core is CPU time at sub-ms resolution), at least `min`.
+ */
+export async function calibrateOps(worker, op, { targetMs = TARGET_WINDOW_MS, min = 1 } = {}) {
+  let n = CALIBRATION_OPS
+  for (;;) {
+    const { wallMs } = await timeOp(worker, op, n)
+    if (wallMs >= targetMs / 4 || n >= MAX_OPS_PER_REQUEST) {
+      return Math.min(MAX_OPS_PER_REQUEST, Math.max(min, Math.ceil((n * targetMs) / wallMs)))
+    }
+    n *= 8
   }
 }
 
-/** µs per operation on both clocks: (request − empty-loop request) / n. */
-export function perOpUs(sample, baseline, n) {
+/**
+ * µs per operation: (request − empty-loop request) / n, on the wall clock and on `clock` (cpuMs
+ * or threadCpuMs). Not clamped: a negative figure shows a broken baseline instead of hiding it.
+ */
+export function perOpUs(sample, baseline, n, clock = 'cpuMs') {
   return {
-    cpu: (Math.max(0, sample.cpuMs - baseline.cpuMs) * 1000) / n,
-    wall: (Math.max(0, sample.wallMs - baseline.wallMs) * 1000) / n,
+    cpu: ((sample[clock] - baseline[clock]) * 1000) / n,
+    wall: ((sample.wallMs - baseline.wallMs) * 1000) / n,
   }
 }

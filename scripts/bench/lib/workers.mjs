@@ -92,7 +92,8 @@ function d1Databases(declared, gatehouse) {
 
 /**
  * Starts Gatehouse from `build` with wrangler.toml's bindings. Every route forwards to
- * `originUrl`; `extraIssuers` are appended to the issuer list; `durableObjects` overrides
+ * `originUrl`; `extraIssuers` are appended to the issuer list (and to every route's own issuer
+ * list, where a route has one); `durableObjects` overrides
  * bindings by name (e.g. a bench subclass); `storage` replaces the profile's storage table
  * (session shards and audit database). Resolves to { mf, url, pid, shards, shardFor, secrets,
  * logs, close }: `shards` maps each session shard's binding to its D1 database (all
@@ -108,8 +109,12 @@ export async function startGateway({
   storage,
 }) {
   const gatehouse = structuredClone(wrangler.gatehouse)
-  for (const route of gatehouse.routes) route.origin = originUrl
   gatehouse.issuers.push(...extraIssuers)
+  for (const route of gatehouse.routes) {
+    route.origin = originUrl
+    // A route that names the issuers it takes takes the bench's extra issuers too.
+    if (Array.isArray(route.issuers)) route.issuers.push(...extraIssuers.map((i) => i.issuer))
+  }
   if (storage !== undefined) gatehouse.storage = storage
   const { workerOptions } = wrangler
   const logs = logTail()

@@ -224,7 +224,7 @@ async function runRateLimits(ctx) {
   const worker = await startProfileWorker(rateLimitedContext(ctx), 'api-edge-bench')
   const timed = async (op, n, base) => {
     try {
-      return perOpUs(await timeOp(worker, op, n), base, n).cpu
+      return perOpUs(await timeOp(worker, op, n), base, n, 'threadCpuMs').cpu
     } catch (err) {
       throw new Error(`${err.message}\nworkerd said:\n${worker.logs.tail()}`)
     }

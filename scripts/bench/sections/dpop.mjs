@@ -76,7 +76,7 @@ async function prepareProofs(worker, ops, fraction) {
 /** Times `op` (µs CPU per op over the empty loop); a failure carries the Worker's log tail. */
 async function timeDpopOp(worker, op, n, base) {
   try {
-    return perOpUs(await timeOp(worker, op, n), base, n).cpu
+    return perOpUs(await timeOp(worker, op, n), base, n, 'threadCpuMs').cpu
   } catch (err) {
     throw new Error(`${err.message}\nworkerd said:\n${worker.logs.tail()}`)
   }

@@ -1,10 +1,13 @@
-// The hot-path profile (not a target, the explanation of one): the whole Gatehouse Worker run
-// in-isolate with stubbed network against the same request sent through a bare pass-through,
-// and every step of the verified-request path timed on its own. The difference between the two
-// is what Gatehouse costs per request inside workerd; the steps attribute it.
+// The hot-path profile and the in-isolate targets: the whole Gatehouse Worker run in-isolate with
+// stubbed network against the same request sent through a bare pass-through, every step of the
+// verified-request path timed on its own, and the Durable Object round trip alone. Warm-cache
+// figures: one token, verified once and then answered from the verified-token cache. CPU is the
+// workerd process's utime + stime (/proc/<pid>/stat), each request's op count calibrated for
+// ≥ 400 ms (steps ≥ 200 ms). Each round times the target ops back to back in a rotated order,
+// then the steps; every target is a per-round difference, reported as median and min–max.
 
-import { median, rotate } from '../lib/stats.mjs'
-import { perOpUs, timeOp } from '../lib/timed-op.mjs'
+import { median, rotate, spread } from '../lib/stats.mjs'
+import { calibrateOps, timeOp } from '../lib/timed-op.mjs'
 import { startBenchWorker } from '../lib/workers.mjs'
 
 const REQUEST_OPS = ['bare', 'hono-minimal', 'app-public', 'app-low', 'app-critical']
@@ -28,16 +31,61 @@ const STEP_OPS = [
   'headers-out',
   'metrics',
   'log-line',
+  'do-roundtrip',
   'refresh-crypto',
   'mint-token',
   'd1-select',
 ]
-const REQUEST_OPS_PER_REQUEST = 400
-/** Steps that make a binding round trip: fewer per request, so one request stays short. */
-const SLOW_STEPS = new Set(['d1-select'])
-const SLOW_STEP_OPS_PER_REQUEST = 300
-const STEP_OPS_PER_REQUEST = 4000
-const ROUNDS = 7
+/** Ops whose figures are targets: the longer window. */
+const TARGET_OPS = new Set([...REQUEST_OPS, 'do-roundtrip'])
+const TARGET_WINDOW_MS = 400
+const STEP_WINDOW_MS = 200
+/** Rounds of the target ops (bare, routes, DO round trip), and of the steps (the chart). */
+const TARGET_ROUNDS = 11
+const STEP_ROUNDS = 7
+/** Issue 16: what a route may add over a bare forward, µs of in-isolate CPU. */
+export const PUBLIC_BUDGET_US = 25
+export const LOW_BUDGET_US = 50
+export const CRITICAL_SLACK_US = 10
+/**
+ * Each route's cost by stage for the chart: the steps (measured alone) that its request runs,
+ * on top of the bare forward; `forward` counts only what it adds to the bare forward's fetch.
+ */
+const ROUTE_STAGES = {
+  bare: [],
+  'app-public': [
+    'request-id+trace',
+    'url+route',
+    'headers-in',
+    'forward',
+    'headers-out',
+    'metrics',
+    'log-line',
+  ],
+  'app-low': [
+    'request-id+trace',
+    'url+route',
+    'headers-in',
+    'authenticate',
+    'sign-identity',
+    'forward',
+    'headers-out',
+    'metrics',
+    'log-line',
+  ],
+  'app-critical': [
+    'request-id+trace',
+    'url+route',
+    'headers-in',
+    'authenticate',
+    'do-roundtrip',
+    'sign-identity',
+    'forward',
+    'headers-out',
+    'metrics',
+    'log-line',
+  ],
+}
 const PROFILE_ISSUER = 'https://idp.bench'
 const PROFILE_ORIGIN = 'https://origin.bench'
 
@@ -66,6 +114,7 @@ const LABELS = {
   'sign-identity': 'step: signIdentityHeaders (HMAC + nonce + 9 sets)',
   'headers-out': 'step: clientResponseHeaders',
   'log-line': 'step: logLine (JSON.stringify + console.log)',
+  'do-roundtrip': 'step: Durable Object round trip (revocation check() via the binding)',
   'refresh-crypto': 'auth step: refresh-token crypto (2 SHA-256, HKDF + AES-GCM seal)',
   'mint-token': 'auth step: mintAccessToken (jose SignJWT, Ed25519)',
   'd1-select': 'auth step: one D1 round trip (SELECT 1, local D1)',
@@ -80,6 +129,8 @@ function profileConfig(wrangler, extraRoutes = []) {
     ...r,
     origin: PROFILE_ORIGIN,
     origin_secret: 'ORIGIN_SECRET_PROFILE',
+    // A route that names the issuers it takes names the profile's only issuer.
+    ...(Array.isArray(r.issuers) ? { issuers: [PROFILE_ISSUER] } : {}),
   }))
   return {
     public_url: 'https://gatehouse.bench',
@@ -122,26 +173,67 @@ export async function startProfileWorker(
   })
 }
 
-/** Runs the profile; resolves to { rows: [{ label, us, note }], raw: op → µs }. */
+/** The in-isolate targets of one round, from its per-op µs. */
+function roundTargets(us) {
+  const low = us['app-low'] - us.bare
+  return {
+    publicAddedUs: us['app-public'] - us.bare,
+    lowAddedUs: low,
+    criticalAddedUs: us['app-critical'] - us.bare,
+    doRoundTripUs: us['do-roundtrip'],
+    // critical − bare ≤ (low − bare) + DO + 10  ⇔  this excess ≤ 10
+    criticalExcessUs: us['app-critical'] - us['app-low'] - us['do-roundtrip'],
+  }
+}
+
+/** Each route's stages (µs, medians): [{ route, totalUs, stages: [{ step, us }], restUs }]. */
+function stagesOf(us) {
+  return Object.entries(ROUTE_STAGES).map(([route, steps]) => {
+    const stages = [{ step: 'bare forward', us: us.bare }]
+    for (const step of steps) {
+      const v = step === 'forward' ? us.forward - us.bare : us[step]
+      stages.push({ step, us: Math.max(0, v) })
+    }
+    const attributed = stages.reduce((a, b) => a + b.us, 0)
+    return { route, totalUs: us[route], stages, restUs: us[route] - attributed }
+  })
+}
+
+/**
+ * Runs the profile; resolves to { rows, us, targets: name → { median, min, max, rounds },
+ * stages, rounds }.
+ */
 export async function runProfile(ctx) {
   const worker = await startProfileWorker(ctx, 'profile-bench')
   try {
     const ops = [...REQUEST_OPS, ...STEP_OPS]
-    const nFor = (op) =>
-      REQUEST_OPS.includes(op)
-        ? REQUEST_OPS_PER_REQUEST
-        : SLOW_STEPS.has(op)
-          ? SLOW_STEP_OPS_PER_REQUEST
-          : STEP_OPS_PER_REQUEST
-    for (const op of ['noop', ...ops]) await timeOp(worker, op, Math.ceil(nFor(op) / 4))
+    const nFor = {}
+    for (const op of ops) {
+      const targetMs = TARGET_OPS.has(op) ? TARGET_WINDOW_MS : STEP_WINDOW_MS
+      nFor[op] = await calibrateOps(worker, op, { targetMs })
+    }
     const samples = Object.fromEntries(ops.map((op) => [op, []]))
-    for (let r = 0; r < ROUNDS; r++) {
-      const base = await timeOp(worker, 'noop', 1)
-      for (const op of rotate(ops, r)) {
-        samples[op].push(perOpUs(await timeOp(worker, op, nFor(op)), base, nFor(op)).cpu)
-      }
+    const perRound = []
+    const targetOps = ops.filter((op) => TARGET_OPS.has(op))
+    const stepOps = ops.filter((op) => !TARGET_OPS.has(op))
+    const timed = async (op) => {
+      const v = ((await timeOp(worker, op, nFor[op])).cpuMs * 1000) / nFor[op]
+      samples[op].push(v)
+      return v
+    }
+    for (let r = 0; r < TARGET_ROUNDS; r++) {
+      // The target ops back to back (~2.5 s), so the machine's drift hits them alike.
+      const us = {}
+      for (const op of rotate(targetOps, r)) us[op] = await timed(op)
+      perRound.push(roundTargets(us))
+      if (r < STEP_ROUNDS) for (const op of rotate(stepOps, r)) await timed(op)
     }
     const us = Object.fromEntries(ops.map((op) => [op, median(samples[op])]))
+    const targets = {}
+    for (const key of Object.keys(perRound[0])) {
+      const values = perRound.map((t) => t[key])
+      targets[key] = { median: median(values), ...spread(values), rounds: values }
+    }
     const rows = ops.map((op) => ({
       label: LABELS[op] ?? op,
       us: us[op],
@@ -150,7 +242,14 @@ export async function runProfile(ctx) {
           ? `+${(us[op] - us.bare).toFixed(1)} µs over bare`
           : undefined,
     }))
-    return { rows, us, rounds: ROUNDS }
+    return {
+      rows,
+      us,
+      targets,
+      stages: stagesOf(us),
+      opsPerRequest: nFor,
+      rounds: { targets: TARGET_ROUNDS, steps: STEP_ROUNDS },
+    }
   } finally {
     await worker.close()
   }
