@@ -35,15 +35,17 @@ export async function timeOp(worker, op, n) {
 }
 
 /**
- * How many runs of `op` one request needs for `targetMs` of CPU (by the wall clock of a trial,
- * which on an idle core is CPU time at sub-ms resolution), at least `min`.
+ * How many runs of `op` one request needs for `targetMs` of CPU, at least `min`: from a trial's
+ * CPU on the threads' schedstat clock (ns resolution, and unlike wall time not stretched by
+ * other load).
  */
 export async function calibrateOps(worker, op, { targetMs = TARGET_WINDOW_MS, min = 1 } = {}) {
   let n = CALIBRATION_OPS
   for (;;) {
-    const { wallMs } = await timeOp(worker, op, n)
-    if (wallMs >= targetMs / 4 || n >= MAX_OPS_PER_REQUEST) {
-      return Math.min(MAX_OPS_PER_REQUEST, Math.max(min, Math.ceil((n * targetMs) / wallMs)))
+    const { threadCpuMs } = await timeOp(worker, op, n)
+    if (threadCpuMs >= targetMs / 4 || n >= MAX_OPS_PER_REQUEST) {
+      const perOpMs = Math.max(threadCpuMs, 1e-3) / n
+      return Math.min(MAX_OPS_PER_REQUEST, Math.max(min, Math.ceil(targetMs / perOpMs)))
     }
     n *= 8
   }
