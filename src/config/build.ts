@@ -7,6 +7,7 @@ import type { JwksSettings } from '../keys/issuer'
 import type { RouteConfig } from '../proxy/route'
 import type { AuthLevel } from '../proxy/step-up'
 import { buildAuthConfig } from './auth'
+import { fieldName } from './errors'
 import type { GatehouseDocument } from './schema'
 import { normalizePrefix } from './schema-routes'
 import { parseBuckets } from './schema-storage'
@@ -26,6 +27,8 @@ function buildIssuer(doc: Doc['issuers'][number]): IssuerConfig {
     tokenTypes: doc.token_types.map(normalizeTokenType),
     tenant: doc.tenant ?? null,
     tenants: doc.tenants ?? null,
+    scopeClaim: doc.scope_claim,
+    scopeFormat: doc.scope_format,
   }
 }
 
@@ -38,11 +41,16 @@ function buildJwks(doc: Doc['jwks']): JwksSettings {
   }
 }
 
-function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string): RouteConfig {
+function buildRoute(
+  doc: Doc['routes'][number],
+  issuers: readonly IssuerConfig[],
+  secret: (name: string) => string,
+): RouteConfig {
   return {
     prefix: normalizePrefix(doc.prefix),
     origin: new URL(doc.origin).origin,
     auth: doc.auth,
+    issuers: new Set(doc.issuers ?? defaultRouteIssuers(issuers)),
     readScopes: doc.read_scopes,
     // An omitted write list means "the read scopes", never "nothing" (a write needs a scope).
     writeScopes: doc.write_scopes ?? doc.read_scopes,
@@ -85,6 +93,15 @@ function buildRoute(doc: Doc['routes'][number], secret: (name: string) => string
   }
 }
 
+/**
+ * The issuers a route that names none accepts: our own, when we are one (a third-party token
+ * reaches a route only where the route says so), else every configured issuer.
+ */
+function defaultRouteIssuers(issuers: readonly IssuerConfig[]): string[] {
+  const self = issuers.find((i) => i.self)
+  return self === undefined ? issuers.map((i) => i.issuer) : [self.issuer]
+}
+
 /** The level a route or scope demands (RFC 9470), or null when it demands none. */
 function authLevel(doc: {
   acr_values?: string[] | undefined
@@ -112,7 +129,7 @@ export function buildConfig(doc: Doc, secret: (name: string) => string): Config 
     issuers,
     warnings: configWarnings(doc),
     jwks: buildJwks(doc.jwks),
-    routes: doc.routes.map((route) => buildRoute(route, secret)),
+    routes: doc.routes.map((route) => buildRoute(route, issuers, secret)),
     sensitiveScopes: { ...doc.sensitive_scopes },
     stepUpScopes: Object.fromEntries(
       Object.entries(doc.step_up_scopes).map(([scope, level]) => [scope, authLevel(level)]),
@@ -148,7 +165,7 @@ function configWarnings(doc: Doc): string[] {
   return doc.routes.flatMap((route, i) =>
     route.auth === 'token' && route.write_scopes !== undefined && route.write_scopes.length === 0
       ? [
-          `GATEHOUSE.routes[${i}].write_scopes is an empty list: any valid token may use ` +
+          `${fieldName(['routes', i, 'write_scopes'], doc)} is an empty list: any valid token may use ` +
             `POST/PUT/PATCH/DELETE on ${route.prefix} (omit it to require the read scopes)`,
         ]
       : [],

@@ -23,8 +23,9 @@ export type { Config, IssuerConfig } from './types'
  * the document itself is valid.
  */
 export function parseConfig(env: ConfigSource): Config {
-  const result = v.safeParse(GatehouseSchema, selectDocument(env), { abortEarly: false })
-  if (!result.success) throw errorOf(issuesFromValibot(result.issues))
+  const doc = selectDocument(env)
+  const result = v.safeParse(GatehouseSchema, doc, { abortEarly: false })
+  if (!result.success) throw errorOf(issuesFromValibot(result.issues, doc))
   const { values, issues } = resolveSecrets(result.output, (name) => env[name])
   if (issues.length > 0) throw errorOf(issues)
   return buildConfig(result.output, (name) => {

@@ -4,16 +4,38 @@
 // (JSON_SCHEMA_IGNORED_ACTIONS); the gateway enforces them all the same.
 
 import * as v from 'valibot'
+import { SCOPE_TOKEN } from '../lib/scope-token'
+import { closestName } from './suggest'
 
 const NON_EMPTY = 'must be a non-empty string'
 const INTEGER = 'must be an integer'
 const LIST = 'must be a list of strings'
 const TABLE_LIST = 'must be a list of at least 1 tables'
 
-/** A secret binding's name (what `wrangler secret put` is given). */
-const ENV_NAME = /^[A-Z][A-Z0-9_]{0,63}$/
+/** A pattern and the rule it enforces, in words an operator can act on (never the regex). */
+export interface TextRule {
+  readonly pattern: RegExp
+  /** The message when a value breaks it, e.g. `must be visible ASCII characters, no spaces`. */
+  readonly words: string
+}
+
+/** A binding's or secret's name (what `wrangler secret put` is given). */
+const ENV_NAME: TextRule = {
+  pattern: /^[A-Z][A-Z0-9_]{0,63}$/,
+  words: 'must be a binding name: an upper-case letter, then A-Z, 0-9 or _ (at most 64 characters)',
+}
 /** Visible ASCII, no spaces: audiences, token types, tenants. */
-export const PRINTABLE = /^[\x21-\x7e]+$/
+export const PRINTABLE: TextRule = {
+  pattern: /^[\x21-\x7e]+$/,
+  words: 'must be visible ASCII characters, no spaces',
+}
+/** An RFC 6749 §3.3 scope-token. */
+export const SCOPE: TextRule = {
+  pattern: SCOPE_TOKEN,
+  words:
+    'must be a scope: visible ASCII characters such as letters, digits and : . _ - / ' +
+    '(no spaces, no " or \\)',
+}
 
 /** An optional integer in [min, max]. */
 export function integer(fallback: number, min: number, max: number, description: string) {
@@ -48,23 +70,23 @@ export function text(maxLength: number, description: string) {
   )
 }
 
-/** A non-empty string matching pattern. */
-export function token(pattern: RegExp, description: string) {
+/** A non-empty string that follows rule. */
+export function token(rule: TextRule, description: string) {
   return v.pipe(
     v.string(NON_EMPTY),
     v.nonEmpty(NON_EMPTY),
-    v.regex(pattern, `must match ${pattern}`),
+    v.regex(rule.pattern, rule.words),
     v.description(description),
   )
 }
 
-/** A non-empty string of at most maxLength characters matching pattern. */
-export function limitedToken(pattern: RegExp, maxLength: number, description: string) {
+/** A non-empty string of at most maxLength characters that follows rule. */
+export function limitedToken(rule: TextRule, maxLength: number, description: string) {
   return v.pipe(
     v.string(NON_EMPTY),
     v.nonEmpty(NON_EMPTY),
     v.maxLength(maxLength, `must be at most ${maxLength} characters`),
-    v.regex(pattern, `must match ${pattern}`),
+    v.regex(rule.pattern, rule.words),
     v.description(description),
   )
 }
@@ -158,8 +180,13 @@ export function originOrWildcard(description: string) {
   )
 }
 
-function tableMessage(issue: v.StrictObjectIssue | v.RecordIssue): string {
-  if (issue.expected === 'never') return 'unknown field'
+/** The message of a table's own issues; `fields` (a strict table's) for did-you-mean. */
+function tableMessage(issue: v.StrictObjectIssue | v.RecordIssue, fields: readonly string[]) {
+  if (issue.expected === 'never') {
+    // valibot reports an unknown key with the key itself as the input.
+    const meant = typeof issue.input === 'string' ? closestName(issue.input, fields) : undefined
+    return meant === undefined ? 'unknown field' : `unknown field; did you mean \`${meant}\`?`
+  }
   if (issue.input === undefined && issue.expected?.startsWith('"')) return 'is required'
   return 'must be a table (object)'
 }
@@ -181,7 +208,8 @@ function rejectArrays<S extends v.GenericSchema>(schema: S): S {
 
 /** A table (object) with exactly these fields: any other field is an error, not ignored. */
 export function table<const E extends v.ObjectEntries>(entries: E) {
-  return rejectArrays(v.strictObject(entries, tableMessage))
+  const fields = Object.keys(entries)
+  return rejectArrays(v.strictObject(entries, (issue) => tableMessage(issue, fields)))
 }
 
 /** A table whose keys are data (checked by key), each value checked by value. */
@@ -189,7 +217,7 @@ export function keyedTable<K extends v.GenericSchema<string, string>, V extends 
   key: K,
   value: V,
 ) {
-  return rejectArrays(v.record(key, value, tableMessage))
+  return rejectArrays(v.record(key, value, (issue) => tableMessage(issue, [])))
 }
 
 /** A list of at least one table. */
@@ -213,21 +241,23 @@ export function at<TInput extends Record<string, unknown>, TIssue extends v.Base
       const before = dataset.issues?.length ?? 0
       const out = action['~run'](dataset, config)
       for (const issue of out.issues?.slice(before) ?? []) {
-        const items = path.map(
-          (key): v.UnknownPathItem => ({
-            type: 'unknown',
-            origin: 'value',
-            input: undefined,
-            key,
-            value: undefined,
-          }),
-        )
         const mutable = issue as { path?: v.IssuePathItem[] }
-        mutable.path = [...(mutable.path ?? []), ...items]
+        mutable.path = [...(mutable.path ?? []), ...pathItems(path)]
       }
       return out
     },
   }
+}
+
+/** An issue path for keys, for checks that report on a field they computed. */
+export function pathItems(keys: readonly PathKey[]): v.UnknownPathItem[] {
+  return keys.map((key) => ({
+    type: 'unknown',
+    origin: 'value',
+    input: undefined,
+    key,
+    value: undefined,
+  }))
 }
 
 /** The first value that occurs twice, or undefined. */

@@ -3,7 +3,7 @@
 // declared here, per issuer: audiences, algorithms, `typ` values, its tenant or tenant list.
 
 import * as v from 'valibot'
-import { ALGORITHMS } from '../keys/issuer'
+import { ALGORITHMS, type ScopeFormat } from '../keys/issuer'
 import {
   PRINTABLE,
   at,
@@ -19,9 +19,14 @@ import {
 } from './fields'
 
 /** Longest accepted `issuer` value, in characters. */
-const MAX_ISSUER_LENGTH = 300
+export const MAX_ISSUER_LENGTH = 300
 /** Longest accepted forced tenant, in characters. */
 const MAX_TENANT_LENGTH = 128
+/** Longest accepted scope claim name (namespaced claims are URLs), in characters. */
+const MAX_CLAIM_NAME_LENGTH = 256
+/** How an issuer writes scopes: RFC 9068 §2.2.3 `scope` string, or an array (Okta, Entra `scp`). */
+const SCOPE_FORMATS = ['space', 'array'] as const satisfies readonly ScopeFormat[]
+const DEFAULT_SCOPE_CLAIM = 'scope'
 
 export const IssuerSchema = v.pipe(
   table({
@@ -69,7 +74,34 @@ export const IssuerSchema = v.pipe(
           'refused. A third-party issuer sets this or `tenant`.',
       ),
     ),
+    scope_claim: v.optional(
+      limitedToken(
+        PRINTABLE,
+        MAX_CLAIM_NAME_LENGTH,
+        'The claim this issuer’s tokens carry their scopes in, e.g. "scp" (Okta, Entra).',
+      ),
+      DEFAULT_SCOPE_CLAIM,
+    ),
+    scope_format: v.optional(
+      choice(
+        SCOPE_FORMATS,
+        '`space`: one string of space-delimited scopes (RFC 9068); `array`: a list of scope ' +
+          'strings (Okta and Entra `scp`). A claim of the other shape is refused.',
+      ),
+      'space',
+    ),
   }),
+  at(
+    ['scope_claim'],
+    v.partialCheck(
+      [['self'], ['scope_claim'], ['scope_format']],
+      (issuer) =>
+        !issuer.self ||
+        (issuer.scope_claim === DEFAULT_SCOPE_CLAIM && issuer.scope_format === 'space'),
+      'the self issuer writes `scope` as a space-delimited string: set neither scope_claim nor ' +
+        'scope_format',
+    ),
+  ),
   at(
     ['jwks_uri'],
     v.partialCheck(

@@ -3,7 +3,7 @@
 // a scope demands (`acr_values`, `max_auth_age_seconds`, RFC 9470).
 
 import * as v from 'valibot'
-import { integer, limitedToken, list, table, text, urlText } from './fields'
+import { integer, limitedToken, list, table, text, urlText, type TextRule } from './fields'
 
 /** An RP ID is a host name: WebAuthn refuses IP addresses and ports. */
 const RP_ID = /^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)*$/
@@ -52,7 +52,10 @@ export const MfaSchema = v.pipe(
 )
 
 /** An acr value: visible ASCII, no spaces or quotes (it is written into a challenge). */
-const ACR_VALUE = /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/
+const ACR_VALUE: TextRule = {
+  pattern: /^[\x21\x23-\x5b\x5d-\x7e]{1,64}$/,
+  words: 'must be an acr value: visible ASCII characters, no spaces, no " or \\',
+}
 
 /** The authentication level a route or scope demands (both optional; at least one given). */
 export const AuthLevelFields = {

@@ -1,26 +1,30 @@
-// Schema of the route table (`routes[]`): prefix, origin, auth mode, scopes per method class,
-// tier, timeout, retries, bulkhead, and the name of the per-origin secret that signs the
-// identity headers. Prefixes are compared after normalization (`/api/x/*` is `/api/x`).
+// Schema of the route table (`routes[]`): prefix, origin, auth mode, the issuers it accepts,
+// scopes per method class, tier, timeout, retries, bulkhead, and the name of the per-origin
+// secret that signs the identity headers (its `cors` and `rate_limit` tables:
+// schema-route-tables.ts). Prefixes are compared after normalization (`/api/x/*` is `/api/x`).
 
 import * as v from 'valibot'
-import { SCOPE_TOKEN } from '../lib/scope-token'
 import type { AuthMode } from '../proxy/route'
 import { TIERS } from '../revocation/tier'
 import {
   PRINTABLE,
+  SCOPE,
   at,
-  bindingName,
   choice,
   flag,
   integer,
   limitedToken,
   list,
-  originOrWildcard,
+  nonEmptyList,
   secretName,
   table,
+  text,
   token,
   urlText,
+  type TextRule,
 } from './fields'
+import { MAX_ISSUER_LENGTH } from './schema-issuers'
+import { CorsSchema, HTTP_METHODS, RateLimitSchema } from './schema-route-tables'
 import { AuthLevelFields } from './schema-mfa'
 
 const AUTH_MODES = ['none', 'token'] as const satisfies readonly AuthMode[]
@@ -31,8 +35,12 @@ const DEFAULT_MAX_BOUND_BODY_BYTES = 1_048_576
 const MAX_BOUND_BODY_BYTES = 16_777_216
 
 const DEFAULT_ROUTE_TIMEOUT_MS = 10_000
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
-const PREFIX = /^(\/[A-Za-z0-9._~!$&'()*+,=:@-]+)+\/?(\*)?$|^\/\*?$/
+const PREFIX: TextRule = {
+  pattern: /^(\/[A-Za-z0-9._~!$&'()*+,=:@-]+)+\/?(\*)?$|^\/\*?$/,
+  words:
+    "must be a path: / then segments of letters, digits and . _ ~ ! $ & ' ( ) * + , = : @ -, " +
+    'optionally ending in / or /* (no empty segments, spaces, ?, # or %)',
+}
 /** Longest accepted route prefix, in characters. */
 const MAX_PREFIX_LENGTH = 200
 
@@ -49,92 +57,8 @@ function reservedClash(prefix: string): string | undefined {
   return RESERVED_PREFIXES.find((p) => normalized === p || normalized.startsWith(`${p}/`))
 }
 
-const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/
-const RATE_KEYS = ['subject', 'session', 'client', 'tenant', 'ip'] as const
-/** What a browser may send by default: the credentials a token route needs. */
-const DEFAULT_CORS_HEADERS = ['authorization', 'content-type', 'dpop']
-
-const CorsSchema = v.pipe(
-  table({
-    origins: v.pipe(
-      v.array(
-        originOrWildcard('An exact origin, written as scheme://host[:port], or "*".'),
-        'must be a list of origins',
-      ),
-      v.minLength(1, 'must list at least 1 origin'),
-      v.description('Exact browser origins allowed to call this route, or ["*"] (no credentials).'),
-    ),
-    methods: v.optional(
-      list(choice(HTTP_METHODS, 'A method.'), 'Methods a browser may use (default: all).'),
-      ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    ),
-    headers: v.optional(
-      list(
-        token(HEADER_NAME, 'A request header name, lower case.'),
-        'Request headers a browser may send (default: authorization, content-type, dpop).',
-      ),
-      DEFAULT_CORS_HEADERS,
-    ),
-    expose_headers: v.optional(
-      list(
-        token(HEADER_NAME, 'A response header name, lower case.'),
-        'Response headers a browser script may read.',
-      ),
-      [],
-    ),
-    credentials: flag(false, 'Allow credentials (cookies); never with origins ["*"].'),
-    max_age_seconds: integer(600, 0, 86_400, 'How long a browser may cache a preflight (seconds).'),
-  }),
-  at(
-    ['credentials'],
-    v.check(
-      (cors) => !(cors.credentials && cors.origins.includes('*')),
-      'must be false when origins is ["*"] (a wildcard never grants credentials)',
-    ),
-  ),
-  v.description('CORS for browser apps on other origins; preflights are answered at the edge.'),
-)
-
-const RateLimitSchema = v.pipe(
-  table({
-    key: choice(
-      RATE_KEYS,
-      'What is counted: the verified subject, session, client, tenant, or the client IP.',
-    ),
-    limit: v.pipe(
-      v.number('must be an integer'),
-      v.integer('must be an integer'),
-      v.minValue(1, 'must be between 1 and 1000000'),
-      v.maxValue(1_000_000, 'must be between 1 and 1000000'),
-      v.description('Requests allowed per period.'),
-    ),
-    period_seconds: v.pipe(
-      v.number('must be an integer'),
-      v.integer('must be an integer'),
-      v.minValue(1, 'must be between 1 and 3600'),
-      v.maxValue(3600, 'must be between 1 and 3600'),
-      v.description('The window, in seconds.'),
-    ),
-    binding: v.optional(
-      bindingName(
-        'A Workers Rate Limiting binding ([[ratelimits]], same limit and period): approximate, ' +
-          'counted per location. Without one, an exact global counter in a Durable Object.',
-      ),
-    ),
-  }),
-  at(
-    ['period_seconds'],
-    v.check(
-      (rule) =>
-        rule.binding === undefined || rule.period_seconds === 10 || rule.period_seconds === 60,
-      'must be 10 or 60 with a rate limiting binding (the only periods it supports)',
-    ),
-  ),
-  v.description('A limit per identity, enforced after authentication and before the origin.'),
-)
-
 const scopeList = (description: string) =>
-  v.optional(list(token(SCOPE_TOKEN, 'An RFC 6749 scope token.'), description), [])
+  v.optional(list(token(SCOPE, 'An RFC 6749 scope token.'), description), [])
 
 export const RouteSchema = v.pipe(
   table({
@@ -142,7 +66,7 @@ export const RouteSchema = v.pipe(
       v.string('must be a non-empty string'),
       v.nonEmpty('must be a non-empty string'),
       v.maxLength(MAX_PREFIX_LENGTH, `must be at most ${MAX_PREFIX_LENGTH} characters`),
-      v.regex(PREFIX, `must match ${PREFIX}`),
+      v.regex(PREFIX.pattern, PREFIX.words),
       v.check(
         (prefix) => reservedClash(prefix) === undefined,
         (issue) => `${reservedClash(issue.input)} is served by the gateway itself`,
@@ -158,10 +82,18 @@ export const RouteSchema = v.pipe(
       'scheme://host[:port] of the origin; the request’s path and query are appended unchanged.',
     ),
     auth: choice(AUTH_MODES, '`token`: a valid access token is required; `none`: public.'),
+    issuers: v.optional(
+      nonEmptyList(
+        text(MAX_ISSUER_LENGTH, 'The `issuer` value of a configured issuer.'),
+        'The issuers whose tokens this route accepts; a token of any other is refused (401 ' +
+          'issuer_not_allowed). Default: only the self issuer when there is one, else every ' +
+          'configured issuer.',
+      ),
+    ),
     read_scopes: scopeList('Scopes required for GET, HEAD and OPTIONS.'),
     write_scopes: v.optional(
       list(
-        token(SCOPE_TOKEN, 'An RFC 6749 scope token.'),
+        token(SCOPE, 'An RFC 6749 scope token.'),
         'Scopes required for every other method. Omitted: the read scopes. An explicit [] lets ' +
           'any valid token write (warned about at start).',
       ),
@@ -269,6 +201,14 @@ export const RouteSchema = v.pipe(
         route.auth === 'token' ||
         (route.acr_values === undefined && route.max_auth_age_seconds === undefined),
       'a route demanding an authentication level must use auth = "token"',
+    ),
+  ),
+  at(
+    ['issuers'],
+    v.partialCheck(
+      [['auth'], ['issuers']],
+      (route) => route.auth === 'token' || route.issuers === undefined,
+      'a route naming the issuers it accepts must use auth = "token"',
     ),
   ),
   at(

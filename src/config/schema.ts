@@ -3,15 +3,16 @@
 // It validates structure only; the secrets a document names are resolved afterwards (secrets.ts).
 
 import * as v from 'valibot'
-import { SCOPE_TOKEN } from '../lib/scope-token'
 import { TIERS } from '../revocation/tier'
 import {
+  SCOPE,
   at,
   choice,
   firstDuplicate,
   flag,
   integer,
   keyedTable,
+  pathItems,
   secretName,
   table,
   tableList,
@@ -40,6 +41,32 @@ const duplicateIssuer = (issuers: readonly { issuer: string }[]) =>
   firstDuplicate(issuers.map((i) => i.issuer))
 const duplicatePrefix = (routes: readonly { prefix: string }[]) =>
   firstDuplicate(routes.map((r) => normalizePrefix(r.prefix)))
+
+/**
+ * Every issuer a route names must be configured. Runs on the raw document too (so it is listed
+ * beside the document's other problems), once every issuer's `issuer` value is a string.
+ */
+function checkRouteIssuers(
+  value: unknown,
+  addIssue: (info: { message: string; path: [v.UnknownPathItem] }) => void,
+): void {
+  if (typeof value !== 'object' || value === null) return
+  const doc = value as { issuers?: unknown; routes?: unknown }
+  if (!Array.isArray(doc.issuers) || !Array.isArray(doc.routes)) return
+  const known = doc.issuers.map((i: { issuer?: unknown } | null) => i?.issuer)
+  if (!known.every((name) => typeof name === 'string')) return
+  doc.routes.forEach((route: { issuers?: unknown } | null, i) => {
+    const named = route?.issuers
+    if (!Array.isArray(named)) return
+    named.forEach((name, j) => {
+      if (typeof name !== 'string' || known.includes(name)) return
+      addIssue({
+        message: `names no configured issuer (issuers: ${known.map((k) => JSON.stringify(k)).join(', ')})`,
+        path: pathItems(['routes', i, 'issuers', j]) as [v.UnknownPathItem],
+      })
+    })
+  })
+}
 
 export const GatehouseSchema = v.pipe(
   table({
@@ -101,7 +128,7 @@ export const GatehouseSchema = v.pipe(
     sensitive_scopes: v.optional(
       v.pipe(
         keyedTable(
-          v.pipe(v.string(), v.regex(SCOPE_TOKEN, 'is not a valid scope')),
+          v.pipe(v.string(), v.regex(SCOPE.pattern, SCOPE.words)),
           choice(TIERS, 'The tier.'),
         ),
         v.description(
@@ -149,10 +176,7 @@ export const GatehouseSchema = v.pipe(
     ),
     step_up_scopes: v.optional(
       v.pipe(
-        keyedTable(
-          v.pipe(v.string(), v.regex(SCOPE_TOKEN, 'is not a valid scope')),
-          StepUpScopeSchema,
-        ),
+        keyedTable(v.pipe(v.string(), v.regex(SCOPE.pattern, SCOPE.words)), StepUpScopeSchema),
         v.description(
           'Scope → authentication level: a route or endpoint that requires the scope also ' +
             'demands this acr and auth age, e.g. {"payments:write": {"acr_values": ["mfa"], ' +
@@ -164,6 +188,7 @@ export const GatehouseSchema = v.pipe(
     auth: v.optional(AuthSchema),
     storage: v.optional(StorageSchema, {}),
   }),
+  v.rawCheck(({ dataset, addIssue }) => checkRouteIssuers(dataset.value, addIssue)),
   at(
     ['auth'],
     v.partialCheck(

@@ -21,7 +21,7 @@ interface SecretUse {
 /** Every secret the document needs, with the field that names it, in document order. */
 function secretUses(doc: GatehouseDocument): SecretUse[] {
   const uses: SecretUse[] = doc.routes.map((route, i) => ({
-    field: fieldName(['routes', i, 'origin_secret']),
+    field: fieldName(['routes', i, 'origin_secret'], doc),
     name: route.origin_secret,
   }))
   if (doc.metrics_scrape_secret !== undefined) {
@@ -35,7 +35,7 @@ function secretUses(doc: GatehouseDocument): SecretUse[] {
   const eddsa = doc.routes.findIndex((route) => route.assertion_signing === 'eddsa')
   if (eddsa >= 0) {
     uses.push({
-      field: fieldName(['routes', eddsa, 'assertion_signing']),
+      field: fieldName(['routes', eddsa, 'assertion_signing'], doc),
       name: 'KEY_ENCRYPTION_SECRET',
     })
   }

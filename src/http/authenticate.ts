@@ -1,7 +1,8 @@
 // The bridge from a request to a VerifiedToken: extracts the access token (Bearer or DPoP),
-// verifies it with the isolate's verifier, enforces its sender constraint (a DPoP-bound token
-// needs its proof; a DPoP-required route needs a bound token), then the scopes the caller asks
-// for, and records iss/sub/jti/sid/kid for the request's log line.
+// verifies it with the isolate's verifier, checks that its issuer is one the route accepts,
+// enforces its sender constraint (a DPoP-bound token needs its proof; a DPoP-required route
+// needs a bound token), then the scopes the caller asks for, and records iss/sub/jti/sid/kid for
+// the request's log line.
 
 import { AuthError } from '../lib/errors'
 import { countMetric } from '../observability/metrics'
@@ -14,6 +15,8 @@ import { enforceSenderConstraint } from './dpop'
 import { nowSeconds, type RequestContext, type RequestRecord } from './request-context'
 
 export interface AccessPolicy {
+  /** The issuers the route accepts; null: any trusted issuer (endpoints check their own). */
+  readonly issuers: ReadonlySet<string> | null
   /** The route's DPoP requirement. */
   readonly dpop: 'optional' | 'required'
   /** The route's tier (raised by sensitive scopes) for the proof's single-use check. */
@@ -23,12 +26,18 @@ export interface AccessPolicy {
 }
 
 /** Gateway endpoints (admin, logout): DPoP optional, proofs claimed globally and fail closed. */
-const ENDPOINT_POLICY: AccessPolicy = { dpop: 'optional', tier: 'critical', authLevel: null }
+const ENDPOINT_POLICY: AccessPolicy = {
+  issuers: null,
+  dpop: 'optional',
+  tier: 'critical',
+  authLevel: null,
+}
 
 /**
- * Verifies the request's access token, its sender constraint, and that it carries every scope in
- * `required`. Throws AuthError (missing_token, invalid_request, any verification reason, the
- * DPoP reasons, insufficient_scope).
+ * Verifies the request's access token, that the policy accepts its issuer, its sender constraint,
+ * and that it carries every scope in `required`. Throws AuthError (missing_token,
+ * invalid_request, any verification reason, issuer_not_allowed, the DPoP reasons,
+ * insufficient_scope).
  */
 export async function authenticate(
   request: Request,
@@ -41,6 +50,11 @@ export async function authenticate(
   let verified: VerifiedToken
   try {
     verified = await verifyToken(presented.token, rc)
+    // Before the proof and the scopes: a token of an issuer the route does not accept is
+    // refused whatever it carries (another trusted issuer may mint any scope it likes).
+    if (policy.issuers !== null && !policy.issuers.has(verified.issuer.issuer)) {
+      throw new AuthError('issuer_not_allowed', { detail: 'the route does not accept this issuer' })
+    }
   } catch (err) {
     // A DPoP client is answered with a DPoP challenge (RFC 9449 §7.1), whatever failed.
     if (err instanceof AuthError && (presented.scheme === 'DPoP' || policy.dpop === 'required')) {

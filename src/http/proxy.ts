@@ -86,6 +86,7 @@ async function forwardRouted(
   let tier = route.tier
   if (route.auth === 'token') {
     verified = await authenticate(request, search, requiredScopes(route, method), rc, {
+      issuers: route.issuers,
       dpop: route.dpop,
       tier: route.tier,
       authLevel: route.authLevel,

@@ -14,6 +14,9 @@ export const ALGORITHMS = [
 ] as const
 export type Algorithm = (typeof ALGORITHMS)[number]
 
+/** How an issuer writes scopes: one space-delimited string (RFC 9068), or an array of them. */
+export type ScopeFormat = 'space' | 'array'
+
 export interface IssuerConfig {
   readonly issuer: string
   /** True for Gatehouse's own issuer: keys come from the KeyManager, not a jwks_uri. */
@@ -27,6 +30,10 @@ export interface IssuerConfig {
   readonly tenant: string | null
   /** Without a pinned tenant: the `tid` values this issuer may assert; null only for `self`. */
   readonly tenants: readonly string[] | null
+  /** The claim the scopes are read from (`scope`; Okta and Entra: `scp`). */
+  readonly scopeClaim: string
+  /** The shape of that claim: a space-delimited string, or an array of scope-tokens. */
+  readonly scopeFormat: ScopeFormat
 }
 
 /** How keys are cached and refetched (all milliseconds). */

@@ -14,6 +14,11 @@ export interface RouteConfig {
   /** Origin base (scheme://host[:port]) the unchanged path and query are appended to. */
   readonly origin: string
   readonly auth: AuthMode
+  /**
+   * The `iss` values whose tokens this route accepts (a token of another trusted issuer is
+   * refused, 401 issuer_not_allowed). Default: the self issuer, or every issuer without one.
+   */
+  readonly issuers: ReadonlySet<string>
   /** Scopes required for GET, HEAD and OPTIONS. */
   readonly readScopes: readonly string[]
   /** Scopes required for every other method. */

@@ -3,7 +3,7 @@
 // identity claims the gateway forwards — which therefore must be safe to put in a header.
 
 import type { IssuerConfig } from '../keys/issuer'
-import { SCOPE_VALUE } from '../lib/scope-token'
+import { SCOPE_VALUE, isScopeList } from '../lib/scope-token'
 import { AuthError } from '../lib/errors'
 
 export interface TokenClaims {
@@ -67,7 +67,7 @@ export function checkClaims(
   if (!audienceMatches(payload.aud, issuer.audiences)) throw new AuthError('wrong_audience')
   const subject = identifier(payload.sub, 'sub')
   if (subject === null) throw new AuthError('invalid_claims', { detail: 'sub missing' })
-  const scope = readScope(payload.scope)
+  const scope = readScope(claimOf(payload, issuer.scopeClaim), issuer)
   return {
     subject,
     tenant: tenantOf(payload.tid, issuer),
@@ -169,13 +169,32 @@ function identifier(value: unknown, claim: string): string | null {
   return value
 }
 
-function readScope(value: unknown): string {
+/** A claim by a configured name: only the payload's own members (never `__proto__`'s). */
+function claimOf(payload: Readonly<Record<string, unknown>>, name: string): unknown {
+  return Object.hasOwn(payload, name) ? payload[name] : undefined
+}
+
+/**
+ * The token's scopes as one space-delimited value, read from the issuer's scope claim in its
+ * configured shape: a string (RFC 9068 §2.2.3) or an array of scope-tokens (Okta, Entra `scp`),
+ * joined with spaces. A claim of the other shape is refused, never guessed at.
+ */
+function readScope(value: unknown, issuer: IssuerConfig): string {
   if (value === undefined) return ''
+  const claim = issuer.scopeClaim
+  if (issuer.scopeFormat === 'array') {
+    if (!isScopeList(value)) {
+      throw new AuthError('invalid_claims', { detail: `${claim} is not a list of scope-tokens` })
+    }
+    value = value.join(' ')
+  }
   if (typeof value !== 'string' || value.length > MAX_SCOPE_LENGTH) {
-    throw new AuthError('invalid_claims', { detail: 'scope is not a string' })
+    throw new AuthError('invalid_claims', { detail: `${claim} is not a string` })
   }
   if (value !== '' && !SCOPE_VALUE.test(value)) {
-    throw new AuthError('invalid_claims', { detail: 'scope is not space-delimited scope-tokens' })
+    throw new AuthError('invalid_claims', {
+      detail: `${claim} is not space-delimited scope-tokens`,
+    })
   }
   return value
 }

@@ -9,6 +9,7 @@ import {
   ADMIN_SCOPES,
   AUDIENCE,
   OPERATOR_SCOPES,
+  PUBLIC_URL,
   authConfig,
   createTestUser,
   json,
@@ -44,6 +45,10 @@ const gw = testEnv({
       tenant: 'acme',
     },
   ],
+  // A route accepts a third-party issuer only where it names it (self only by default).
+  routes: (config.routes as Record<string, unknown>[]).map((route) =>
+    route.auth === 'token' ? { ...route, issuers: [PUBLIC_URL, PARTNER] } : route,
+  ),
 })
 
 let net: Network

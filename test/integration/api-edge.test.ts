@@ -103,7 +103,7 @@ describe('CORS per route', () => {
     )
     const result = servicesFor(testEnv({ ...config, routes }))
     expect(result).toBeInstanceOf(ConfigError)
-    expect((result as ConfigError).field).toMatch(/^GATEHOUSE\.routes\[\d+\]\.cors\.credentials$/)
+    expect((result as ConfigError).field).toBe('GATEHOUSE.routes["/api/cors"].cors.credentials')
   })
 })
 

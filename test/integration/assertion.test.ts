@@ -297,6 +297,6 @@ describe('the assertion an origin receives', () => {
     })
     const result = servicesFor(testEnv(config, { KEY_ENCRYPTION_SECRET: undefined }))
     expect(result).toBeInstanceOf(ConfigError)
-    expect((result as ConfigError).field).toBe('GATEHOUSE.routes[0].assertion_signing')
+    expect((result as ConfigError).field).toBe('GATEHOUSE.routes["/api/x"].assertion_signing')
   })
 })

@@ -44,6 +44,8 @@ function issuerConfig(issuer: string): IssuerConfig {
     tokenTypes: ['at+jwt'],
     tenant: null,
     tenants: null,
+    scopeClaim: 'scope',
+    scopeFormat: 'space',
   }
 }
 

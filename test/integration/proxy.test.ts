@@ -343,7 +343,7 @@ describe('proxy failures and bad configuration', () => {
       expect((await send(bad, path)).status).toBe(500)
     const errors = logs.lines.filter((l) => l.event === 'config_invalid')
     expect(errors).toHaveLength(1)
-    expect(errors[0]?.field).toBe('GATEHOUSE.routes[1].origin')
+    expect(errors[0]?.field).toBe('GATEHOUSE.routes["/api/echo"].origin')
     expect(net.originCalls).toHaveLength(0)
   })
 
@@ -353,7 +353,7 @@ describe('proxy failures and bad configuration', () => {
     ;(config.routes as Record<string, unknown>[])[0]!.origin_secret = 'MISSING_SECRET'
     expect((await send(testEnv(config), '/api/public/x')).status).toBe(500)
     expect(logs.lines.find((l) => l.event === 'config_invalid')?.field).toBe(
-      'GATEHOUSE.routes[0].origin_secret',
+      'GATEHOUSE.routes["/api/public"].origin_secret',
     )
   })
 })

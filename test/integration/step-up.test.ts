@@ -36,6 +36,14 @@ function expectStepUpChallenge(res: Response, scheme = 'Bearer') {
   expect(challenge).toContain(`max_age=${MFA_MAX_AGE}`)
 }
 
+/** The config's token routes, each accepting every configured issuer (self only by default). */
+function acceptingAll(config: Record<string, unknown>): Record<string, unknown>[] {
+  const names = (config.issuers as { issuer: string }[]).map((i) => i.issuer)
+  return (config.routes as Record<string, unknown>[]).map((route) =>
+    route.auth === 'token' ? { ...route, issuers: [...names, 'https://idp.step-up.test'] } : route,
+  )
+}
+
 describe('a step-up route at the edge', () => {
   const issuer = 'https://idp.step-up.test'
   let key: TestKey
@@ -57,6 +65,7 @@ describe('a step-up route at the edge', () => {
           tenant: 'acme',
         },
       ],
+      routes: acceptingAll(config),
     })
   })
   const token = (claims: Record<string, unknown>) =>
@@ -116,6 +125,7 @@ describe('a step-up route at the edge', () => {
           tenant: 'acme',
         },
       ],
+      routes: acceptingAll(config),
     })
     const pwd = await mint(key, { issuer, scope: 'echo:read echo:write', claims: { acr: 'pwd' } })
     // GET needs echo:read only: no level; POST needs echo:write: acr mfa.

@@ -38,6 +38,11 @@ describe('GATEHOUSE.issuers[]', () => {
     ...invalid(at('tenant'), ['', 'x'.repeat(129), 'two words', 5]),
     ...invalid(at('tenants'), [[], 'acme', { acme: true }]),
     ...invalid(at('tenants'), [['two words'], [''], ['x'.repeat(129)]], fieldOf(at('tenants', 0))),
+    ...invalid(at('scope_claim'), ['', 'two words', 'x'.repeat(257), 5, ['scp']]),
+    ...invalid(at('scope_format'), ['spaces', 'ARRAY', 1, null]),
+    // The self issuer mints `scope` itself, as a space-delimited string.
+    ...invalid(['issuers', 0, 'scope_claim'], ['scp']),
+    ...invalid(['issuers', 0, 'scope_format'], ['array'], fieldOf(['issuers', 0, 'scope_claim'])),
     ...invalid(at('jwks_url'), ['https://idp.test/jwks.json']),
     ...invalid(at('audience'), ['api']),
   ])

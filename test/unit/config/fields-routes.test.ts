@@ -68,5 +68,12 @@ describe('GATEHOUSE.routes[]', () => {
     ]),
     ...invalid(at('timeout'), [5000]),
     ...invalid(at('scopes'), [['echo:read']]),
+    ...invalid(at('issuers'), [[], 'https://idp.test/', { 'https://idp.test/': true }]),
+    ...invalid(at('issuers'), [[''], [5], ['https://unknown.test']], fieldOf(at('issuers', 0))),
+    ...invalid(
+      ['routes', 0, 'issuers'],
+      [['https://idp.test/']],
+      fieldOf(['routes', 0, 'issuers']),
+    ),
   ])
 })

@@ -113,12 +113,30 @@ export function configError(source: ConfigSource): ConfigError {
   throw new Error('expected a ConfigError, but the configuration parsed')
 }
 
-/** `GATEHOUSE.routes[1].origin` for ['routes', 1, 'origin']. */
-export function fieldOf(path: Path): string {
-  return path.reduce<string>(
-    (field, key) => (typeof key === 'number' ? `${field}[${key}]` : `${field}.${key}`),
-    'GATEHOUSE',
-  )
+/** The field an entry of `routes` or `issuers` is named by in errors. */
+const NAMED_BY: Readonly<Record<string, string>> = { routes: 'prefix', issuers: 'issuer' }
+
+/**
+ * `GATEHOUSE.routes["/api/echo/*"].origin` for ['routes', 1, 'origin'] in doc: a route by its
+ * prefix, an issuer by its issuer value; other lists, and an entry without a usable name (not a
+ * non-empty string, or shared with another entry), by index.
+ */
+export function fieldOf(path: Path, doc: Json = validDocument()): string {
+  return path.reduce<string>((field, key, depth) => {
+    if (typeof key !== 'number') return `${field}.${key}`
+    const name = depth === 1 ? entryName(doc, path[0] as string, key) : undefined
+    return name === undefined ? `${field}[${key}]` : `${field}[${JSON.stringify(name)}]`
+  }, 'GATEHOUSE')
+}
+
+function entryName(doc: Json, list: string, index: number): string | undefined {
+  const by = NAMED_BY[list]
+  const entries = doc[list]
+  if (by === undefined || !Array.isArray(entries)) return undefined
+  const names = entries.map((e: unknown) => (e as Json | null)?.[by])
+  const name = names[index]
+  if (typeof name !== 'string' || name === '') return undefined
+  return names.filter((n) => n === name).length === 1 ? name : undefined
 }
 
 export interface InvalidCase {
@@ -141,14 +159,18 @@ function show(value: unknown): string {
 
 /** One test per case: the valid document with that one change is refused, naming the field. */
 export function rejectsEach(cases: readonly InvalidCase[]): void {
-  const rows = cases.map((c) => ({
-    ...c,
-    label: `${fieldOf(c.path)} = ${show(c.value)}`,
-    expected: c.field ?? fieldOf(c.path),
-  }))
-  for (const { label, path, value, expected } of rows) {
+  const rows = cases.map((c) => {
+    const doc = withField(validDocument(), c.path, c.value)
+    return {
+      ...c,
+      doc,
+      label: `${fieldOf(c.path)} = ${show(c.value)}`,
+      expected: c.field ?? fieldOf(c.path, doc),
+    }
+  })
+  for (const { label, doc, expected } of rows) {
     it(`rejects ${label}`, () => {
-      const err = configError(sourceOf(withField(validDocument(), path, value)))
+      const err = configError(sourceOf(doc))
       expect(err.field).toBe(expected)
       expect(err.message.startsWith(`invalid configuration: ${expected}: `)).toBe(true)
     })

@@ -12,14 +12,16 @@ const set = (path: (string | number)[], value: unknown, doc = validDocument()) =
 describe('cross-field rules', () => {
   it('rejects an issuer with both self = true and a jwks_uri', () => {
     const doc = set(['issuers', 0, 'jwks_uri'], 'https://gatehouse.test/jwks.json')
-    expect(fieldOfError(doc)).toBe('GATEHOUSE.issuers[0].jwks_uri')
+    expect(fieldOfError(doc)).toBe('GATEHOUSE.issuers["https://gatehouse.test"].jwks_uri')
   })
 
   it('rejects an issuer with neither self = true nor a jwks_uri', () => {
     expect(fieldOfError(set(['issuers', 1, 'jwks_uri'], MISSING))).toBe(
-      'GATEHOUSE.issuers[1].jwks_uri',
+      'GATEHOUSE.issuers["https://idp.test/"].jwks_uri',
     )
-    expect(fieldOfError(set(['issuers', 0, 'self'], false))).toBe('GATEHOUSE.issuers[0].jwks_uri')
+    expect(fieldOfError(set(['issuers', 0, 'self'], false))).toBe(
+      'GATEHOUSE.issuers["https://gatehouse.test"].jwks_uri',
+    )
   })
 
   it('rejects two issuers with the same issuer value', () => {
@@ -50,9 +52,11 @@ describe('cross-field rules', () => {
 
   it('rejects scopes on a route with auth = "none"', () => {
     expect(fieldOfError(set(['routes', 0, 'read_scopes'], ['echo:read']))).toBe(
-      'GATEHOUSE.routes[0].auth',
+      'GATEHOUSE.routes["/api/public"].auth',
     )
-    expect(fieldOfError(set(['routes', 1, 'auth'], 'none'))).toBe('GATEHOUSE.routes[1].auth')
+    expect(fieldOfError(set(['routes', 1, 'auth'], 'none'))).toBe(
+      'GATEHOUSE.routes["/api/echo/*"].auth',
+    )
   })
 
   it('rejects an idle session lifetime above the absolute one, and accepts them equal', () => {
@@ -82,9 +86,11 @@ describe('cross-field rules', () => {
   })
 
   it('requires a third-party issuer to pin its tenant or list its tenants, not both', () => {
-    expect(fieldOfError(set(['issuers', 1, 'tenant'], MISSING))).toBe('GATEHOUSE.issuers[1].tenant')
+    expect(fieldOfError(set(['issuers', 1, 'tenant'], MISSING))).toBe(
+      'GATEHOUSE.issuers["https://idp.test/"].tenant',
+    )
     const both = set(['issuers', 1, 'tenants'], ['acme', 'globex'])
-    expect(fieldOfError(both)).toBe('GATEHOUSE.issuers[1].tenant')
+    expect(fieldOfError(both)).toBe('GATEHOUSE.issuers["https://idp.test/"].tenant')
     const listed = set(
       ['issuers', 1, 'tenants'],
       ['acme', 'globex'],
@@ -97,9 +103,11 @@ describe('cross-field rules', () => {
   })
 
   it('refuses a tenant or a tenant list on the self issuer (its sessions name the tenant)', () => {
-    expect(fieldOfError(set(['issuers', 0, 'tenant'], 'acme'))).toBe('GATEHOUSE.issuers[0].tenant')
+    expect(fieldOfError(set(['issuers', 0, 'tenant'], 'acme'))).toBe(
+      'GATEHOUSE.issuers["https://gatehouse.test"].tenant',
+    )
     expect(fieldOfError(set(['issuers', 0, 'tenants'], ['acme']))).toBe(
-      'GATEHOUSE.issuers[0].tenant',
+      'GATEHOUSE.issuers["https://gatehouse.test"].tenant',
     )
   })
 
@@ -117,7 +125,9 @@ describe('cross-field rules', () => {
     expect(omitted.warnings).toEqual([])
     const open = parseConfig(sourceOf(set(['routes', 1, 'write_scopes'], [])))
     expect(open.routes[1]?.writeScopes).toEqual([])
-    expect(open.warnings).toEqual([expect.stringContaining('GATEHOUSE.routes[1].write_scopes')])
+    expect(open.warnings).toEqual([
+      expect.stringContaining('GATEHOUSE.routes["/api/echo/*"].write_scopes'),
+    ])
   })
 
   it('rejects an auth table when no issuer is self', () => {
@@ -139,7 +149,7 @@ describe('reporting', () => {
     expect(err.issues.map((i) => i.field)).toEqual([
       'GATEHOUSE.public_url',
       'GATEHOUSE.jwks.fetch_timeout_ms',
-      'GATEHOUSE.routes[1].timeout_ms',
+      'GATEHOUSE.routes["/api/echo/*"].timeout_ms',
       'GATEHOUSE.auth.colour',
       'GATEHOUSE.typo',
     ])
@@ -150,12 +160,20 @@ describe('reporting', () => {
   it('reports one problem per field, the first rule it breaks', () => {
     const err = configError(sourceOf(set(['routes', 1, 'origin_secret'], '')))
     expect(err.issues).toEqual([
-      { field: 'GATEHOUSE.routes[1].origin_secret', problem: 'must be a non-empty string' },
+      {
+        field: 'GATEHOUSE.routes["/api/echo/*"].origin_secret',
+        problem: 'must be a non-empty string',
+      },
     ])
   })
 
   it('names the unknown field itself, so a typo never falls back to a default', () => {
     const err = configError(sourceOf(set(['routes', 0, 'timeout'], 500)))
-    expect(err.issues).toEqual([{ field: 'GATEHOUSE.routes[0].timeout', problem: 'unknown field' }])
+    expect(err.issues).toEqual([
+      {
+        field: 'GATEHOUSE.routes["/api/public"].timeout',
+        problem: 'unknown field; did you mean `timeout_ms`?',
+      },
+    ])
   })
 })

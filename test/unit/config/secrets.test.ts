@@ -11,8 +11,8 @@ const without = (...names: string[]) =>
 
 describe('secrets', () => {
   it.each([
-    ['ORIGIN_SECRET_A', 'GATEHOUSE.routes[0].origin_secret'],
-    ['ORIGIN_SECRET_B', 'GATEHOUSE.routes[1].origin_secret'],
+    ['ORIGIN_SECRET_A', 'GATEHOUSE.routes["/api/public"].origin_secret'],
+    ['ORIGIN_SECRET_B', 'GATEHOUSE.routes["/api/echo/*"].origin_secret'],
     ['METRICS_SECRET', 'GATEHOUSE.metrics_scrape_secret'],
     ['KEY_ENCRYPTION_SECRET', 'GATEHOUSE.auth.(secret)'],
     ['PASSWORD_PEPPER', 'GATEHOUSE.auth.(secret)'],
@@ -26,7 +26,7 @@ describe('secrets', () => {
   it('refuses a secret one character short of the minimum, without printing it', () => {
     const short = 's'.repeat(MIN_SECRET_LENGTH - 1)
     const err = configError({ ...SECRETS, ORIGIN_SECRET_B: short, GATEHOUSE: validDocument() })
-    expect(err.field).toBe('GATEHOUSE.routes[1].origin_secret')
+    expect(err.field).toBe('GATEHOUSE.routes["/api/echo/*"].origin_secret')
     expect(err.message).not.toContain(short)
     const exact = 's'.repeat(MIN_SECRET_LENGTH)
     const config = parseConfig({ ...SECRETS, ORIGIN_SECRET_B: exact, GATEHOUSE: validDocument() })
@@ -45,8 +45,8 @@ describe('secrets', () => {
   it('reports every missing secret at once', () => {
     const err = configError({ GATEHOUSE: validDocument() })
     expect(err.issues.map((i) => i.field)).toEqual([
-      'GATEHOUSE.routes[0].origin_secret',
-      'GATEHOUSE.routes[1].origin_secret',
+      'GATEHOUSE.routes["/api/public"].origin_secret',
+      'GATEHOUSE.routes["/api/echo/*"].origin_secret',
       'GATEHOUSE.metrics_scrape_secret',
       'GATEHOUSE.auth.(secret)',
       'GATEHOUSE.auth.(secret)',

@@ -264,6 +264,8 @@ describe('gateway to origin: scopes', () => {
     tokenTypes: ['at+jwt'],
     tenant: null,
     tenants: null,
+    scopeClaim: 'scope',
+    scopeFormat: 'space',
   }
 
   // Regression: scope-tokens may contain '%'; the origin must see exactly the scopes checked.

@@ -21,6 +21,8 @@ const ISSUER: IssuerConfig = {
   tokenTypes: ['at+jwt'],
   tenant: null,
   tenants: null,
+  scopeClaim: 'scope',
+  scopeFormat: 'space',
 }
 
 const BASE = {
