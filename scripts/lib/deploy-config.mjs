@@ -22,6 +22,12 @@ export const BASE_SECRETS = ['KEY_ENCRYPTION_SECRET', 'PASSWORD_PEPPER']
 /** Ids in the committed wrangler.toml that must be replaced before a real deploy. */
 const PLACEHOLDER_ID = /^REPLACE_WITH_|^0{8}-?0{4}-?0{4}-?0{4}-?0{11}[0-9]$|^0{31}[0-9]$/
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)$|\.localhost$/i
+/**
+ * Names reserved for documentation and tests (RFC 2606, RFC 6761): example.com/.org/.net and
+ * their subdomains, the .example, .test and .invalid TLDs. Never a deployed service. (Loopback
+ * hosts are errors when deployed: LOOPBACK_HOST.)
+ */
+const PLACEHOLDER_HOST = /(^|\.)(example\.(com|org|net)|example|test|invalid)$/i
 /** Long enough for the 32-character secret minimum (src/config/secrets.ts); never a real secret. */
 const PLACEHOLDER_SECRET = 'check-config-placeholder-secret-0123456789abcdef'
 /** The schema every session shard gets (wrangler.toml migrations_dir), and the audit database's. */
@@ -116,14 +122,24 @@ export function configFieldLabel(vars, field) {
   return `${field} (${source})`
 }
 
+/** A field namer by position only, for callers without the document (`routes[1].origin`). */
+const byIndex = (keys) =>
+  keys.reduce(
+    (field, key) => field + (typeof key === 'number' ? `[${key}]` : `.${key}`),
+    'GATEHOUSE',
+  )
+
 /**
  * Runs the gateway's own parseConfig over an environment's vars (GATEHOUSE_PROFILE, or the
  * GATEHOUSE override). Every secret the configuration reads gets a placeholder, and its name is
  * recorded: that list is exactly what `wrangler secret put` must provide. Returns
- * { config, secretNames, source } or { problem, problems } (problem: the first).
+ * { config, secretNames, source, name } or { problem, problems } (problem: the first); `name`
+ * names a field of the document as parseConfig does (`name(['routes', 1, 'origin'])` is
+ * `GATEHOUSE.routes["/api/orders"].origin`).
  */
 export async function validateGatehouse(vars, label) {
   const { parseConfig, ConfigError } = await loadConfigModule()
+  const { fieldName } = await importBundled('src/config/errors.ts')
   const secretNames = new Set()
   const source = new Proxy(
     {},
@@ -138,7 +154,9 @@ export async function validateGatehouse(vars, label) {
   )
   try {
     const config = parseConfig(source)
-    return { config, secretNames: [...secretNames], source: configSource(vars) }
+    const document = await gatehouseDocument(vars)
+    const name = (keys) => fieldName(keys, document)
+    return { config, secretNames: [...secretNames], source: configSource(vars), name }
   } catch (err) {
     if (err instanceof ConfigError) {
       const problems = err.issues.map(
@@ -179,9 +197,16 @@ export function isPlaceholderId(id) {
  * The rules a deployed environment follows beyond parseConfig: the same bindings as the top level
  * (wrangler does not inherit them), except D1, which follows the configuration's storage table
  * (storageBindingProblems); a custom domain that serves public_url and the self issuer, https to
- * every origin, no demo page. `requireIds`: the KV and D1 ids must be real.
+ * every origin, no demo page. `requireIds`: the KV and D1 ids must be real. `name`: the field
+ * namer validateGatehouse returned (routes by prefix, issuers by name); default: by index.
  */
-export function deployPolicyProblems(top, env, envName, config, { requireIds = false } = {}) {
+export function deployPolicyProblems(
+  top,
+  env,
+  envName,
+  config,
+  { requireIds = false, name = byIndex } = {},
+) {
   const at = (field) => `[env.${envName}] ${field}`
   const problems = []
   const add = (field, problem) => problems.push(new DeployConfigProblem(at(field), problem))
@@ -191,7 +216,7 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
   const hosts = routeHosts(env)
   if (hosts.length === 0) add('routes', 'needs a custom domain route for the gateway host')
 
-  const field = (name) => configFieldLabel(env.vars, `GATEHOUSE.${name}`)
+  const field = (...keys) => configFieldLabel(env.vars, name(keys))
   if (config.demoPage) add(field('demo_page'), 'must be false or absent when deployed')
   checkDeployedUrl(add, field('public_url'), config.publicUrl)
   const publicHost = safeHost(config.publicUrl)
@@ -200,19 +225,19 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
   }
   config.issuers.forEach((issuer, i) => {
     if (issuer.self) {
-      checkDeployedUrl(add, field(`issuers[${i}].issuer`), issuer.issuer)
+      checkDeployedUrl(add, field('issuers', i, 'issuer'), issuer.issuer)
       if (safeHost(issuer.issuer) !== publicHost) {
-        add(field(`issuers[${i}].issuer`), 'the self issuer must be on the public_url host')
+        add(field('issuers', i, 'issuer'), 'the self issuer must be on the public_url host')
       }
     } else {
-      checkDeployedUrl(add, field(`issuers[${i}].jwks_uri`), issuer.jwksUri)
+      checkDeployedUrl(add, field('issuers', i, 'jwks_uri'), issuer.jwksUri)
     }
   })
   config.routes.forEach((route, i) =>
-    checkDeployedUrl(add, field(`routes[${i}].origin`), route.origin),
+    checkDeployedUrl(add, field('routes', i, 'origin'), route.origin),
   )
   config.auth.allowedOrigins.forEach((origin, i) =>
-    checkDeployedUrl(add, field(`auth.allowed_origins[${i}]`), origin),
+    checkDeployedUrl(add, field('auth', 'allowed_origins', i), origin),
   )
 
   for (const name of Object.keys(top.vars ?? {})) {
@@ -274,6 +299,54 @@ export function deployPolicyProblems(top, env, envName, config, { requireIds = f
     }
   }
   return problems
+}
+
+/**
+ * Warnings (not errors) for a deployed environment: every URL of the configuration whose host is
+ * a documentation or test name (example.com, *.test, …: PLACEHOLDER_HOST) — the public URL and
+ * its aliases, each issuer and its jwks_uri, each route's origin, the browser origins. The
+ * committed production profile has them on purpose; a real deploy replaces every one.
+ * Returns DeployConfigProblems, fields named by `name` (validateGatehouse's).
+ */
+export function placeholderHostWarnings(env, config, name = byIndex) {
+  const warnings = []
+  const check = (keys, url) => {
+    const host = safeHostname(url)
+    if (host !== null && PLACEHOLDER_HOST.test(host)) {
+      warnings.push(
+        new DeployConfigProblem(
+          configFieldLabel(env.vars, name(keys)),
+          `${host} is a placeholder host (reserved for documentation and tests): replace it`,
+        ),
+      )
+    }
+  }
+  check(['public_url'], config.publicUrl)
+  config.publicAliases.forEach((alias, i) => check(['public_aliases', i], alias))
+  config.issuers.forEach((issuer, i) => {
+    check(['issuers', i, 'issuer'], issuer.issuer)
+    if (issuer.jwksUri !== null) check(['issuers', i, 'jwks_uri'], issuer.jwksUri)
+  })
+  config.routes.forEach((route, i) => check(['routes', i, 'origin'], route.origin))
+  config.auth.allowedOrigins.forEach((origin, i) => check(['auth', 'allowed_origins', i], origin))
+  return warnings
+}
+
+/**
+ * Which of `needed` are not set on the deployed Worker, by `wrangler secret list --env <env>`
+ * (read through `list`, which runs it and returns { ok, output }): { missing } (a Worker not
+ * deployed yet has none), or { unknown: why } when wrangler did not answer (offline, not
+ * logged in), so a caller can say the secrets were not checked rather than guess.
+ */
+export function unsetSecrets(needed, worker, envName, list) {
+  const { ok, output } = list()
+  if (!ok) {
+    if (output.includes(workerNotFoundText(worker, envName))) return { missing: [...needed] }
+    return { unknown: `\`wrangler secret list --env ${envName}\` failed: ${wranglerError(output)}` }
+  }
+  const set = secretNamesFromList(output)
+  if (set === null) return { unknown: 'cannot read the output of `wrangler secret list`' }
+  return { missing: needed.filter((name) => !set.has(name)) }
 }
 
 /**
@@ -376,6 +449,22 @@ function compareBindings(add, field, topList = [], envList = [], key) {
   for (const binding of topList) {
     if (!have.has(key(binding)))
       add(field, `${key(binding)} is bound at the top level but not here`)
+  }
+}
+
+/** The first sentence of wrangler's [ERROR] line (colours stripped), or a generic note. */
+function wranglerError(output) {
+  const plain = output.replace(/\u001b\[[0-9;]*m/g, '')
+  const line = plain.split('\n').find((l) => l.includes('[ERROR]'))
+  if (line === undefined) return 'no error message (see its log)'
+  return line.replace(/^.*\[ERROR\]\s*/, '').replace(/(\.)\s.*$/, '$1')
+}
+
+function safeHostname(url) {
+  try {
+    return new URL(url).hostname.toLowerCase()
+  } catch {
+    return null
   }
 }
 
