@@ -47,8 +47,24 @@ async function refusesMinted(options: MintOptions, reason: Refusal, detail?: Reg
 describe('a genuine token is what the gateway minted, no more', () => {
   it('carries only the RFC 9068 claims, a 15-minute life, and is accepted as alice', async () => {
     expect(Object.keys(t.payload).sort()).toEqual(
-      ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'scope', 'sid', 'sub', 'tid'].sort(),
+      [
+        'acr',
+        'amr',
+        'aud',
+        'auth_time',
+        'client_id',
+        'exp',
+        'iat',
+        'iss',
+        'jti',
+        'scope',
+        'sid',
+        'sub',
+        'tid',
+      ].sort(),
     )
+    // How alice authenticated (DESIGN § Tokens): a password alone, just now.
+    expect(t.payload).toMatchObject({ amr: ['pwd'], acr: 'pwd', auth_time: t.payload.iat })
     expect((t.payload.exp as number) - (t.payload.iat as number)).toBe(900)
     expect(t.header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' })
     await expectAccepted(SUBJECT.alice, () => api(token))
