@@ -39,15 +39,26 @@ function apiRoutes(routes) {
     prefixes
       .filter((p) => path === p || path.startsWith(`${p}/`))
       .sort((a, b) => b.length - a.length)[0]
-  return routes
-    .filter((r) => r.auth === 'token' && r.origin === DEMO_ORIGIN && r.rate_limit === undefined)
-    .map((r) => ({
-      prefix: r.prefix,
-      tier: r.tier ?? 'low',
-      readScopes: r.read_scopes ?? [],
-      writeScopes: r.write_scopes ?? r.read_scopes ?? [],
-      dpop: r.dpop ?? 'optional',
-      path: (n) => `${r.prefix}/soak/${n}`,
-    }))
-    .filter((r) => owner(r.path(0)) === r.prefix)
+  return (
+    routes
+      // Soak sessions log in with a password: a route demanding a second factor (acr_values,
+      // max_auth_age_seconds: the step-up route) would refuse every call by design.
+      .filter(
+        (r) =>
+          r.auth === 'token' &&
+          r.origin === DEMO_ORIGIN &&
+          r.rate_limit === undefined &&
+          r.acr_values === undefined &&
+          r.max_auth_age_seconds === undefined,
+      )
+      .map((r) => ({
+        prefix: r.prefix,
+        tier: r.tier ?? 'low',
+        readScopes: r.read_scopes ?? [],
+        writeScopes: r.write_scopes ?? r.read_scopes ?? [],
+        dpop: r.dpop ?? 'optional',
+        path: (n) => `${r.prefix}/soak/${n}`,
+      }))
+      .filter((r) => owner(r.path(0)) === r.prefix)
+  )
 }
