@@ -98,19 +98,27 @@ export function listOwnFactors(request: Request, rc: RequestContext): Promise<Re
   })
 }
 
+/**
+ * The start of an enrolment: the caller's account, the label asked for, and the user's factors,
+ * after the checks every new factor passes (a fresh MFA when one is active, room for one more).
+ */
+export async function startEnrolment(request: Request, rc: RequestContext, fallback: string) {
+  const account = await factorAccount(request, rc)
+  const label = readLabel(await readJsonObject(request), fallback)
+  const all = await listFactors(account.shard.db, account.user.id)
+  requireFreshMfa(
+    rc,
+    account,
+    all.some((f) => f.status === 'active'),
+  )
+  assertRoomForFactor(all)
+  return { account, label, all }
+}
+
 /** POST /auth/factors/totp: a pending authenticator-app factor and its secret. */
 export function enrolTotp(request: Request, rc: RequestContext): Promise<Response> {
   return withStoreFailuresAs503('factors', async () => {
-    const account = await factorAccount(request, rc)
-    const body = await readJsonObject(request)
-    const label = readLabel(body, 'Authenticator app')
-    const all = await listFactors(account.shard.db, account.user.id)
-    requireFreshMfa(
-      rc,
-      account,
-      all.some((f) => f.status === 'active'),
-    )
-    assertRoomForFactor(all)
+    const { account, label } = await startEnrolment(request, rc, 'Authenticator app')
     const id = newFactorId()
     const secret = newTotpSecret()
     const { auth } = rc.config

@@ -17,7 +17,7 @@ import { registrationOptions, verifyRegistration } from '../../factors/webauthn'
 import { nowSeconds, type RequestContext } from '../request-context'
 import { factorAccount, privateJson, requireFreshMfa } from './factor-account'
 import { FACTOR_BODY_BYTES } from './factor-answer'
-import { assertRoomForFactor, factorActivated, readLabel } from './factors'
+import { assertRoomForFactor, factorActivated, readLabel, startEnrolment } from './factors'
 import { withStoreFailuresAs503 } from './store-failure'
 
 interface RegistrationChallenge {
@@ -38,16 +38,7 @@ export function passkeyRegistrationOptions(
 ): Promise<Response> {
   return withStoreFailuresAs503('factors', async () => {
     const rp = relyingParty(rc)
-    const account = await factorAccount(request, rc)
-    const body = await readJsonObject(request)
-    const label = readLabel(body, 'Passkey')
-    const all = await listFactors(account.shard.db, account.user.id)
-    requireFreshMfa(
-      rc,
-      account,
-      all.some((f) => f.status === 'active'),
-    )
-    assertRoomForFactor(all)
+    const { account, label, all } = await startEnrolment(request, rc, 'Passkey')
     const { user } = account
     const { options, challenge } = await registrationOptions(
       rp,
