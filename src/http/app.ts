@@ -37,6 +37,7 @@ import {
   renewRecoveryCodes,
 } from './auth/factors'
 import { stepUp, stepUpOptions } from './auth/step-up'
+import { withStoreFailuresAs503 } from './auth/store-failure'
 
 type Handler = (
   request: Request,
@@ -46,9 +47,14 @@ type Handler = (
 
 /** Wraps a handler: sets its route label (logs, metrics) and passes request and context. */
 function endpoint(route: string, handler: Handler) {
+  // The admin API reads D1 and the Durable Objects: their outage answers a retryable 503 with
+  // Retry-After, as the auth endpoints do, never a 500.
+  const run: Handler = route.startsWith('/admin/')
+    ? (r, rc, c) => withStoreFailuresAs503('admin', async () => handler(r, rc, c))
+    : handler
   return (c: Context<AppEnv>) => {
     c.var.record.route = route
-    return handler(c.req.raw, c.var.rc, c)
+    return run(c.req.raw, c.var.rc, c)
   }
 }
 

@@ -10,6 +10,7 @@ import { env } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { jwksKvKey } from '../../src/keys/key-store'
 import {
+  ADMIN_SCOPES,
   PUBLIC_URL,
   accessTokenOf,
   authConfig,
@@ -17,6 +18,7 @@ import {
   createTestUser,
   login,
   refreshWeb,
+  webSession,
 } from '../helpers/auth'
 import {
   ORIGIN,
@@ -218,6 +220,20 @@ describe('D1 down', () => {
     const failed = await refreshWeb(testEnv(authConfig(), shardsDown('prepare')), cookieToken(res))
     expect(failed.status).toBe(503)
     expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+})
+
+describe('the admin API during a D1 outage', () => {
+  it('answers 503 with Retry-After (retryable), not a 500', async () => {
+    const admin = await webSession(testEnv(authConfig()), ADMIN_SCOPES)
+    const down = testEnv(authConfig(), shardsDown('prepare'))
+    const logs = captureLogs()
+    for (const path of [`/admin/sessions?sub=${admin.user.id}&tenant=acme`, '/admin/users']) {
+      const res = await send(down, path, { token: admin.access })
+      expect(res.status, path).toBe(503)
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(logs.lastReason()).toBe('store_unavailable')
+    }
   })
 })
 
