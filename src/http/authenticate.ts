@@ -89,7 +89,10 @@ export function assertAuthenticationLevel(
   routeLevel: AuthLevel | null,
   rc: RequestContext,
 ): void {
-  const level = combineLevels([routeLevel, ...scopes.map((s) => rc.config.stepUpScopes[s])])
+  // Most requests demand no level: no arrays are built for them.
+  const stepUpScopes = rc.config.stepUpScopes
+  if (routeLevel === null && !scopes.some((s) => Object.hasOwn(stepUpScopes, s))) return
+  const level = combineLevels([routeLevel, ...scopes.map((s) => stepUpScopes[s])])
   if (level === null) return
   try {
     assertAuthLevel(verified, level, nowSeconds(rc), verified.boundKey === null ? 'Bearer' : 'DPoP')
