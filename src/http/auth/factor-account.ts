@@ -75,6 +75,13 @@ export async function issueRecoveryCodes(
   return codes
 }
 
+/** The configured WebAuthn relying party; 404 when passkeys are off (no rp_id for an IP host). */
+export function relyingParty(rc: RequestContext) {
+  const rp = rc.config.auth.mfa.rp
+  if (rp === null) throw new AuthError('route_not_found', { detail: 'passkeys are not configured' })
+  return rp
+}
+
 /** JSON with no-store: every factor answer may carry a secret shown once. */
 export function privateJson(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {

@@ -17,6 +17,7 @@ import { accountBucket, BUCKET_COUNT, networkBucket, userBucket } from '../../st
 import { clientNetwork, releaseCeremony, reserveCeremony } from '../../accounts/login-throttle'
 import { normalizeUsername } from '../../accounts/user-store'
 import { tokenEndpointProof } from '../dpop'
+import { relyingParty } from './factor-account'
 import { nowSeconds, type RequestContext } from '../request-context'
 import { lookupUser } from '../shard-lookup'
 import { assertBrowserOrigin } from './browser-policy'
@@ -29,12 +30,6 @@ import { withStoreFailuresAs503 } from './store-failure'
 interface PasskeyLoginChallenge {
   readonly tenant: string
   readonly webauthn: string
-}
-
-function relyingParty(rc: RequestContext) {
-  const rp = rc.config.auth.mfa.rp
-  if (rp === null) throw new AuthError('route_not_found', { detail: 'passkeys are not configured' })
-  return rp
 }
 
 /** POST /auth/passkeys/login/options */

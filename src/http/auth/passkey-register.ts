@@ -15,7 +15,7 @@ import {
 import { insertPasskey, listFactors, newFactorId } from '../../factors/factor-store'
 import { registrationOptions, verifyRegistration } from '../../factors/webauthn'
 import { nowSeconds, type RequestContext } from '../request-context'
-import { factorAccount, privateJson, requireFreshMfa } from './factor-account'
+import { factorAccount, privateJson, relyingParty, requireFreshMfa } from './factor-account'
 import { FACTOR_BODY_BYTES } from './factor-answer'
 import { assertRoomForFactor, factorActivated, readLabel, startEnrolment } from './factors'
 import { withStoreFailuresAs503 } from './store-failure'
@@ -23,12 +23,6 @@ import { withStoreFailuresAs503 } from './store-failure'
 interface RegistrationChallenge {
   readonly webauthn: string
   readonly label: string
-}
-
-function relyingParty(rc: RequestContext) {
-  const rp = rc.config.auth.mfa.rp
-  if (rp === null) throw new AuthError('route_not_found', { detail: 'passkeys are not configured' })
-  return rp
 }
 
 /** POST /auth/passkeys/register/options {label?} */
