@@ -315,10 +315,14 @@ describe('POST /auth/step-up', () => {
       },
     })
     expect(out.status).toBeLessThan(300)
+    const logs = captureLogs()
     const res = await send(gw, '/auth/step-up', {
       ...json({ otp: await codeFor(totp.secret, 1) }),
       token: session.access,
     })
     expect(res.status).toBe(401)
+    // Refused at the token's revocation check, before any factor is looked at.
+    expect(logs.lastReason()).toBe('revoked')
+    expect(logs.lines.some((l) => l.type === 'mfa_failed')).toBe(false)
   })
 })
