@@ -1,6 +1,6 @@
 // Entry point: the Worker's handlers and its Durable Object classes.
 
-import { app } from './http/app'
+import { handleFetch } from './http/entry'
 import { runCron } from './http/cron'
 import { runQueue } from './http/queue'
 import type { Env } from './config/env'
@@ -10,7 +10,7 @@ export { RevocationShard } from './revocation/revocation-shard'
 export { MetricsAggregator } from './observability/metrics-aggregator'
 
 export default {
-  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  fetch: handleFetch,
   scheduled: (_controller, env, ctx) => ctx.waitUntil(runCron(env)),
   queue: (batch, env) => runQueue(batch, env),
 } satisfies ExportedHandler<Env>

@@ -14,14 +14,17 @@ import { adminListUsers } from './admin/admin-users'
 import { adminEndSession, adminListSessions, adminRevoke } from './admin/admin-sessions'
 import { demoClientResponse, demoPageResponse } from './demo-page'
 import { AuthError } from '../lib/errors'
-import { errorResponse } from './error-response'
 import { assertionJwksResponse, jwksResponse, metadataResponse } from './well-known'
 import { introspectEndpoint } from './oauth/introspection-endpoint'
 import { revokeEndpoint } from './oauth/revocation-endpoint'
 import { auditEventsEndpoint, explainEndpoint, metricsEndpoint } from './admin/admin-observability'
-import { logLine } from '../observability/log'
 import { proxyRequest } from './proxy'
-import { requestContext, type AppEnv, type RequestContext } from './request-context'
+import {
+  failureResponse,
+  requestContext,
+  type AppEnv,
+  type RequestContext,
+} from './request-context'
 import { corsHeaders, preflight } from './auth/browser-policy'
 import { login } from './auth/login'
 import { logout } from './auth/logout'
@@ -172,24 +175,7 @@ export function createApp(): Hono<AppEnv> {
   app.post('/admin/explain', endpoint('/admin/explain', explainEndpoint))
 
   app.all('*', (c) => proxyRequest(c.req.raw, c.var.rc))
-  app.onError((err, c) => {
-    const record = c.var.record
-    if (err instanceof AuthError) {
-      if (record) {
-        record.reason = err.reason
-        record.detail = err.options.detail ?? null
-      }
-      return errorResponse(err)
-    }
-    if (record) record.reason = 'internal'
-    logLine('error', 'unhandled_error', {
-      request_id: c.var.requestId ?? null,
-      error: err instanceof Error ? err.name : 'unknown',
-      // Frames only: a message can quote input (JSON.parse does), and input may be a secret.
-      at: err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 4).join(' | ') : null,
-    })
-    return errorResponse(new AuthError('internal'))
-  })
+  app.onError((err, c) => failureResponse(err, c.var.record, c.var.requestId))
   return app
 }
 

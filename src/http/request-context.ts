@@ -84,42 +84,55 @@ function newRecord(): RequestRecord {
   }
 }
 
-/** First middleware: services, request id, trace, and the one record per request. */
-export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const services = servicesFor(c.env)
+/**
+ * Runs one request in its context: services, request id, trace and the one record per request.
+ * `handle` answers it (an AuthError it throws becomes the reason's answer, anything else a
+ * 500); the answer gets x-request-id and Date, and, after it is sent, the request is recorded
+ * once (log line, counters, Analytics Engine point, periodic metrics flush) in waitUntil. The
+ * proxy path calls this directly; the gateway's endpoints run under Hono (requestContext).
+ */
+export async function runInContext(
+  request: Request,
+  env: Env,
+  ctx: ExecutionContext,
+  handle: (rc: RequestContext) => Promise<Response>,
+): Promise<Response> {
+  const services = servicesFor(env)
   const now = services instanceof ConfigError ? systemClock : services.now
   const started = now()
   const requestId = crypto.randomUUID()
-  const trace = continueTrace(c.req.header('traceparent') ?? null)
+  const trace = continueTrace(request.headers.get('traceparent'))
   const record = newRecord()
-  c.set('requestId', requestId)
-  c.set('record', record)
-  const ctx = c.executionCtx
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p)
+  let response: Response
   if (services instanceof ConfigError) {
     record.reason = 'config_invalid'
-    c.res = errorResponse(new AuthError('config_invalid'))
+    response = errorResponse(new AuthError('config_invalid'))
   } else {
     const events = createEventSink(services.events, waitUntil, requestId, now)
     const rc = { services, config: services.config, requestId, trace, record, waitUntil, events }
-    c.set('rc', rc)
-    await next()
+    try {
+      response = await handle(rc)
+    } catch (err) {
+      response = failureResponse(err, record, requestId)
+    }
   }
-  c.res.headers.set('x-request-id', requestId)
+  const headers = response.headers
+  headers.set('x-request-id', requestId)
   // RFC 9110 §6.6.1: an origin server with a clock sends Date. A DPoP client corrects its proofs'
   // iat from it (workerd and wrangler dev send none; an origin's own Date passes through).
-  if (!c.res.headers.has('date')) c.res.headers.set('date', new Date(now()).toUTCString())
+  if (!headers.has('date')) headers.set('date', httpDate(now()))
   const outcome: Outcome = {
     requestId,
     traceId: trace.traceId,
-    method: c.req.method,
-    status: c.res.status,
+    method: request.method,
+    status: response.status,
     latencyMs: now() - started,
-    colo: (c.req.raw as { cf?: { colo?: unknown } }).cf?.colo,
+    colo: (request as { cf?: { colo?: unknown } }).cf?.colo,
   }
   if (services instanceof ConfigError) {
-    waitUntil(recordRequest(null, c.env.METRICS, record, outcome, 1))
-    return
+    waitUntil(recordRequest(null, env.METRICS, record, outcome, 1))
+    return response
   }
   waitUntil(
     recordRequest(
@@ -131,6 +144,46 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     ),
   )
   services.metrics.schedule(waitUntil)
+  return response
+}
+
+/**
+ * The single error exit: an AuthError is its reason's answer (reason and detail recorded); any
+ * other exception is a 500 with nothing of its message on the wire, and one error log line.
+ */
+export function failureResponse(
+  err: unknown,
+  record: RequestRecord | undefined,
+  requestId: string | undefined,
+): Response {
+  if (err instanceof AuthError) {
+    if (record) {
+      record.reason = err.reason
+      record.detail = err.options.detail ?? null
+    }
+    return errorResponse(err)
+  }
+  if (record) record.reason = 'internal'
+  logLine('error', 'unhandled_error', {
+    request_id: requestId ?? null,
+    error: err instanceof Error ? err.name : 'unknown',
+    // Frames only: a message can quote input (JSON.parse does), and input may be a secret.
+    at: err instanceof Error ? (err.stack ?? '').split('\n').slice(1, 4).join(' | ') : null,
+  })
+  return errorResponse(new AuthError('internal'))
+}
+
+/** The Hono form of runInContext: the first middleware of the gateway's endpoints. */
+export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const response = await runInContext(c.req.raw, c.env, c.executionCtx, async (rc) => {
+    c.set('requestId', rc.requestId)
+    c.set('record', rc.record)
+    c.set('rc', rc)
+    await next()
+    return c.res
+  })
+  // The answer is c.res itself unless the config is broken: assigning it again would copy it.
+  if (response !== c.res) c.res = response
 }
 
 interface Outcome {
@@ -203,6 +256,17 @@ async function recordRequest(
 /** Whether a successful request's log line is left out: an origin's 5xx is always logged. */
 function sampledOut(rate: number, status: number): boolean {
   return status < 500 && rate < 1 && Math.random() >= rate
+}
+
+/** The IMF-fixdate of the last second a Date header was written for: one format per second. */
+let lastDate = { second: -1, value: '' }
+
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000)
+  if (second !== lastDate.second) {
+    lastDate = { second, value: new Date(second * 1000).toUTCString() }
+  }
+  return lastDate.value
 }
 
 /** The request's clock in whole epoch seconds (token and session times). */
