@@ -8,6 +8,8 @@ import { decodeBase64Url, encodeBase64Url } from './base64url'
 const GCM_IV_BYTES = 12
 const encoder = new TextEncoder()
 const hmacKeys = new Map<string, Promise<CryptoKey>>()
+/** The same keys once imported: the hot path signs without awaiting the import again. */
+const importedHmacKeys = new Map<string, CryptoKey>()
 
 /** The HMAC-SHA256 signing key for a secret, imported once per isolate. */
 export function hmacSigningKey(secret: string): Promise<CryptoKey> {
@@ -20,9 +22,19 @@ export function hmacSigningKey(secret: string): Promise<CryptoKey> {
       false,
       ['sign'],
     )
+    key.then(
+      (imported) => importedHmacKeys.set(secret, imported),
+      () => hmacKeys.delete(secret), // a failed import is tried again next time
+    )
     hmacKeys.set(secret, key)
   }
   return key
+}
+
+/** HMAC-SHA256 of `data` under `secret` (the key imported once per isolate). */
+export async function hmacSign(secret: string, data: Uint8Array): Promise<ArrayBuffer> {
+  const key = importedHmacKeys.get(secret) ?? (await hmacSigningKey(secret))
+  return crypto.subtle.sign('HMAC', key, data)
 }
 
 /** An AES-256-GCM key derived from `secret` with HKDF-SHA256 and a purpose-specific salt. */

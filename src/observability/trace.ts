@@ -16,9 +16,11 @@ const ZERO_SPAN = '0'.repeat(16)
 /** Continues the caller's trace or starts one; never throws. */
 export function continueTrace(traceparent: string | null): TraceContext {
   const match = traceparent === null ? null : TRACEPARENT.exec(traceparent.trim())
-  const spanId = randomHex(8)
+  // One draw for both ids: 8 bytes of span id, then 16 of trace id (used when starting one).
+  const random = crypto.getRandomValues(new Uint8Array(24))
+  const spanId = hex(random, 0, 8)
   if (match === null || match[1] === ZERO_TRACE || match[2] === ZERO_SPAN) {
-    return { traceId: randomHex(16), spanId, flags: '01' }
+    return { traceId: hex(random, 8, 24), spanId, flags: '01' }
   }
   return { traceId: match[1] as string, spanId, flags: match[3] as string }
 }
@@ -27,9 +29,10 @@ export function formatTraceparent(trace: TraceContext): string {
   return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`
 }
 
-function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes))
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
+function hex(bytes: Uint8Array, start: number, end: number): string {
   let out = ''
-  for (const b of buf) out += b.toString(16).padStart(2, '0')
+  for (let i = start; i < end; i++) out += HEX_BYTE[bytes[i] as number]
   return out
 }

@@ -5,7 +5,7 @@
 // a jti per attempt. Built by hand (one JSON.stringify, one signature): it is on every request.
 
 import { encodeBase64Url } from '../lib/base64url'
-import { hmacSigningKey } from '../lib/symmetric'
+import { hmacSign } from '../lib/symmetric'
 import type { ForwardIdentity } from './identity-signing'
 
 export const ASSERTION_HEADER = 'gatehouse-assertion'
@@ -144,11 +144,7 @@ export async function signAssertion(input: AssertionInput, key: AssertionKey): P
   const signingInput = `${headerSegment(key)}.${payload}`
   const signature =
     key.alg === 'HS256'
-      ? await crypto.subtle.sign(
-          'HMAC',
-          await hmacSigningKey(key.secret),
-          encoder.encode(signingInput),
-        )
+      ? await hmacSign(key.secret, encoder.encode(signingInput))
       : await crypto.subtle.sign({ name: 'Ed25519' }, key.key, encoder.encode(signingInput))
   return `${signingInput}.${encodeBase64Url(new Uint8Array(signature))}`
 }

@@ -10,7 +10,7 @@ import {
   encodeIdentityValue,
   type SignedHeader,
 } from '../origin/identity-headers'
-import { hmacSigningKey } from '../lib/symmetric'
+import { hmacSign } from '../lib/symmetric'
 import { encodeBase64Url } from '../lib/base64url'
 
 /** What the gateway asserts about the caller; null fields are sent as absent headers. */
@@ -87,11 +87,7 @@ export async function signIdentityHeaders(headers: Headers, input: SigningInput)
     nonce,
     headers: values,
   })
-  const mac = await crypto.subtle.sign(
-    'HMAC',
-    await hmacSigningKey(input.secret),
-    encoder.encode(data),
-  )
+  const mac = await hmacSign(input.secret, encoder.encode(data))
   headers.set(HEADER.timestamp, timestamp)
   headers.set(HEADER.nonce, nonce)
   headers.set(HEADER.signature, `${SIGNATURE_VERSION}=${encodeBase64Url(new Uint8Array(mac))}`)
