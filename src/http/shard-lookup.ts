@@ -5,7 +5,13 @@
 import type { User } from '../accounts/user-store'
 import { findUserById, normalizeUsername } from '../accounts/user-store'
 import { accountBucket, userBucket } from '../storage/placement'
-import { findRefreshContext, type RefreshContext } from '../sessions/refresh-store'
+import {
+  findRefreshContext,
+  rotateRefreshToken,
+  type RefreshContext,
+  type Rotation,
+  type RotationGuard,
+} from '../sessions/refresh-store'
 import { hashRefreshToken, refreshTokenSessionId } from '../sessions/refresh-token'
 import { findSession, type Session } from '../sessions/session-store'
 import type { Shard } from '../storage/shards'
@@ -36,6 +42,26 @@ export async function findRefreshToken(
   for (const shard of services.sessionShards.forSessionSearch(sid)) {
     const context = await findRefreshContext(shard.db, hash)
     if (context !== null && context.session.sid === sid) return { context, shard }
+  }
+  return null
+}
+
+/**
+ * rotateRefreshToken on the shard the session id names (for an id from before sharding, on each
+ * shard that may hold it until one has the token): the token's state before, whether this call
+ * rotated it, and the shard; null when no shard has the token.
+ */
+export async function rotateOnShard(
+  services: Services,
+  rotation: Rotation,
+  guard: RotationGuard,
+): Promise<{ context: RefreshContext; rotated: boolean; shard: Shard } | null> {
+  for (const shard of services.sessionShards.forSessionSearch(rotation.sid)) {
+    const { context, rotated } = await rotateRefreshToken(shard.db, rotation, guard)
+    // The UPDATE is bound to the sid too: a row of another session was read, never rotated.
+    if (context !== null && context.session.sid === rotation.sid) {
+      return { context, rotated, shard }
+    }
   }
   return null
 }

@@ -321,10 +321,10 @@ describe('browser and device binding', () => {
     expect((await refreshWeb(gw, s.refresh)).status).toBe(401)
   })
 
-  it('issues no successor in a session revoked after the rotation read it', async () => {
+  it('issues no successor in a session revoked before the rotation commits', async () => {
     const s = await webSession(gw)
-    // The race: the rotation has read the session as live; a logout marks the session row
-    // revoked before the rotation writes, and before it has consumed the parent token.
+    // A logout marks the session row revoked while the parent token is still unused: the
+    // guarded rotation consumes nothing and stores no successor.
     await sessionDb(s.sid)
       .prepare("UPDATE sessions SET revoked_at = ?2, revoked_reason = 'logout' WHERE sid = ?1")
       .bind(s.sid, Math.floor(Date.now() / 1000))
@@ -332,20 +332,25 @@ describe('browser and device binding', () => {
     expect(await liveTokens(s.sid)).toBe(1)
     const now = Math.floor(Date.now() / 1000)
     const successor = newRefreshToken(s.sid)
-    const won = await rotateRefreshToken(sessionDb(s.sid), {
-      parentHash: await hashRefreshToken(s.refresh),
-      successorHash: await hashRefreshToken(successor),
-      sid: s.sid,
-      generation: 2,
-      now,
-      successorExpiresAt: now + 3600,
-      sealed: 'sealed',
-      sealedUntil: now + 30,
-      fingerprint: 'fp',
-      idleExpiresAt: now + 3600,
-      country: null,
-    })
-    expect(won).toBe(false)
+    const { context, rotated } = await rotateRefreshToken(
+      sessionDb(s.sid),
+      {
+        parentHash: await hashRefreshToken(s.refresh),
+        successorHash: await hashRefreshToken(successor),
+        sid: s.sid,
+        now,
+        idleLimit: now + 3600,
+        sealed: 'sealed',
+        sealedUntil: now + 30,
+        fingerprint: 'fp',
+        country: null,
+      },
+      { client: 'web', deviceId: null, proofJkt: null, bearerAllowed: true },
+    )
+    expect(rotated).toBe(false)
+    // The state it read in the same transaction shows why: the session is revoked.
+    expect(context?.session.revokedAt).not.toBeNull()
+    expect(context?.token.usedAt).toBeNull()
     const row = await sessionDb(s.sid)
       .prepare('SELECT COUNT(*) AS n FROM refresh_tokens WHERE sid = ?1 AND token_hash = ?2')
       .bind(s.sid, await hashRefreshToken(successor))

@@ -20,15 +20,11 @@ import {
   unsealSuccessor,
 } from '../../sessions/refresh-token'
 import { readPresentedToken, type Presented } from './presented-token'
-import {
-  findRefreshContext,
-  rotateRefreshToken,
-  type RefreshContext,
-} from '../../sessions/refresh-store'
+import type { RefreshContext } from '../../sessions/refresh-store'
 import type { Session } from '../../sessions/session-store'
 import { nonceHeaders, tokenEndpointProof } from '../dpop'
 import { assertKeyHolder, noteSuspicious } from './refresh-client'
-import { findRefreshToken } from '../shard-lookup'
+import { rotateOnShard } from '../shard-lookup'
 import { withStoreFailuresAs503 } from './store-failure'
 import { grantedScope, tokenResponse } from './token-response'
 
@@ -68,53 +64,54 @@ async function rotate(
   const home = services.sessionShards.forSession(sid)
   if (home === null) throw new AuthError('invalid_grant', { detail: 'token names no shard' })
   rc.record.shard = home.name
-  const hash = await hashRefreshToken(presented.token)
-  const found = await findRefreshToken(services, sid, hash)
-  if (found === null) throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
-  rc.record.shard = found.shard.name
-  const db = found.shard.db
-  let context: RefreshContext | null = found.context
-  rc.record.sid = sid
   const now = nowSeconds(rc)
   const ctx = await clientContext(request)
-  const sink = rc.events
-  assertKeyHolder(context.session, proof, presented, config.auth.dpop.requiredFor, sink)
-  await assertSessionUsable(context, presented, now, rc, sink)
   const fingerprint = deviceFingerprint(presented.client, presented.deviceId, ctx)
   // Everything that can fail before minting is done before the rotation commits: a KeyManager
   // outage must answer 503 with the parent token still unused, not burn it.
-  const signer = await rc.services.signer.current(rc.services.now())
-
-  if (context.token.usedAt === null) {
-    const successor = newRefreshToken(sid)
-    const idleExpiresAt = Math.min(
-      now + config.auth.refresh.idleLifetimeSeconds,
-      context.session.absoluteExpiresAt,
-    )
-    const won = await rotateRefreshToken(db, {
-      parentHash: hash,
+  const signer = await services.signer.current(services.now())
+  const successor = newRefreshToken(sid)
+  // One round trip reads the token's state and rotates it if every rule holds (the same rules
+  // assertKeyHolder and assertSessionUsable apply below to the state it read).
+  const found = await rotateOnShard(
+    services,
+    {
+      parentHash: await hashRefreshToken(presented.token),
       successorHash: await hashRefreshToken(successor),
       sid,
-      generation: context.token.generation + 1,
       now,
-      successorExpiresAt: idleExpiresAt,
+      idleLimit: now + config.auth.refresh.idleLifetimeSeconds,
       sealed: await sealSuccessor(successor, presented.token),
       sealedUntil: now + config.auth.refresh.reuseIntervalSeconds,
       fingerprint,
-      idleExpiresAt,
       country: ctx.country,
-    })
-    if (won) {
-      noteSuspicious(context, ctx, sink)
-      return {
-        response: await issue(request, rc, context, successor, now, signer),
-        result: 'rotated',
-      }
+    },
+    {
+      client: presented.client,
+      deviceId: presented.deviceId,
+      proofJkt: proof?.jkt ?? null,
+      bearerAllowed: !config.auth.dpop.requiredFor.includes(presented.client),
+    },
+  )
+  if (found === null) throw new AuthError('invalid_grant', { detail: 'unknown refresh token' })
+  rc.record.shard = found.shard.name
+  rc.record.sid = sid
+  const { context } = found
+  const sink = rc.events
+  assertKeyHolder(context.session, proof, presented, config.auth.dpop.requiredFor, sink)
+  await assertSessionUsable(context, presented, now, rc, sink)
+  if (found.rotated) {
+    noteSuspicious(context, ctx, sink)
+    return {
+      response: await issue(request, rc, context, successor, now, signer),
+      result: 'rotated',
     }
-    // Another request consumed it first: decide as for any used token, on fresh state.
-    context = await findRefreshContext(db, hash)
-    if (context === null) throw new AuthError('invalid_grant', { detail: 'token vanished' })
-    await assertSessionUsable(context, presented, now, rc, sink)
+  }
+  if (context.token.usedAt === null) {
+    // Every rule held on the state read, yet the guarded UPDATE in the same transaction refused:
+    // the two statements of the rules disagree. Refuse, and say so (nothing was consumed).
+    logLine('error', 'refresh_guard_mismatch', { sid })
+    throw new AuthError('invalid_grant', { detail: 'rotation refused' })
   }
 
   const token = context.token
@@ -126,10 +123,10 @@ async function rotate(
     token.successorSealed !== null &&
     token.usedFingerprint === fingerprint
   ) {
-    const successor = await unsealSuccessor(token.successorSealed, presented.token)
-    if (successor !== null) {
+    const issued = await unsealSuccessor(token.successorSealed, presented.token)
+    if (issued !== null) {
       return {
-        response: await issue(request, rc, context, successor, now, signer),
+        response: await issue(request, rc, context, issued, now, signer),
         result: 'same_successor',
       }
     }
