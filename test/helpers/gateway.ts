@@ -7,7 +7,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { expect, vi } from 'vitest'
 import { ConfigError } from '../../src/config/config'
 import type { Env } from '../../src/config/env'
-import { app } from '../../src/http/app'
+import { handleFetch } from '../../src/http/entry'
 import { servicesFor, type Services } from '../../src/http/services'
 import type { TestKey } from './keys'
 
@@ -145,7 +145,7 @@ function abortable(answer: Promise<Response>, signal: AbortSignal | null): Promi
   })
 }
 
-/** Sends a request through the real app with a real ExecutionContext. */
+/** Sends a request through the Worker's fetch entry (src/http/entry.ts) with a real ExecutionContext. */
 export async function send(
   gatewayEnv: typeof env,
   path: string,
@@ -154,7 +154,7 @@ export async function send(
   const headers = new Headers(init.headers)
   if (init.token !== undefined) headers.set('authorization', `Bearer ${init.token}`)
   const ctx = createExecutionContext()
-  const response = await app.fetch(
+  const response = await handleFetch(
     new Request(`https://gatehouse.test${path}`, { ...init, headers }),
     gatewayEnv,
     ctx,

@@ -8,7 +8,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createGatehouseClient, type GatehouseClient, type KeyStore } from '../../client/index.js'
-import { app } from '../../src/http/app'
+import { handleFetch } from '../../src/http/entry'
 import {
   PUBLIC_URL,
   adminAccess,
@@ -55,7 +55,7 @@ function intoGateway(gateway: typeof gw, wire: Wire, o: { date?: boolean } = {})
       return new Response('elsewhere')
     }
     const ctx = createExecutionContext()
-    let res = await app.fetch(request, gateway, ctx)
+    let res = await handleFetch(request, gateway, ctx)
     await waitOnExecutionContext(ctx)
     wire.calls.push(`${request.method} ${url.pathname} ${res.status}`)
     if (o.date) {
