@@ -71,16 +71,25 @@ export class CircuitBreaker {
   }
 }
 
-/** Rejects with a TimeoutError when `promise` does not settle within `ms`. */
+/**
+ * Rejects with a TimeoutError when `promise` does not settle within `ms`. One promise and one
+ * timer, cleared as soon as it settles (on the critical route's path: no race, no finally).
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
       () => reject(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')),
       ms,
     )
-  })
-  return Promise.race([promise, timeout]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
   })
 }
