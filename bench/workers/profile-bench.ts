@@ -1,8 +1,11 @@
 // Bench-only Worker (never deployed): the hot-path profile. It runs Gatehouse's whole Worker
 // in-isolate (the origin and JWKS fetches answered by a stub, so no sockets are involved) and
 // each step of the verified-request path on its own (profile-steps.ts), N times per request, so
-// the Node client can time every piece from outside and attribute a request's cost to the
-// functions that spend it. Bindings are wrangler.toml's; GATEHOUSE is a bench config.
+// the Node client can time every piece from outside. With `stages=1` a request op also records
+// where each request's time goes, in place: the proxy path's stage marks
+// (src/observability/stage-marks.ts) and this harness's own (building the client's request,
+// reading the answer), summed per stage on the clock workerd advances during CPU work locally.
+// Bindings are wrangler.toml's; GATEHOUSE is a bench config.
 
 import { Hono } from 'hono'
 import gatehouse from '../../src/index'
@@ -15,6 +18,7 @@ import {
   type Env,
   type Fixture,
 } from './profile-fixture'
+import { recordStages } from '../../src/observability/stage-marks'
 import { STEP_OPS, type Op } from './profile-steps'
 
 export * from '../../src/index'
@@ -30,26 +34,54 @@ minimalApp.all('*', async (c) => {
   return new Response(res.body, res)
 })
 
+/** Per-stage sums of the current `stages=1` request (ms), or null when not recording. */
+let stageSums: Record<string, number> | null = null
+let stageClock = 0
+
+/** Attributes the time since the previous mark to `stage` (a recorder for recordStages). */
+function mark(stage: string): void {
+  if (stageSums === null) return
+  const now = performance.now()
+  stageSums[stage] = (stageSums[stage] ?? 0) + (now - stageClock)
+  stageClock = now
+}
+
+/** One client request through Gatehouse, the harness's own work marked as its stages. */
+async function throughGatehouse(
+  fx: Fixture,
+  env: Env,
+  ctx: ExecutionContext,
+  path: string,
+  withToken: boolean,
+): Promise<boolean> {
+  const req = request(fx, path, withToken)
+  mark('client request')
+  const res = await gatehouse.fetch(req, env, ctx)
+  const ok = await consume(res)
+  mark('read answer')
+  return ok
+}
+
 const REQUEST_OPS: Record<string, Op> = {
   noop: () => true,
   // What the pass-through Worker does, in-isolate: the floor of any proxy.
   bare: async (fx) => {
     const req = request(fx, '/api/echo/x', true)
+    mark('client request')
     const url = new URL(req.url)
-    return consume(
-      await fetch(BENCH_ORIGIN + url.pathname + url.search, {
-        method: req.method,
-        headers: req.headers,
-        redirect: 'manual',
-      }),
-    )
+    const res = await fetch(BENCH_ORIGIN + url.pathname + url.search, {
+      method: req.method,
+      headers: req.headers,
+      redirect: 'manual',
+    })
+    mark('origin')
+    const ok = await consume(res)
+    mark('read answer')
+    return ok
   },
-  'app-public': async (fx, env, ctx) =>
-    consume(await gatehouse.fetch(request(fx, '/api/public/x', false), env, ctx)),
-  'app-low': async (fx, env, ctx) =>
-    consume(await gatehouse.fetch(request(fx, '/api/echo/x', true), env, ctx)),
-  'app-critical': async (fx, env, ctx) =>
-    consume(await gatehouse.fetch(request(fx, '/api/secure/x', true), env, ctx)),
+  'app-public': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/public/x', false),
+  'app-low': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/echo/x', true),
+  'app-critical': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/secure/x', true),
   'hono-minimal': async (fx) => consume(await minimalApp.fetch(request(fx, '/api/echo/x', true))),
 }
 
@@ -61,6 +93,7 @@ export default {
     const url = new URL(req.url)
     const name = url.searchParams.get('op') ?? 'noop'
     const n = Number(url.searchParams.get('n') ?? '1')
+    const staged = url.searchParams.get('stages') === '1'
     const op = OPS[name]
     if (op === undefined) return Response.json({ error: `unknown op ${name}` }, { status: 400 })
     try {
@@ -68,8 +101,19 @@ export default {
       const fx = await fixture
       installStubFetch(fx)
       let ok = 0
-      for (let i = 0; i < n; i++) if ((await op(fx, env, ctx)) !== false) ok++
-      return Response.json({ op: name, n, ok }, { status: ok === n ? 200 : 500 })
+      stageSums = staged ? {} : null
+      recordStages(staged ? mark : null)
+      try {
+        for (let i = 0; i < n; i++) {
+          stageClock = performance.now()
+          if ((await op(fx, env, ctx)) !== false) ok++
+        }
+      } finally {
+        recordStages(null)
+      }
+      const stages = stageSums
+      stageSums = null
+      return Response.json({ op: name, n, ok, stages }, { status: ok === n ? 200 : 500 })
     } catch (err) {
       return Response.json({ op: name, n, error: String(err) }, { status: 500 })
     }

@@ -19,6 +19,7 @@ import { authenticate } from './authenticate'
 import { originHeaders } from './origin-headers'
 import { isWebSocketUpgrade, relayWebSocket, subprotocolCredentials } from './websocket'
 import type { RequestContext } from './request-context'
+import { markStage } from '../observability/stage-marks'
 
 /** Handles every request no gateway endpoint claimed. */
 export async function proxyRequest(request: Request, rc: RequestContext): Promise<Response> {
@@ -33,6 +34,7 @@ export async function proxyRequest(request: Request, rc: RequestContext): Promis
   }
   record.route = route.prefix
   record.tier = route.tier
+  markStage('route')
   if (route.cors === null) return forwardRouted(request, rc, route, path, search)
   // CORS: preflights are answered here (no token, never forwarded); every other answer, the
   // gateway's own errors included, carries the grant, replacing any the origin set.
@@ -93,8 +95,10 @@ async function forwardRouted(
     })
     tier = effectiveTier(route.tier, verified.scopes, config.sensitiveScopes)
     record.tier = tier
+    markStage('authenticate')
     revocation = await services.revocation.check(verified, tier)
     record.revocation = revocation
+    markStage('revocation')
   }
   const clientIp = request.headers.get('cf-connecting-ip')
   const limited =
@@ -135,6 +139,7 @@ async function forwardRouted(
         maxBytes: route.maxBoundBodyBytes,
       })
     : null
+  markStage('rate limit + body')
   const headersForAttempt = await originHeaders(request, rc, {
     route,
     method,
@@ -143,6 +148,7 @@ async function forwardRouted(
     revocation,
     body,
   })
+  markStage('request headers')
   const response = await services.forwarder.forward({
     origin: route.origin,
     target,

@@ -20,6 +20,7 @@ import type { Tier } from '../revocation/tier'
 import { errorResponse } from './error-response'
 import { writeRequestPoint } from './metrics-flush'
 import { servicesFor, systemClock, type Services } from './services'
+import { markStage } from '../observability/stage-marks'
 
 /** Facts about one request, filled in as it is handled and recorded once at the end. */
 export interface RequestRecord {
@@ -111,6 +112,7 @@ export async function runInContext(
   } else {
     const events = createEventSink(services.events, waitUntil, requestId, now)
     const rc = { services, config: services.config, requestId, trace, record, waitUntil, events }
+    markStage('context')
     try {
       response = await handle(rc)
     } catch (err) {
@@ -122,6 +124,7 @@ export async function runInContext(
   // RFC 9110 §6.6.1: an origin server with a clock sends Date. A DPoP client corrects its proofs'
   // iat from it (workerd and wrangler dev send none; an origin's own Date passes through).
   if (!headers.has('date')) headers.set('date', httpDate(now()))
+  markStage('response headers')
   const outcome: Outcome = {
     requestId,
     traceId: trace.traceId,
@@ -144,6 +147,7 @@ export async function runInContext(
     ),
   )
   services.metrics.schedule(waitUntil)
+  markStage('record')
   return response
 }
 

@@ -11,6 +11,7 @@ import { logLine } from '../observability/log'
 import { countMetric, observeMetric } from '../observability/metrics'
 import { CircuitBreaker } from '../lib/circuit-breaker'
 import { sanitizeResponseHeaders } from './header-rules'
+import { markStage } from '../observability/stage-marks'
 
 const BREAKER_FAILURES = 5
 const BREAKER_OPEN_MS = 10_000
@@ -112,6 +113,7 @@ async function forwardWith(
   const started = now()
   try {
     const response = await attempts(input, state, now)
+    markStage('origin')
     observeMetric('gatehouse_origin_duration_ms', { route: input.route }, now() - started)
     if (UNAVAILABLE_STATUSES.has(response.status)) state.breaker.failure()
     else state.breaker.success()
@@ -174,9 +176,11 @@ async function sendOnce(
     remaining,
   )
   try {
+    const headers = await input.headersForAttempt(attempt)
+    markStage('identity + signature')
     return await input.fetch(input.origin + input.target, {
       method: input.method,
-      headers: await input.headersForAttempt(attempt),
+      headers,
       body: input.method === 'GET' || input.method === 'HEAD' ? null : input.body,
       redirect: 'manual',
       signal: controller.signal,

@@ -1,6 +1,7 @@
 // Writes bench/stages.svg: each route's in-isolate CPU per request as a stacked bar of its stages
-// (the profile section's steps measured alone, over the bare forward), the unattributed rest last,
-// so README § Performance shows where the microseconds go. Plain SVG, no dependencies.
+// (measured in place by the profile section: the harness's client request and answer reading,
+// the stub origin, and the proxy path's own stages), the unattributed rest last, so README §
+// Performance shows where the microseconds go. Plain SVG, no dependencies.
 
 const BAR_HEIGHT_PX = 26
 const ROW_GAP_PX = 18
@@ -57,7 +58,7 @@ export function stagesSvg(stages, { commit, date }) {
     if (r.restUs > 0) {
       const w = r.restUs * scale
       parts.push(
-        `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT_PX}" fill="${REST_COLOR}" stroke="#555" stroke-dasharray="3 2"><title>rest (router, middleware, glue): ${fmt(r.restUs)} µs</title></rect>`,
+        `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT_PX}" fill="${REST_COLOR}" stroke="#555" stroke-dasharray="3 2"><title>rest (outside the marks: the loop, garbage collection): ${fmt(r.restUs)} µs</title></rect>`,
       )
       x += w
     }
@@ -69,7 +70,7 @@ export function stagesSvg(stages, { commit, date }) {
   const legendTop = top + stages.length * (BAR_HEIGHT_PX + ROW_GAP_PX) + 6
   const legend = [
     ...steps.map((s) => [s, color(s)]),
-    ['rest (router, middleware, glue)', REST_COLOR],
+    ['rest (outside the marks: the loop, garbage collection)', REST_COLOR],
   ]
   const columns = 3
   const columnWidth = (LABEL_WIDTH_PX + CHART_WIDTH_PX) / columns

@@ -11,17 +11,18 @@ const CALIBRATION_OPS = 50
 const MAX_OPS_PER_REQUEST = 50_000_000
 
 /**
- * Runs `op` n times in the Worker; resolves to { wallMs, cpuMs, threadCpuMs, body } (cpuMs: the
+ * Runs `op` n times in the Worker (`params`: more query parameters); resolves to { wallMs, cpuMs, threadCpuMs, body } (cpuMs: the
  * process clock; threadCpuMs: live threads' schedstat, for the short windows of the DPoP,
  * assertion and API-edge sections; body: the Worker's JSON answer); throws on a failed run.
  */
-export async function timeOp(worker, op, n) {
+export async function timeOp(worker, op, n, params = {}) {
   const threadsBefore = threadCpuNs(worker.pid)
   const cpuBefore = cpuNs(worker.pid)
   const started = performance.now()
   let res
   try {
-    res = await fetch(`${worker.url}/?op=${encodeURIComponent(op)}&n=${n}`)
+    const query = new URLSearchParams({ op, n: String(n), ...params })
+    res = await fetch(`${worker.url}/?${query}`)
   } catch (err) {
     const cause = err?.cause?.message ?? err?.message ?? String(err)
     throw new Error(`${op}: ${cause}; workerd said:\n${worker.logs?.tail() ?? ''}`)

@@ -4,7 +4,9 @@
 // figures: one token, verified once and then answered from the verified-token cache. CPU is the
 // workerd process's utime + stime (/proc/<pid>/stat), each request's op count calibrated for
 // ≥ 400 ms (steps ≥ 200 ms). Each round times the target ops back to back in a rotated order,
-// then the steps; every target is a per-round difference, reported as median and min–max.
+// then the steps; every target is a per-round difference, reported as median and min–max. Then
+// the chart's stage profile: the same requests with the proxy path's stage marks recording in
+// place (a separate pass, so the timed rounds run with no recorder installed).
 
 import { median, rotate, spread } from '../lib/stats.mjs'
 import { calibrateOps, timeOp } from '../lib/timed-op.mjs'
@@ -48,44 +50,33 @@ export const PUBLIC_BUDGET_US = 25
 export const LOW_BUDGET_US = 50
 export const CRITICAL_SLACK_US = 10
 /**
- * Each route's cost by stage for the chart: the steps (measured alone) that its request runs,
- * on top of the bare forward; `forward` counts only what it adds to the bare forward's fetch.
+ * Rounds of the in-place stage profile (the chart), after the timed rounds, and how many times
+ * the timed rounds' op count each runs: workerd's local clock advances in whole milliseconds, so
+ * a stage's share is a count of the ticks that fell in it, and more requests make it steadier.
  */
-const ROUTE_STAGES = {
-  bare: [],
-  'app-public': [
-    'request-id+trace',
-    'url+route',
-    'headers-in',
-    'forward',
-    'headers-out',
-    'metrics',
-    'log-line',
-  ],
-  'app-low': [
-    'request-id+trace',
-    'url+route',
-    'headers-in',
-    'authenticate',
-    'sign-identity',
-    'forward',
-    'headers-out',
-    'metrics',
-    'log-line',
-  ],
-  'app-critical': [
-    'request-id+trace',
-    'url+route',
-    'headers-in',
-    'authenticate',
-    'do-roundtrip',
-    'sign-identity',
-    'forward',
-    'headers-out',
-    'metrics',
-    'log-line',
-  ],
-}
+const STAGE_ROUNDS = 5
+const STAGE_OPS_FACTOR = 3
+/**
+ * The chart's stages in request order: the harness's own (building the client's request, reading
+ * the answer) around the proxy path's marks (src/observability/stage-marks.ts); `origin` is the
+ * stub fetch in every bar, bare included.
+ */
+const STAGE_ORDER = [
+  'client request',
+  'context',
+  'route',
+  'authenticate',
+  'revocation',
+  'rate limit + body',
+  'request headers',
+  'identity + signature',
+  'origin',
+  'response headers',
+  'record',
+  'read answer',
+]
+/** The routes of the chart. */
+const CHART_OPS = ['bare', 'app-public', 'app-low', 'app-critical']
 const PROFILE_ISSUER = 'https://idp.bench'
 const PROFILE_ORIGIN = 'https://origin.bench'
 
@@ -134,6 +125,7 @@ function profileConfig(wrangler, extraRoutes = []) {
   }))
   return {
     public_url: 'https://gatehouse.bench',
+    log_sample_rate: wrangler.gatehouse.log_sample_rate,
     issuers: [
       {
         issuer: PROFILE_ISSUER,
@@ -186,14 +178,31 @@ function roundTargets(us) {
   }
 }
 
-/** Each route's stages (µs, medians): [{ route, totalUs, stages: [{ step, us }], restUs }]. */
-function stagesOf(us) {
-  return Object.entries(ROUTE_STAGES).map(([route, steps]) => {
-    const stages = [{ step: 'bare forward', us: us.bare }]
-    for (const step of steps) {
-      const v = step === 'forward' ? us.forward - us.bare : us[step]
-      stages.push({ step, us: Math.max(0, v) })
+/**
+ * Each route's cost by stage, measured in place (`stages=1`: every mark attributes the time since
+ * the previous one, on workerd's clock), µs per request as medians over rounds; `restUs` is the
+ * route's CPU median minus the stages' sum: what happens outside the marks, or, when negative,
+ * wall time inside them that is not this process's CPU (the critical route waiting on its
+ * Durable Object). Resolves to [{ route, totalUs, stages: [{ step, us }], restUs }].
+ */
+async function stagesInPlace(worker, nFor, us) {
+  const sums = Object.fromEntries(CHART_OPS.map((op) => [op, {}]))
+  for (let r = 0; r < STAGE_ROUNDS; r++) {
+    for (const op of rotate(CHART_OPS, r)) {
+      const n = nFor[op] * STAGE_OPS_FACTOR
+      const { body } = await timeOp(worker, op, n, { stages: '1' })
+      for (const [stage, ms] of Object.entries(body.stages ?? {})) {
+        ;(sums[op][stage] ??= []).push((ms * 1000) / n)
+      }
     }
+  }
+  return CHART_OPS.map((route) => {
+    const names = Object.keys(sums[route])
+    const ordered = [
+      ...STAGE_ORDER.filter((n) => names.includes(n)),
+      ...names.filter((n) => !STAGE_ORDER.includes(n)),
+    ]
+    const stages = ordered.map((step) => ({ step, us: median(sums[route][step]) }))
     const attributed = stages.reduce((a, b) => a + b.us, 0)
     return { route, totalUs: us[route], stages, restUs: us[route] - attributed }
   })
@@ -229,6 +238,7 @@ export async function runProfile(ctx) {
       if (r < STEP_ROUNDS) for (const op of rotate(stepOps, r)) await timed(op)
     }
     const us = Object.fromEntries(ops.map((op) => [op, median(samples[op])]))
+    const stages = await stagesInPlace(worker, nFor, us)
     const targets = {}
     for (const key of Object.keys(perRound[0])) {
       const values = perRound.map((t) => t[key])
@@ -246,7 +256,7 @@ export async function runProfile(ctx) {
       rows,
       us,
       targets,
-      stages: stagesOf(us),
+      stages,
       opsPerRequest: nFor,
       rounds: { targets: TARGET_ROUNDS, steps: STEP_ROUNDS },
     }
