@@ -20,12 +20,18 @@ const SECRET_BYTES = 32 // 43 base64url characters: above every ≥ 32-character
 
 /**
  * wrangler.toml as Miniflare options: { workerOptions, main, gatehouse }, where gatehouse is the
- * configuration document of the profile GATEHOUSE_PROFILE names (config/<profile>.json).
+ * configuration document of the profile GATEHOUSE_PROFILE names (config/<profile>.json), with
+ * production's log_sample_rate.
  */
 export function readWranglerConfig() {
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'))
   const profile = workerOptions.bindings?.GATEHOUSE_PROFILE ?? 'demo'
   const gatehouse = JSON.parse(readFileSync(join(ROOT, 'config', `${profile}.json`), 'utf8'))
+  // The hot path as production runs it: successful requests get a log line at production's
+  // sampled rate (config/production.json). Every rejection and error is logged whatever the
+  // rate; the profile section prints what one line costs here (a write to workerd's stdout pipe).
+  const production = JSON.parse(readFileSync(join(ROOT, 'config', 'production.json'), 'utf8'))
+  gatehouse.log_sample_rate = production.log_sample_rate ?? 1
   return { workerOptions, main, gatehouse }
 }
 
