@@ -25,6 +25,9 @@ function revalidateAfterMs(issuer: IssuerConfig, settings: JwksSettings): number
     : settings.isolateTtlMs
 }
 
+/** The isolate layer's lookup labels, one object for every lookup. */
+const ISOLATE_LAYER = Object.freeze({ layer: 'isolate' })
+
 /** KV key of an issuer's JWKS copy. The v1 prefix is part of the storage schema: never change it. */
 export function jwksKvKey(issuer: string): string {
   return `jwks:v1:${issuer}`
@@ -82,7 +85,7 @@ export class KeyStore {
       ) {
         deps.waitUntil(this.refresh(state, issuer, deps, null))
       }
-      countMetric('gatehouse_jwks_lookups_total', { layer: 'isolate' })
+      countMetric('gatehouse_jwks_lookups_total', ISOLATE_LAYER)
       return known
     }
     let layer: KeyLayer = 'isolate'
@@ -108,7 +111,7 @@ export class KeyStore {
     if (state === undefined || key === undefined) return undefined
     if (now - state.fetchedAt > settings.maxStaleMs) return undefined
     if (now - state.loadedAt > revalidateAfterMs(issuer, settings)) return undefined
-    countMetric('gatehouse_jwks_lookups_total', { layer: 'isolate' })
+    countMetric('gatehouse_jwks_lookups_total', ISOLATE_LAYER)
     return key
   }
 

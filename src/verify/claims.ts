@@ -2,7 +2,8 @@
 // §3.8–3.11): exp required, nbf/iat with bounded skew, a maximum lifetime, audience, and the
 // identity claims the gateway forwards — which therefore must be safe to put in a header.
 
-import type { IssuerConfig } from '../keys/issuer'
+import type { Algorithm, IssuerConfig } from '../keys/issuer'
+import type { VerificationKey } from '../keys/jwk-import'
 import { SCOPE_VALUE, isScopeList } from '../lib/scope-token'
 import { AuthError } from '../lib/errors'
 
@@ -27,6 +28,15 @@ export interface TokenClaims {
   readonly expiresAt: number
 }
 
+/** An access token whose signature and claims verified: its claims and what verified them. */
+export interface VerifiedToken extends TokenClaims {
+  readonly issuer: IssuerConfig
+  readonly kid: string
+  readonly alg: Algorithm
+  /** The very key object that verified the signature (a cache hit must find the same one). */
+  readonly key: VerificationKey
+}
+
 export interface ClaimPolicy {
   readonly nowSeconds: number
   readonly clockSkewSeconds: number
@@ -44,6 +54,30 @@ export function checkClaims(
   issuer: IssuerConfig,
   policy: ClaimPolicy,
 ): TokenClaims {
+  return readClaims(payload, issuer, policy, null, null)
+}
+
+/**
+ * checkClaims for a token whose signature `key` verified with `alg`: the same checks, answered
+ * as the VerifiedToken itself (one object per verification, not the claims and then a copy).
+ */
+export function checkVerifiedClaims(
+  payload: Readonly<Record<string, unknown>>,
+  issuer: IssuerConfig,
+  policy: ClaimPolicy,
+  key: VerificationKey,
+  alg: Algorithm,
+): VerifiedToken {
+  return readClaims(payload, issuer, policy, key, alg) as VerifiedToken
+}
+
+function readClaims(
+  payload: Readonly<Record<string, unknown>>,
+  issuer: IssuerConfig,
+  policy: ClaimPolicy,
+  key: VerificationKey | null,
+  alg: Algorithm | null,
+): TokenClaims | VerifiedToken {
   const { nowSeconds: now, clockSkewSeconds: skew } = policy
   const exp = payload.exp
   if (!isNumericDate(exp)) throw new AuthError('invalid_claims', { detail: 'exp missing' })
@@ -68,20 +102,52 @@ export function checkClaims(
   const subject = identifier(payload.sub, 'sub')
   if (subject === null) throw new AuthError('invalid_claims', { detail: 'sub missing' })
   const scope = readScope(claimOf(payload, issuer.scopeClaim), issuer)
+  // Evaluated in this order, whichever object they go into (the first failing check throws).
+  const tenant = tenantOf(payload.tid, issuer)
+  const scopes = scope === '' ? [] : scope.split(' ')
+  const sessionId = identifier(payload.sid, 'sid')
+  const tokenId = identifier(payload.jti, 'jti')
+  const clientId = identifier(payload.client_id, 'client_id')
+  const boundKey = confirmationKey(payload.cnf)
+  const issuedAt = isNumericDate(iat) ? iat : null
+  const amr = readAmr(payload.amr)
+  const acr = identifier(payload.acr, 'acr')
+  const authTime = readAuthTime(payload.auth_time, now + skew)
+  if (key === null || alg === null) {
+    return {
+      subject,
+      tenant,
+      scope,
+      scopes,
+      sessionId,
+      tokenId,
+      clientId,
+      boundKey,
+      issuedAt,
+      amr,
+      acr,
+      authTime,
+      expiresAt: exp,
+    }
+  }
   return {
     subject,
-    tenant: tenantOf(payload.tid, issuer),
+    tenant,
     scope,
-    scopes: scope === '' ? [] : scope.split(' '),
-    sessionId: identifier(payload.sid, 'sid'),
-    tokenId: identifier(payload.jti, 'jti'),
-    clientId: identifier(payload.client_id, 'client_id'),
-    boundKey: confirmationKey(payload.cnf),
-    issuedAt: isNumericDate(iat) ? iat : null,
-    amr: readAmr(payload.amr),
-    acr: identifier(payload.acr, 'acr'),
-    authTime: readAuthTime(payload.auth_time, now + skew),
+    scopes,
+    sessionId,
+    tokenId,
+    clientId,
+    boundKey,
+    issuedAt,
+    amr,
+    acr,
+    authTime,
     expiresAt: exp,
+    issuer,
+    kid: key.kid,
+    alg,
+    key,
   }
 }
 

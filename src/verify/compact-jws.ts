@@ -1,10 +1,16 @@
 // Strict JWS compact serialization (RFC 7515 §7.1) for access tokens: exactly three non-empty
 // canonical base64url segments, a JSON-object header and payload, and none of the header
 // parameters that let a token choose its own key or processing (RFC 8725 §3.1, §3.10).
-// Parsing is pure and synchronous; the signature is checked later against a key Gatehouse chose.
+// Parsing is synchronous; the signature is checked later against a key Gatehouse chose, over
+// bytes the parse already decoded into a buffer shared with that check (signedBytesOf).
 
 import { AuthError } from '../lib/errors'
-import { decodeBase64Url } from '../lib/base64url'
+import {
+  base64UrlDecodedLength,
+  decodeBase64Url,
+  decodeBase64UrlInto,
+  isBase64Url,
+} from '../lib/base64url'
 
 /** RFC 6750 places no limit; 8 KiB is far above any honest access token and bounds the work. */
 export const MAX_TOKEN_LENGTH = 8192
@@ -31,11 +37,40 @@ export interface ParsedJws {
   readonly signature: Uint8Array
 }
 
+/**
+ * A compact JWS that passed every check of parseCompactJws, with the signing input and the
+ * signature left as text (`token` up to `signatureStart - 1`, and from `signatureStart`): the
+ * verifier turns them into bytes only when it checks the signature.
+ */
+export interface CheckedJws {
+  readonly header: JwsHeader
+  readonly payload: Readonly<Record<string, unknown>>
+  readonly token: string
+  /** Index of the signature segment; the signing input is token.slice(0, signatureStart - 1). */
+  readonly signatureStart: number
+}
+
 const ascii = new TextEncoder()
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses a compact JWS; throws AuthError malformed | header_not_allowed | token_too_large. */
 export function parseCompactJws(token: string): ParsedJws {
+  const jws = checkCompactJws(token)
+  const dot2 = jws.signatureStart - 1
+  const signature = decodeBase64Url(token.slice(jws.signatureStart)) as Uint8Array // checked
+  return {
+    header: jws.header,
+    payload: jws.payload,
+    signingInput: ascii.encode(token.slice(0, dot2)),
+    signature,
+  }
+}
+
+/**
+ * parseCompactJws without decoding the signature or encoding the signing input: the same checks
+ * in the same order (the signature segment's encoding included), the same errors.
+ */
+export function checkCompactJws(token: string): CheckedJws {
   if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('token_too_large')
   const dot1 = token.indexOf('.')
   const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1)
@@ -47,9 +82,73 @@ export function parseCompactJws(token: string): ParsedJws {
   }
   const header = parseHeader(token.slice(0, dot1))
   const payload = decodeJsonObject(token.slice(dot1 + 1, dot2), 'payload')
-  const signature = decodeBase64Url(token.slice(dot2 + 1))
-  if (signature === null) throw new AuthError('malformed', { detail: 'signature encoding' })
-  return { header, payload, signingInput: ascii.encode(token.slice(0, dot2)), signature }
+  // Checked by decoding it to where the signature check will want it, when that place is free.
+  const signature = token.slice(dot2 + 1)
+  let encodingValid: boolean
+  if (signedBytesHolder === null) {
+    signedBytesToken = null
+    encodingValid = decodeBase64UrlInto(signature, signedBytes.subarray(dot2)) >= 0
+    if (encodingValid) signedBytesToken = token
+  } else {
+    encodingValid = isBase64Url(signature)
+  }
+  if (!encodingValid) throw new AuthError('malformed', { detail: 'signature encoding' })
+  return { header, payload, token, signatureStart: dot2 + 1 }
+}
+
+/**
+ * The signing input and the signature go to WebCrypto as views of one buffer, not as fresh
+ * arrays: a new ArrayBuffer per token costs more than the rest of the parse, and the parse
+ * decodes the signature straight into it. Layout: the signing input's ASCII bytes at
+ * [0, signatureStart - 1), the signature's bytes right after. A token has at most
+ * MAX_TOKEN_LENGTH characters and its signature decodes to fewer bytes than it has characters.
+ *
+ * Safety: WebCrypto copies both inputs when verify() is called (W3C WebCrypto, verify() steps
+ * 4–5), and the buffer is filled in the same synchronous step as that call. Beyond that, the
+ * buffer is never written while a verification that was handed it still waits for WebCrypto's
+ * answer (its holder); others then get bytes of their own. And the bytes are only reused for the
+ * very token string they were decoded from.
+ */
+const signedBytes = new Uint8Array(MAX_TOKEN_LENGTH)
+/** The token whose decoded signature sits in signedBytes after its signing input, or null. */
+let signedBytesToken: string | null = null
+/** The verification whose WebCrypto call was handed signedBytes and has not answered yet. */
+let signedBytesHolder: CheckedJws | null = null
+
+/**
+ * The bytes `jws`'s signature is checked over: its signing input at [0, signatureStart - 1) and
+ * its signature right after, in the shared buffer when it is free, else in a new array; null if
+ * they cannot be made (not for a token checkCompactJws passed).
+ */
+export function signedBytesOf(jws: CheckedJws): Uint8Array | null {
+  const { token, signatureStart } = jws
+  const inputLength = signatureStart - 1
+  const signature = token.slice(signatureStart)
+  let bytes: Uint8Array
+  if (signedBytesHolder !== null) {
+    bytes = new Uint8Array(inputLength + base64UrlDecodedLength(signature.length))
+    if (decodeBase64UrlInto(signature, bytes.subarray(inputLength)) < 0) return null
+  } else {
+    bytes = signedBytes
+    if (signedBytesToken !== token) {
+      signedBytesToken = null
+      if (decodeBase64UrlInto(signature, bytes.subarray(inputLength)) < 0) return null
+      signedBytesToken = token
+    }
+  }
+  // The signing input is ASCII (two checked base64url segments and a dot): a byte a character.
+  if (ascii.encodeInto(token.slice(0, inputLength), bytes).written !== inputLength) return null
+  return bytes
+}
+
+/** Records that `jws`'s pending WebCrypto call was handed `bytes` (signedBytesOf's answer). */
+export function holdSignedBytes(jws: CheckedJws, bytes: Uint8Array): void {
+  if (bytes === signedBytes) signedBytesHolder = jws
+}
+
+/** Once `jws`'s WebCrypto call has answered: the shared buffer is free again if it held it. */
+export function releaseSignedBytes(jws: CheckedJws): void {
+  if (signedBytesHolder === jws) signedBytesHolder = null
 }
 
 /**
@@ -69,12 +168,19 @@ function parseHeader(segment: string): JwsHeader {
   return header
 }
 
+/**
+ * Decoded segments land here before UTF-8 decoding, not in a new array each: a segment is
+ * decoded and read in one synchronous step, so no other parse can interleave. MAX_TOKEN_LENGTH
+ * characters decode to at most three quarters as many bytes.
+ */
+const segmentBytes = new Uint8Array((MAX_TOKEN_LENGTH / 4) * 3)
+
 function decodeJsonObject(segment: string, part: string): Record<string, unknown> {
-  const bytes = decodeBase64Url(segment)
-  if (bytes === null) throw new AuthError('malformed', { detail: `${part} encoding` })
+  const length = decodeBase64UrlInto(segment, segmentBytes)
+  if (length < 0) throw new AuthError('malformed', { detail: `${part} encoding` })
   let value: unknown
   try {
-    value = JSON.parse(utf8.decode(bytes))
+    value = JSON.parse(utf8.decode(segmentBytes.subarray(0, length)))
   } catch {
     throw new AuthError('malformed', { detail: `${part} is not UTF-8 JSON` })
   }

@@ -12,7 +12,21 @@ import type { VerifiedToken } from './verify-token'
 export const TOKEN_CACHE_MAX_ENTRIES = 4096
 
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, VerifiedToken>()
+  /** Token → its slot in the ring below. */
+  private readonly slots = new Map<string, number>()
+  /**
+   * The insertion order as a ring, one slot per entry the cache can hold: a new entry takes the
+   * oldest one's slot. (Evicting through the Map's own order instead — its first key — walks
+   * past every deleted entry V8 keeps until the next rehash: ~1.3 µs per set once the cache is
+   * full, on every cache miss.)
+   */
+  private readonly tokens: (string | undefined)[] = new Array<string | undefined>(
+    TOKEN_CACHE_MAX_ENTRIES,
+  ).fill(undefined)
+  private readonly verified: (VerifiedToken | undefined)[] = new Array<VerifiedToken | undefined>(
+    TOKEN_CACHE_MAX_ENTRIES,
+  ).fill(undefined)
+  private next = 0
 
   /**
    * The cached verification of `token`, if it is still valid at `nowSeconds` (exp with skew)
@@ -24,20 +38,36 @@ export class VerifiedTokenCache {
     clockSkewSeconds: number,
     keyHeld: (verified: VerifiedToken) => boolean,
   ): VerifiedToken | null {
-    const verified = this.entries.get(token)
-    if (verified === undefined) return null
+    const slot = this.slots.get(token)
+    if (slot === undefined) return null
+    const verified = this.verified[slot] as VerifiedToken
     if (verified.expiresAt <= nowSeconds - clockSkewSeconds || !keyHeld(verified)) {
-      this.entries.delete(token)
+      this.drop(token, slot)
       return null
     }
     return verified
   }
 
   set(token: string, verified: VerifiedToken): void {
-    if (this.entries.size >= TOKEN_CACHE_MAX_ENTRIES) {
-      const oldest = this.entries.keys().next()
-      if (!oldest.done) this.entries.delete(oldest.value)
+    const existing = this.slots.get(token)
+    if (existing !== undefined) {
+      this.verified[existing] = verified // keeps its place, as a Map does
+      return
     }
-    this.entries.set(token, verified)
+    const slot = this.next
+    const oldest = this.tokens[slot]
+    if (oldest !== undefined) this.drop(oldest, slot)
+    this.tokens[slot] = token
+    this.verified[slot] = verified
+    this.slots.set(token, slot)
+    this.next = slot + 1 === TOKEN_CACHE_MAX_ENTRIES ? 0 : slot + 1
+  }
+
+  /** Forgets the entry in `slot` (whose token is `token`), if the slot still holds it. */
+  private drop(token: string, slot: number): void {
+    if (this.tokens[slot] !== token) return
+    this.slots.delete(token)
+    this.tokens[slot] = undefined
+    this.verified[slot] = undefined
   }
 }

@@ -6,9 +6,13 @@
 import type { IssuerConfig, JwksSettings } from '../keys/issuer'
 import type { KeySource, KeyStore } from '../keys/key-store'
 import { AuthError } from '../lib/errors'
-import { countMetric, observeMetric } from '../observability/metrics'
+import { countMetric, observeMetric, type Labels } from '../observability/metrics'
 import { VerifiedTokenCache } from './verified-token-cache'
-import { verifyAccessToken, type VerifiedToken } from './verify-token'
+import { verifyAccessToken, type KeyLookup, type VerifiedToken } from './verify-token'
+
+// Label sets as constants: no object per verification (metrics take labels as they are given).
+const HIT: Labels = Object.freeze({ outcome: 'ok', cache: 'hit' })
+const MISS: Labels = Object.freeze({ outcome: 'ok', cache: 'miss' })
 
 export interface VerifierOptions {
   readonly issuers: readonly IssuerConfig[]
@@ -24,10 +28,26 @@ export interface VerifierOptions {
 
 export class Verifier {
   private readonly issuers: ReadonlyMap<string, IssuerConfig>
+  /** The clock-offset histogram's labels per issuer. */
+  private readonly offsetLabels: ReadonlyMap<IssuerConfig, Labels>
   private readonly cache = new VerifiedTokenCache()
+  /** Made once: the verify path creates no functions per token. */
+  private readonly keys: KeyLookup
 
   constructor(private readonly o: VerifierOptions) {
     this.issuers = new Map(o.issuers.map((i) => [i.issuer, i]))
+    this.offsetLabels = new Map(o.issuers.map((i) => [i, Object.freeze({ issuer: i.issuer })]))
+    this.keys = {
+      peek: (issuer, kid, nowMs) => o.keyStore.peekKey(issuer, kid, o.jwks, nowMs),
+      resolve: (issuer, kid, waitUntil) =>
+        o.keyStore.getKey(issuer, kid, {
+          kv: o.kv,
+          source: o.source,
+          settings: o.jwks,
+          now: o.now,
+          waitUntil,
+        }),
+    }
   }
 
   /**
@@ -43,7 +63,7 @@ export class Verifier {
     const now = nowMs / 1000
     const hit = this.cache.get(token, now, o.clockSkewSeconds, (v) => this.keyHeld(v, nowMs))
     if (hit !== null) {
-      countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'hit' })
+      countMetric('gatehouse_verify_total', HIT)
       return hit
     }
     let verified: VerifiedToken
@@ -51,17 +71,11 @@ export class Verifier {
       verified = await verifyAccessToken(token, {
         issuers: this.issuers,
         nowSeconds: now,
+        nowMs,
         clockSkewSeconds: o.clockSkewSeconds,
         maxTokenLifetimeSeconds: o.maxTokenLifetimeSeconds,
-        resolveKey: (issuer, kid) =>
-          o.keyStore.getKey(issuer, kid, {
-            kv: o.kv,
-            source: o.source,
-            settings: o.jwks,
-            now: o.now,
-            waitUntil,
-          }),
-        peekKey: (issuer, kid) => o.keyStore.peekKey(issuer, kid, o.jwks, nowMs),
+        keys: this.keys,
+        waitUntil,
       })
     } catch (err) {
       if (err instanceof AuthError)
@@ -69,11 +83,11 @@ export class Verifier {
       throw err
     }
     this.cache.set(token, verified)
-    countMetric('gatehouse_verify_total', { outcome: 'ok', cache: 'miss' })
+    countMetric('gatehouse_verify_total', MISS)
     if (verified.issuedAt !== null) {
       observeMetric(
         'gatehouse_clock_offset_seconds',
-        { issuer: verified.issuer.issuer },
+        this.offsetLabels.get(verified.issuer) ?? { issuer: verified.issuer.issuer },
         now - verified.issuedAt,
       )
     }

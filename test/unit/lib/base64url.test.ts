@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { decodeBase64Url, encodeBase64Url, encodeBase64UrlString } from '../../../src/lib/base64url'
+import {
+  base64UrlDecodedLength,
+  decodeBase64Url,
+  decodeBase64UrlInto,
+  encodeBase64Url,
+  encodeBase64UrlString,
+  isBase64Url,
+} from '../../../src/lib/base64url'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
@@ -24,6 +31,30 @@ function seededBytes(length: number, seed: number): Uint8Array {
 }
 
 const LENGTHS_1_TO_70 = Array.from({ length: 70 }, (_, i) => i + 1)
+
+/** Inputs that are not canonical unpadded base64url, each with what is wrong with it. */
+const NOT_CANONICAL: readonly (readonly [string, string])[] = [
+  ['padding after two characters', '_w=='],
+  ['padding after three characters', '__8='],
+  ['a single padding character in a full block', 'QUJ='],
+  ['a space', 'QU JD'],
+  ['a leading space', ' QUJD'],
+  ['a trailing newline', 'QUJD\n'],
+  ['a tab', 'QU\tJD'],
+  ['a carriage return', 'QUJD\rQQ'],
+  ['a space where it keeps the length valid', 'QUJD QUJ'],
+  ['a trailing space after a full block', 'QUJD   '],
+  ['a padded block and more', 'QQ==QUJD'],
+  ['standard-alphabet +', 'a+bc'],
+  ['standard-alphabet /', 'ab/c'],
+  ['a non-ASCII letter', 'QUJÜ'],
+  ['a character whose low byte is a valid letter', 'QUJ\u0141'],
+  ['an emoji', 'QU😀'],
+  ['a NUL', 'QU\u0000D'],
+  ['a dot', 'QU.D'],
+  ['a length of 1 mod 4', 'QUJDR'],
+  ['a non-canonical last character', '_x'],
+]
 
 describe('encodeBase64Url', () => {
   it.each(LENGTHS_1_TO_70)('matches the btoa reference for %i random bytes', (length) => {
@@ -67,23 +98,7 @@ describe('decodeBase64Url', () => {
     expect(referenceEncode(bytes ?? new Uint8Array(0))).toBe(ALPHABET)
   })
 
-  it.each([
-    ['padding after two characters', '_w=='],
-    ['padding after three characters', '__8='],
-    ['a single padding character in a full block', 'QUJ='],
-    ['a space', 'QU JD'],
-    ['a leading space', ' QUJD'],
-    ['a trailing newline', 'QUJD\n'],
-    ['a tab', 'QU\tJD'],
-    ['a carriage return', 'QUJD\rQQ'],
-    ['standard-alphabet +', 'a+bc'],
-    ['standard-alphabet /', 'ab/c'],
-    ['a non-ASCII letter', 'QUJÜ'],
-    ['a character whose low byte is a valid letter', 'QUJ\u0141'],
-    ['an emoji', 'QU😀'],
-    ['a NUL', 'QU\u0000D'],
-    ['a dot', 'QU.D'],
-  ])('rejects %s', (_label, input) => {
+  it.each(NOT_CANONICAL)('rejects %s', (_label, input) => {
     expect(decodeBase64Url(input)).toBeNull()
   })
 
@@ -119,4 +134,57 @@ describe('decodeBase64Url', () => {
       if ((i & 3) === 0) expect(decodeBase64Url(`QUJDAA${ch}`)).not.toBeNull()
     }
   })
+})
+
+describe('decodeBase64UrlInto', () => {
+  it.each(LENGTHS_1_TO_70)(
+    'writes %i random bytes where decodeBase64Url would return them',
+    (length) => {
+      const bytes = seededBytes(length, length + 2000)
+      const target = new Uint8Array(length + 8).fill(0xaa)
+      const written = decodeBase64UrlInto(encodeBase64Url(bytes), target.subarray(3))
+      expect(written).toBe(length)
+      expect(Array.from(target.subarray(3, 3 + length))).toEqual(Array.from(bytes))
+      expect(target[2]).toBe(0xaa) // nothing before the view
+      expect(target[3 + length]).toBe(0xaa) // nothing after the bytes
+    },
+  )
+
+  it('writes zero bytes for the empty string', () => {
+    expect(decodeBase64UrlInto('', new Uint8Array(4))).toBe(0)
+  })
+
+  it.each(NOT_CANONICAL)('rejects %s', (_label, input) => {
+    expect(decodeBase64UrlInto(input, new Uint8Array(64))).toBe(-1)
+  })
+
+  it('rejects input whose bytes do not fit in the target', () => {
+    const encoded = encodeBase64Url(seededBytes(10, 7))
+    expect(decodeBase64UrlInto(encoded, new Uint8Array(9))).toBe(-1)
+    expect(decodeBase64UrlInto(encoded, new Uint8Array(10))).toBe(10)
+  })
+
+  it('rejects every non-canonical tail that decodeBase64Url rejects', () => {
+    for (const ch of ALPHABET) {
+      for (const input of [`QUJDA${ch}`, `QUJDAA${ch}`]) {
+        const ok = decodeBase64Url(input) !== null
+        expect(decodeBase64UrlInto(input, new Uint8Array(8)) >= 0).toBe(ok)
+      }
+    }
+  })
+})
+
+describe('isBase64Url and base64UrlDecodedLength', () => {
+  it.each(NOT_CANONICAL)('isBase64Url rejects %s', (_label, input) => {
+    expect(isBase64Url(input)).toBe(false)
+  })
+
+  it.each(LENGTHS_1_TO_70)(
+    'accept the encoding of %i bytes and give its decoded length',
+    (length) => {
+      const encoded = encodeBase64Url(seededBytes(length, length + 3000))
+      expect(isBase64Url(encoded)).toBe(true)
+      expect(base64UrlDecodedLength(encoded.length)).toBe(length)
+    },
+  )
 })
