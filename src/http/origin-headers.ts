@@ -34,15 +34,19 @@ export interface OriginRequest {
   readonly body: PreparedBody | null
 }
 
+/** Builds the headers of one attempt (0-based); each attempt is signed afresh (jti, nonce). */
+export type HeadersForAttempt = (attempt: number) => Promise<Headers>
+
 /**
  * The headers of each attempt at an origin. Loads what may fail (the EdDSA assertion key) before
- * returning, so a failure answers 503 before anything is sent.
+ * returning, so a failure answers 503 before anything is sent; a route that needs no key load
+ * (HS256, legacy headers) gets its builder at once, without a promise.
  */
-export async function originHeaders(
+export function originHeaders(
   request: Request,
   rc: RequestContext,
   o: OriginRequest,
-): Promise<(attempt: number) => Promise<Headers>> {
+): HeadersForAttempt | Promise<HeadersForAttempt> {
   const { config, services } = rc
   const { route, method, target, revocation, body } = o
   const base = forwardableRequestHeaders(request.headers, {
@@ -57,51 +61,56 @@ export async function originHeaders(
   base.set('x-forwarded-host', config.publicHost)
   base.set('traceparent', formatTraceparent(rc.trace))
   const identity = o.verified === null ? null : forwardIdentity(o.verified)
-  const assertionKey = route.identity === 'headers' ? null : await assertionKeyOf(route, rc)
   // The first attempt signs into the headers built above; only a retry pays for a copy.
-  return async (attempt) => {
-    const headers = attempt === 0 ? base : new Headers(base)
-    const nowSeconds = services.now() / 1000
-    if (route.identity === 'assertion') {
-      setIdentityHeaders(headers, { identity, revocation, requestId: rc.requestId })
-    } else {
-      await signIdentityHeaders(headers, {
-        method,
-        target,
-        secret: route.originSecret,
-        identity,
-        revocation,
-        requestId: rc.requestId,
-        nowSeconds,
-      })
-    }
-    if (assertionKey !== null) {
-      if (body?.digest) headers.set('content-digest', body.digest)
-      const signed = await signAssertion(
-        {
-          issuer: config.publicUrl,
-          audience: route.assertionAudience,
+  const forAttempt =
+    (assertionKey: AssertionKey | null): HeadersForAttempt =>
+    async (attempt) => {
+      const headers = attempt === 0 ? base : new Headers(base)
+      const nowSeconds = services.now() / 1000
+      if (route.identity === 'assertion') {
+        setIdentityHeaders(headers, { identity, revocation, requestId: rc.requestId })
+      } else {
+        await signIdentityHeaders(headers, {
           method,
-          url: route.origin + target,
+          target,
+          secret: route.originSecret,
           identity,
-          selfIssuer: config.auth.issuer,
-          revocation: revocation === null ? null : assertedRevocation(revocation),
-          body: body?.state ?? 'none',
-          bodyDigest: body?.digest ?? null,
-          jti: `${rc.requestId}.${attempt}`,
+          revocation,
+          requestId: rc.requestId,
           nowSeconds,
-        },
-        assertionKey,
-      )
-      headers.set(ASSERTION_HEADER, signed)
+        })
+      }
+      if (assertionKey !== null) {
+        if (body?.digest) headers.set('content-digest', body.digest)
+        const signed = await signAssertion(
+          {
+            issuer: config.publicUrl,
+            audience: route.assertionAudience,
+            method,
+            url: route.origin + target,
+            identity,
+            selfIssuer: config.auth.issuer,
+            revocation: revocation === null ? null : assertedRevocation(revocation),
+            body: body?.state ?? 'none',
+            bodyDigest: body?.digest ?? null,
+            jti: `${rc.requestId}.${attempt}`,
+            nowSeconds,
+          },
+          assertionKey,
+        )
+        headers.set(ASSERTION_HEADER, signed)
+      }
+      return headers
     }
-    return headers
+  if (route.identity === 'headers') return forAttempt(null)
+  if (route.assertionSigning === 'hs256') {
+    return forAttempt({ alg: 'HS256', secret: route.originSecret })
   }
+  return eddsaAssertionKey(rc).then(forAttempt)
 }
 
-/** The key a route's assertion is signed with; the EdDSA signer is loaded before forwarding. */
-async function assertionKeyOf(route: RouteConfig, rc: RequestContext): Promise<AssertionKey> {
-  if (route.assertionSigning === 'hs256') return { alg: 'HS256', secret: route.originSecret }
+/** The gateway's current origin-assertion key (EdDSA routes), loaded before forwarding. */
+async function eddsaAssertionKey(rc: RequestContext): Promise<AssertionKey> {
   const keys = rc.services.assertionKeys
   if (keys === null) throw new Error('EdDSA assertion route without assertion keys') // config bug
   try {

@@ -32,9 +32,10 @@ export function hmacSigningKey(secret: string): Promise<CryptoKey> {
 }
 
 /** HMAC-SHA256 of `data` under `secret` (the key imported once per isolate). */
-export async function hmacSign(secret: string, data: Uint8Array): Promise<ArrayBuffer> {
-  const key = importedHmacKeys.get(secret) ?? (await hmacSigningKey(secret))
-  return crypto.subtle.sign('HMAC', key, data)
+export function hmacSign(secret: string, data: Uint8Array): Promise<ArrayBuffer> {
+  const key = importedHmacKeys.get(secret)
+  if (key !== undefined) return crypto.subtle.sign('HMAC', key, data)
+  return hmacSigningKey(secret).then((imported) => crypto.subtle.sign('HMAC', imported, data))
 }
 
 /** An AES-256-GCM key derived from `secret` with HKDF-SHA256 and a purpose-specific salt. */

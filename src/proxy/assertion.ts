@@ -139,12 +139,12 @@ export function assertionPayloadJson(input: AssertionInput): string {
 }
 
 /** Signs the assertion for one forwarded attempt. */
-export async function signAssertion(input: AssertionInput, key: AssertionKey): Promise<string> {
+export function signAssertion(input: AssertionInput, key: AssertionKey): Promise<string> {
   const payload = encodeBase64Url(encoder.encode(assertionPayloadJson(input)))
   const signingInput = `${headerSegment(key)}.${payload}`
   const signature =
     key.alg === 'HS256'
-      ? await hmacSign(key.secret, encoder.encode(signingInput))
-      : await crypto.subtle.sign({ name: 'Ed25519' }, key.key, encoder.encode(signingInput))
-  return `${signingInput}.${encodeBase64Url(new Uint8Array(signature))}`
+      ? hmacSign(key.secret, encoder.encode(signingInput))
+      : crypto.subtle.sign({ name: 'Ed25519' }, key.key, encoder.encode(signingInput))
+  return signature.then((s) => `${signingInput}.${encodeBase64Url(new Uint8Array(s))}`)
 }

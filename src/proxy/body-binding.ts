@@ -32,14 +32,25 @@ export async function contentDigest(bytes: Uint8Array): Promise<string> {
   return `sha-256=:${btoa(binary)}:`
 }
 
-/** Reads (or passes through) a request body as the route's binding policy says. */
-export async function prepareBody(
+/**
+ * Reads (or passes through) a request body as the route's binding policy says; a request without
+ * a body (most of them) is answered at once, without a promise.
+ */
+export function prepareBody(
   body: ReadableStream<Uint8Array> | null,
   method: string,
   contentLength: string | null,
   policy: BodyPolicy,
-): Promise<PreparedBody> {
+): PreparedBody | Promise<PreparedBody> {
   if (body === null || method === 'GET' || method === 'HEAD') return NONE
+  return readBody(body, contentLength, policy)
+}
+
+async function readBody(
+  body: ReadableStream<Uint8Array>,
+  contentLength: string | null,
+  policy: BodyPolicy,
+): Promise<PreparedBody> {
   if (policy.binding === 'off') return { state: 'unbound', body, digest: null }
   const declared = contentLength === null ? NaN : Number(contentLength)
   if (declared > policy.maxBytes) {

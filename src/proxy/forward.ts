@@ -136,6 +136,11 @@ async function forwardWith(
   }
 }
 
+/**
+ * Sends the attempts: each with its own headers (signed afresh) and a timer bounding the wait for
+ * response headers by the request's deadline; a retry only for a connection failure of a
+ * retryable request, within the retry budget and the deadline.
+ */
 async function attempts(
   input: ForwardInput,
   state: OriginState,
@@ -145,9 +150,27 @@ async function attempts(
   // A body can be sent once: a request with one is never retried.
   const retryable = input.body === null && RETRYABLE_METHODS.has(input.method)
   for (let attempt = 0; ; attempt++) {
+    const controller = new AbortController()
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('origin timeout', 'TimeoutError')),
+      Math.max(1, deadline - now()),
+    )
+    let response: Response
     try {
-      return await sendOnce(input, deadline - now(), attempt)
+      const headers = await input.headersForAttempt(attempt)
+      markStage('identity + signature')
+      response = await input.fetch(input.origin + input.target, {
+        method: input.method,
+        headers,
+        body: input.method === 'GET' || input.method === 'HEAD' ? null : input.body,
+        redirect: 'manual',
+        signal: controller.signal,
+      })
     } catch (err) {
+      clearTimeout(timer)
+      if (controller.signal.aborted) {
+        throw new AuthError('origin_timeout', { detail: `after ${input.timeoutMs} ms` })
+      }
       if (err instanceof AuthError) throw err // a timeout is not retried: the origin may be working
       const canRetry = retryable && attempt < input.retries && state.retryBudget >= 1
       if (!canRetry)
@@ -160,36 +183,9 @@ async function attempts(
       if (now() + delay >= deadline)
         throw new AuthError('origin_timeout', { detail: 'no time left to retry' })
       await new Promise((resolve) => setTimeout(resolve, delay))
+      continue
     }
-  }
-}
-
-async function sendOnce(
-  input: ForwardInput,
-  remainingMs: number,
-  attempt: number,
-): Promise<Response> {
-  const controller = new AbortController()
-  const remaining = Math.max(1, remainingMs)
-  const timer = setTimeout(
-    () => controller.abort(new DOMException('origin timeout', 'TimeoutError')),
-    remaining,
-  )
-  try {
-    const headers = await input.headersForAttempt(attempt)
-    markStage('identity + signature')
-    return await input.fetch(input.origin + input.target, {
-      method: input.method,
-      headers,
-      body: input.method === 'GET' || input.method === 'HEAD' ? null : input.body,
-      redirect: 'manual',
-      signal: controller.signal,
-    })
-  } catch (err) {
-    if (controller.signal.aborted)
-      throw new AuthError('origin_timeout', { detail: `after ${input.timeoutMs} ms` })
-    throw err
-  } finally {
     clearTimeout(timer)
+    return response
   }
 }
