@@ -67,6 +67,21 @@ const series = new Map<string, Series>()
  * literal objects, so one series always comes in one order); the aggregator sorts them.
  */
 function seriesKey(name: string, labels: Labels): string {
+  // A frozen label set is a module constant (the verifier's hit and miss, a key-store layer):
+  // its key is built once per metric name.
+  if (Object.isFrozen(labels)) {
+    let keys = frozenKeys.get(labels)
+    if (keys === undefined) frozenKeys.set(labels, (keys = new Map()))
+    let key = keys.get(name)
+    if (key === undefined) keys.set(name, (key = buildKey(name, labels)))
+    return key
+  }
+  return buildKey(name, labels)
+}
+
+const frozenKeys = new WeakMap<Labels, Map<string, string>>()
+
+function buildKey(name: string, labels: Labels): string {
   let key = name
   for (const label in labels) key += `|${label}=${labels[label]}`
   return key
