@@ -1,8 +1,10 @@
-// The first middleware: finds the isolate's services (a broken config answers 500 everywhere),
+// Every request's context (runInContext: the proxy path calls it directly, the app's first
+// middleware wraps it): finds the isolate's services (a broken config answers 500 everywhere),
 // assigns the request id and trace, hands every handler one RequestContext (the only way code
 // below the app reaches services and bindings), and, when the request ends, records it exactly
-// once: one JSON log line, the request counters, one Analytics Engine point, and (every few
-// seconds) a flush of the isolate's metrics — the last three in waitUntil, after the response.
+// once: the request counters, one Analytics Engine point, its JSON log line (every rejection and
+// error, successes at log_sample_rate; in waitUntil when a subject must be hashed first), and
+// every few seconds, in waitUntil, a flush of the isolate's metrics.
 
 import type { MiddlewareHandler } from 'hono'
 import type { Config } from '../config/config'
@@ -133,19 +135,18 @@ export async function runInContext(
     latencyMs: now() - started,
     colo: (request as { cf?: { colo?: unknown } }).cf?.colo,
   }
-  if (services instanceof ConfigError) {
-    waitUntil(recordRequest(null, env.METRICS, record, outcome, 1))
-    return response
-  }
-  waitUntil(
-    recordRequest(
-      services.subjectHash,
-      services.analytics,
-      record,
-      outcome,
-      services.config.logSampleRate,
-    ),
-  )
+  const pending =
+    services instanceof ConfigError
+      ? recordRequest(null, env.METRICS, record, outcome, 1)
+      : recordRequest(
+          services.subjectHash,
+          services.analytics,
+          record,
+          outcome,
+          services.config.logSampleRate,
+        )
+  if (pending !== undefined) waitUntil(pending)
+  if (services instanceof ConfigError) return response
   services.metrics.schedule(waitUntil)
   markStage('record')
   return response
@@ -199,13 +200,18 @@ interface Outcome {
   readonly colo: unknown
 }
 
-async function recordRequest(
+/**
+ * Records the request once: its counters and Analytics Engine point, and its log line if it gets
+ * one. Returns the line's pending write when the line names a subject (hashed first, so the
+ * caller hands it to waitUntil); otherwise the request is recorded without a promise.
+ */
+function recordRequest(
   subjectHash: SubjectHasher | null,
   analytics: AnalyticsEngineDataset | undefined,
   record: RequestRecord,
   o: Outcome,
   sampleRate: number,
-): Promise<void> {
+): Promise<void> | undefined {
   const route = record.route ?? 'unmatched'
   const outcome = record.reason === null ? 'ok' : o.status >= 500 ? 'error' : 'rejected'
   const colo = typeof o.colo === 'string' ? o.colo : null
@@ -223,14 +229,33 @@ async function recordRequest(
     latencyMs: o.latencyMs,
   })
   // Every rejection and error is logged; successes by the configured share (log_sample_rate).
-  if (outcome === 'ok' && sampledOut(sampleRate, o.status)) return
+  if (outcome === 'ok' && sampledOut(sampleRate, o.status)) return undefined
+  const line = { route, outcome, colo }
+  if (subjectHash === null || (record.subject === null && record.targetSubject === null)) {
+    writeRequestLine(record, o, line, null, null)
+    return undefined
+  }
+  return Promise.all([
+    record.subject === null ? null : subjectHash(record.issuer ?? '', record.subject),
+    record.targetSubject === null ? null : subjectHash('', record.targetSubject),
+  ]).then(([subject, target]) => writeRequestLine(record, o, line, subject, target))
+}
+
+/** The request's log line (README § Logs), subjects only as their hashes. */
+function writeRequestLine(
+  record: RequestRecord,
+  o: Outcome,
+  line: { readonly route: string; readonly outcome: string; readonly colo: string | null },
+  subjectHash: string | null,
+  targetSubjectHash: string | null,
+): void {
   logLine(o.status >= 500 ? 'error' : 'info', 'request', {
     request_id: o.requestId,
     trace_id: o.traceId,
     method: o.method,
-    route,
+    route: line.route,
     status: o.status,
-    outcome,
+    outcome: line.outcome,
     reason: record.reason,
     detail: record.detail,
     tier: record.tier,
@@ -238,21 +263,15 @@ async function recordRequest(
     dpop: record.dpop,
     issuer: record.issuer,
     tenant: record.tenant,
-    subject_hash:
-      record.subject === null || subjectHash === null
-        ? null
-        : await subjectHash(record.issuer ?? '', record.subject),
+    subject_hash: subjectHash,
     kid: record.kid,
     jti: record.jti,
     sid: record.sid,
     shard: record.shard,
-    target_subject_hash:
-      record.targetSubject === null || subjectHash === null
-        ? null
-        : await subjectHash('', record.targetSubject),
+    target_subject_hash: targetSubjectHash,
     target_sid: record.targetSid,
     target_jti: record.targetJti,
-    colo,
+    colo: line.colo,
     latency_ms: o.latencyMs,
   })
 }
