@@ -46,11 +46,29 @@ export function setIdentityHeaders(
   headers: Headers,
   input: Pick<SigningInput, 'identity' | 'revocation' | 'requestId'>,
 ): void {
-  const values = identityValues(input)
-  for (const name of SIGNED_HEADERS) {
-    const value = values[name]
-    if (value !== undefined) headers.set(name, value)
+  if (input.identity !== null) {
+    for (const [name, value] of identityHeaderList(input.identity)) headers.set(name, value)
   }
+  if (input.revocation !== null) headers.set(HEADER.revocation, input.revocation)
+  headers.set(HEADER.requestId, input.requestId)
+}
+
+/**
+ * A caller's identity headers, encoded once per identity object: the proxy hands every request
+ * of a cached verified token the same one.
+ */
+const identityHeaders = new WeakMap<ForwardIdentity, readonly [SignedHeader, string][]>()
+
+function identityHeaderList(identity: ForwardIdentity): readonly [SignedHeader, string][] {
+  let list = identityHeaders.get(identity)
+  if (list === undefined) {
+    const values = identityValues({ identity, revocation: null, requestId: '' })
+    list = SIGNED_HEADERS.filter(
+      (name) => name !== HEADER.requestId && values[name] !== undefined,
+    ).map((name): [SignedHeader, string] => [name, values[name] as string])
+    identityHeaders.set(identity, list)
+  }
+  return list
 }
 
 function identityValues(

@@ -89,6 +89,27 @@ describe('the assertion an origin receives', () => {
     expect(call.headers.get('x-auth-subject')).toBe(s.user.id)
   })
 
+  it('sets every unsigned X-Auth-* convenience to what the assertion says, on every request', async () => {
+    const s = await webSession(gw, ['echo:read', 'echo:write'])
+    // Twice: the second request is answered from the verified-token cache.
+    for (let i = 0; i < 2; i++) {
+      const res = await send(gw, '/api/echo/x', { token: s.access })
+      expect(res.status).toBe(200)
+      const headers = lastCall().headers
+      const x = Object.fromEntries([...headers].filter(([name]) => name.startsWith('x-auth-')))
+      expect(x).toEqual({
+        'x-auth-client': 'gatehouse-web',
+        'x-auth-issuer': PUBLIC_URL,
+        'x-auth-revocation': 'skipped; tier=low',
+        'x-auth-scopes': 'echo:read echo:write',
+        'x-auth-session': s.sid,
+        'x-auth-subject': s.user.id,
+        'x-auth-tenant': 'acme',
+      })
+      expect(headers.get('x-request-id')).toBe(res.headers.get('x-request-id'))
+    }
+  })
+
   it('binds a body by its RFC 9530 digest, and forwards it unchanged', async () => {
     const s = await webSession(gw, ['echo:read', 'echo:write'])
     const body = JSON.stringify({ amount: 100, currency: 'EUR' })
