@@ -62,7 +62,7 @@ export function stagesSvg(stages, { commit, date }) {
       )
       x += w
     }
-    const rest = r.restUs < 0 ? ` (steps alone sum ${fmt(-r.restUs)} µs more)` : ''
+    const rest = r.restUs < 0 ? ` (stages sum ${fmt(-r.restUs)} µs more than the CPU)` : ''
     parts.push(
       `<text x="${(x + 6).toFixed(1)}" y="${y + BAR_HEIGHT_PX / 2 + 4}">${fmt(r.totalUs)} µs${esc(rest)}</text>`,
     )
