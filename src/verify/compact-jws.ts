@@ -1,8 +1,8 @@
 // Strict JWS compact serialization (RFC 7515 §7.1) for access tokens: exactly three non-empty
 // canonical base64url segments, a JSON-object header and payload, and none of the header
 // parameters that let a token choose its own key or processing (RFC 8725 §3.1, §3.10).
-// Parsing is synchronous; the signature is checked later against a key Gatehouse chose, over
-// bytes the parse already decoded into a buffer shared with that check (signedBytesOf).
+// Parsing is synchronous; the signature is checked later against a key Gatehouse chose, over the
+// signing input and signature bytes signedBytesOf makes in one array.
 
 import { AuthError } from '../lib/errors'
 import {
@@ -82,73 +82,26 @@ export function checkCompactJws(token: string): CheckedJws {
   }
   const header = parseHeader(token.slice(0, dot1))
   const payload = decodeJsonObject(token.slice(dot1 + 1, dot2), 'payload')
-  // Checked by decoding it to where the signature check will want it, when that place is free.
-  const signature = token.slice(dot2 + 1)
-  let encodingValid: boolean
-  if (signedBytesHolder === null) {
-    signedBytesToken = null
-    encodingValid = decodeBase64UrlInto(signature, signedBytes.subarray(dot2)) >= 0
-    if (encodingValid) signedBytesToken = token
-  } else {
-    encodingValid = isBase64Url(signature)
+  if (!isBase64Url(token.slice(dot2 + 1))) {
+    throw new AuthError('malformed', { detail: 'signature encoding' })
   }
-  if (!encodingValid) throw new AuthError('malformed', { detail: 'signature encoding' })
   return { header, payload, token, signatureStart: dot2 + 1 }
 }
 
 /**
- * The signing input and the signature go to WebCrypto as views of one buffer, not as fresh
- * arrays: a new ArrayBuffer per token costs more than the rest of the parse, and the parse
- * decodes the signature straight into it. Layout: the signing input's ASCII bytes at
- * [0, signatureStart - 1), the signature's bytes right after. A token has at most
- * MAX_TOKEN_LENGTH characters and its signature decodes to fewer bytes than it has characters.
- *
- * Safety: WebCrypto copies both inputs when verify() is called (W3C WebCrypto, verify() steps
- * 4–5), and the buffer is filled in the same synchronous step as that call. Beyond that, the
- * buffer is never written while a verification that was handed it still waits for WebCrypto's
- * answer (its holder); others then get bytes of their own. And the bytes are only reused for the
- * very token string they were decoded from.
- */
-const signedBytes = new Uint8Array(MAX_TOKEN_LENGTH)
-/** The token whose decoded signature sits in signedBytes after its signing input, or null. */
-let signedBytesToken: string | null = null
-/** The verification whose WebCrypto call was handed signedBytes and has not answered yet. */
-let signedBytesHolder: CheckedJws | null = null
-
-/**
- * The bytes `jws`'s signature is checked over: its signing input at [0, signatureStart - 1) and
- * its signature right after, in the shared buffer when it is free, else in a new array; null if
- * they cannot be made (not for a token checkCompactJws passed).
+ * The bytes `jws`'s signature is checked over, in one array: its signing input's ASCII bytes at
+ * [0, signatureStart - 1) and the decoded signature right after (one allocation per token, not
+ * one per part); null if they cannot be made (not for a token checkCompactJws passed).
  */
 export function signedBytesOf(jws: CheckedJws): Uint8Array | null {
   const { token, signatureStart } = jws
   const inputLength = signatureStart - 1
   const signature = token.slice(signatureStart)
-  let bytes: Uint8Array
-  if (signedBytesHolder !== null) {
-    bytes = new Uint8Array(inputLength + base64UrlDecodedLength(signature.length))
-    if (decodeBase64UrlInto(signature, bytes.subarray(inputLength)) < 0) return null
-  } else {
-    bytes = signedBytes
-    if (signedBytesToken !== token) {
-      signedBytesToken = null
-      if (decodeBase64UrlInto(signature, bytes.subarray(inputLength)) < 0) return null
-      signedBytesToken = token
-    }
-  }
+  const bytes = new Uint8Array(inputLength + base64UrlDecodedLength(signature.length))
+  if (decodeBase64UrlInto(signature, bytes.subarray(inputLength)) < 0) return null
   // The signing input is ASCII (two checked base64url segments and a dot): a byte a character.
   if (ascii.encodeInto(token.slice(0, inputLength), bytes).written !== inputLength) return null
   return bytes
-}
-
-/** Records that `jws`'s pending WebCrypto call was handed `bytes` (signedBytesOf's answer). */
-export function holdSignedBytes(jws: CheckedJws, bytes: Uint8Array): void {
-  if (bytes === signedBytes) signedBytesHolder = jws
-}
-
-/** Once `jws`'s WebCrypto call has answered: the shared buffer is free again if it held it. */
-export function releaseSignedBytes(jws: CheckedJws): void {
-  if (signedBytesHolder === jws) signedBytesHolder = null
 }
 
 /**

@@ -10,13 +10,7 @@ import { AuthError } from '../lib/errors'
 import { ALGORITHM_SPECS, type VerificationKey } from '../keys/jwk-import'
 import { checkVerifiedClaims, type VerifiedToken } from './claims'
 import { base64UrlDecodedLength } from '../lib/base64url'
-import {
-  checkCompactJws,
-  holdSignedBytes,
-  releaseSignedBytes,
-  signedBytesOf,
-  type CheckedJws,
-} from './compact-jws'
+import { checkCompactJws, signedBytesOf, type CheckedJws } from './compact-jws'
 
 export type { VerifiedToken }
 
@@ -66,12 +60,7 @@ export async function verifyAccessToken(token: string, ctx: VerifyContext): Prom
   if (cryptoKey === undefined) {
     throw new AuthError('alg_not_allowed', { detail: `kid ${key.kid} is not a ${alg} key` })
   }
-  let valid: boolean
-  try {
-    valid = await signatureValid(jws, alg, cryptoKey, key.signatureLength)
-  } finally {
-    releaseSignedBytes(jws)
-  }
+  const valid = await signatureValid(jws, alg, cryptoKey, key.signatureLength)
   if (!valid) throw new AuthError('bad_signature', { detail: `kid ${key.kid}` })
   return checkVerifiedClaims(jws.payload, issuer, ctx, key, alg)
 }
@@ -83,10 +72,7 @@ function typeAllowed(typ: string | null, issuer: IssuerConfig): boolean {
   return issuer.tokenTypes.includes(normalizeTokenType(typ))
 }
 
-/**
- * Not async (the caller awaits the WebCrypto promise itself, then releases the bytes it was
- * handed: releaseSignedBytes): a refused shape answers false.
- */
+/** The WebCrypto verdict over the token's signed bytes; a refused shape answers false. */
 function signatureValid(
   jws: CheckedJws,
   alg: Algorithm,
@@ -107,9 +93,7 @@ function signatureValid(
     if (isZero(sig, 0, half) || isZero(sig, half, expectedLength)) return false
   }
   const input = bytes.subarray(0, inputLength)
-  const verdict = crypto.subtle.verify(ALGORITHM_SPECS[alg].verifyParams, key, sig, input)
-  holdSignedBytes(jws, bytes)
-  return verdict
+  return crypto.subtle.verify(ALGORITHM_SPECS[alg].verifyParams, key, sig, input)
 }
 
 function isZero(bytes: Uint8Array, from: number, to: number): boolean {
