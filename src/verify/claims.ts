@@ -48,18 +48,9 @@ const MAX_SCOPE_LENGTH = 2048
 // C0 controls, DEL and C1 controls: never inside a value that becomes a header or a log field.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
-/** Checks time, audience and identity claims; throws AuthError with the failing reason. */
-export function checkClaims(
-  payload: Readonly<Record<string, unknown>>,
-  issuer: IssuerConfig,
-  policy: ClaimPolicy,
-): TokenClaims {
-  return readClaims(payload, issuer, policy, null, null)
-}
-
 /**
  * checkClaims for a token whose signature `key` verified with `alg`: the same checks, answered
- * as the VerifiedToken itself (one object per verification, not the claims and then a copy).
+ * as the VerifiedToken (the claims and what verified them).
  */
 export function checkVerifiedClaims(
   payload: Readonly<Record<string, unknown>>,
@@ -68,16 +59,15 @@ export function checkVerifiedClaims(
   key: VerificationKey,
   alg: Algorithm,
 ): VerifiedToken {
-  return readClaims(payload, issuer, policy, key, alg) as VerifiedToken
+  return { ...checkClaims(payload, issuer, policy), issuer, kid: key.kid, alg, key }
 }
 
-function readClaims(
+/** Checks time, audience and identity claims; throws AuthError with the failing reason. */
+export function checkClaims(
   payload: Readonly<Record<string, unknown>>,
   issuer: IssuerConfig,
   policy: ClaimPolicy,
-  key: VerificationKey | null,
-  alg: Algorithm | null,
-): TokenClaims | VerifiedToken {
+): TokenClaims {
   const { nowSeconds: now, clockSkewSeconds: skew } = policy
   const exp = payload.exp
   if (!isNumericDate(exp)) throw new AuthError('invalid_claims', { detail: 'exp missing' })
@@ -113,23 +103,6 @@ function readClaims(
   const amr = readAmr(payload.amr)
   const acr = identifier(payload.acr, 'acr')
   const authTime = readAuthTime(payload.auth_time, now + skew)
-  if (key === null || alg === null) {
-    return {
-      subject,
-      tenant,
-      scope,
-      scopes,
-      sessionId,
-      tokenId,
-      clientId,
-      boundKey,
-      issuedAt,
-      amr,
-      acr,
-      authTime,
-      expiresAt: exp,
-    }
-  }
   return {
     subject,
     tenant,
@@ -144,10 +117,6 @@ function readClaims(
     acr,
     authTime,
     expiresAt: exp,
-    issuer,
-    kid: key.kid,
-    alg,
-    key,
   }
 }
 
