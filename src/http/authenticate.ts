@@ -63,13 +63,10 @@ export async function authenticate(
     throw err
   }
   const tier = effectiveTier(policy.tier, verified.scopes, rc.config.sensitiveScopes)
-  // A bearer token presented as Bearer where the route allows bearer: no proof to check (the
-  // first case enforceSenderConstraint settles), answered without a promise on the hot path.
-  const bearer =
-    verified.boundKey === null && presented.scheme === 'Bearer' && policy.dpop === 'optional'
-  rc.record.dpop = bearer
-    ? null
-    : await enforceSenderConstraint(request, rc, presented, verified, { dpop: policy.dpop, tier })
+  rc.record.dpop = await enforceSenderConstraint(request, rc, presented, verified, {
+    dpop: policy.dpop,
+    tier,
+  })
   for (const scope of required) {
     if (!verified.scopes.includes(scope)) {
       throw new AuthError('insufficient_scope', {

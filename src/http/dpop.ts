@@ -108,15 +108,16 @@ export interface ResourcePolicy {
  * Enforces sender constraint on a verified access token (RFC 9449 §7): a bound token needs the
  * DPoP scheme and a proof by its key for this very request and token; a DPoP-required route
  * needs a bound token; the DPoP scheme with an unbound token is refused. Returns the replay
- * outcome, or null for a bearer request on a route that allows it.
+ * outcome, or null for a bearer request on a route that allows it (answered without a promise:
+ * most requests on the hot path).
  */
-export async function enforceSenderConstraint(
+export function enforceSenderConstraint(
   request: Request,
   rc: RequestContext,
   presented: { readonly scheme: 'Bearer' | 'DPoP'; readonly token: string },
   verified: VerifiedToken,
   policy: ResourcePolicy,
-): Promise<ReplayOutcome | null> {
+): ReplayOutcome | null | Promise<ReplayOutcome | null> {
   const dpopChallenge = presented.scheme === 'DPoP' || policy.dpop === 'required'
   const scheme = dpopChallenge || verified.boundKey !== null ? 'DPoP' : 'Bearer'
   if (verified.boundKey === null) {
@@ -138,14 +139,27 @@ export async function enforceSenderConstraint(
   if (header === null) {
     throw new AuthError('invalid_dpop_proof', { detail: 'DPoP header missing', scheme })
   }
+  return checkBoundRequest(request, rc, presented.token, header, verified.boundKey, policy.tier)
+}
+
+/** A bound token's proof: by its key, for this request and token, used once at the tier. */
+async function checkBoundRequest(
+  request: Request,
+  rc: RequestContext,
+  token: string,
+  header: string,
+  boundKey: string,
+  tier: Tier,
+): Promise<ReplayOutcome> {
+  const scheme = 'DPoP'
   // The path is taken from the URL only here: a bearer request never pays for it.
   const path = splitRequestTarget(request.url).path
-  const proof = await checkProof(header, request, rc, path, presented.token, { scheme })
-  if (proof.jkt !== verified.boundKey) {
+  const proof = await checkProof(header, request, rc, path, token, { scheme })
+  if (proof.jkt !== boundKey) {
     countMetric('gatehouse_dpop_total', { result: 'dpop_binding_mismatch' })
     throw new AuthError('dpop_binding_mismatch', { detail: 'proof key is not the token’s', scheme })
   }
-  const outcome = await rc.services.proofReplay.claim(proof, policy.tier)
+  const outcome = await rc.services.proofReplay.claim(proof, tier)
   countMetric('gatehouse_dpop_total', { result: 'ok' })
   return outcome
 }
