@@ -33,6 +33,7 @@ const STEP_OPS = [
   'headers-out',
   'metrics',
   'log-line',
+  'public+log-line',
   'do-roundtrip',
   'refresh-crypto',
   'mint-token',
@@ -56,25 +57,6 @@ export const CRITICAL_SLACK_US = 10
  */
 const STAGE_ROUNDS = 5
 const STAGE_OPS_FACTOR = 3
-/**
- * The chart's stages in request order: the harness's own (building the client's request, reading
- * the answer) around the proxy path's marks (src/observability/stage-marks.ts); `origin` is the
- * stub fetch in every bar, bare included.
- */
-const STAGE_ORDER = [
-  'client request',
-  'context',
-  'route',
-  'authenticate',
-  'revocation',
-  'rate limit + body',
-  'request headers',
-  'identity + signature',
-  'origin',
-  'response headers',
-  'record',
-  'read answer',
-]
 /** The routes of the chart. */
 const CHART_OPS = ['bare', 'app-public', 'app-low', 'app-critical']
 const PROFILE_ISSUER = 'https://idp.bench'
@@ -105,6 +87,7 @@ const LABELS = {
   'sign-identity': 'step: signIdentityHeaders (HMAC + nonce + 9 sets)',
   'headers-out': 'step: clientResponseHeaders',
   'log-line': 'step: logLine (JSON.stringify + console.log)',
+  'public+log-line': 'step: a public request, then one request log line written in it',
   'do-roundtrip': 'step: Durable Object round trip (revocation check() via the binding)',
   'refresh-crypto': 'auth step: refresh-token crypto (2 SHA-256, HKDF + AES-GCM seal)',
   'mint-token': 'auth step: mintAccessToken (jose SignJWT, Ed25519)',
@@ -197,12 +180,8 @@ async function stagesInPlace(worker, nFor, us) {
     }
   }
   return CHART_OPS.map((route) => {
-    const names = Object.keys(sums[route])
-    const ordered = [
-      ...STAGE_ORDER.filter((n) => names.includes(n)),
-      ...names.filter((n) => !STAGE_ORDER.includes(n)),
-    ]
-    const stages = ordered.map((step) => ({ step, us: median(sums[route][step]) }))
+    // The Worker answers stages in the order a request first marked them: request order.
+    const stages = Object.keys(sums[route]).map((step) => ({ step, us: median(sums[route][step]) }))
     const attributed = stages.reduce((a, b) => a + b.us, 0)
     return { route, totalUs: us[route], stages, restUs: us[route] - attributed }
   })
@@ -250,7 +229,9 @@ export async function runProfile(ctx) {
       note:
         REQUEST_OPS.includes(op) && op !== 'bare'
           ? `+${(us[op] - us.bare).toFixed(1)} µs over bare`
-          : undefined,
+          : op === 'public+log-line'
+            ? `+${(us[op] - us['app-public']).toFixed(1)} µs over the public request: one line`
+            : undefined,
     }))
     return {
       rows,
