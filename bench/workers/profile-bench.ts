@@ -82,6 +82,13 @@ const REQUEST_OPS: Record<string, Op> = {
   'app-public': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/public/x', false),
   'app-low': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/echo/x', true),
   'app-critical': (fx, env, ctx) => throughGatehouse(fx, env, ctx, '/api/secure/x', true),
+  // What a request log line costs when written inside a request (the lone step writes its lines
+  // back to back, and costs far less).
+  'public+log-line': async (fx, env, ctx) => {
+    const ok = await throughGatehouse(fx, env, ctx, '/api/public/x', false)
+    STEP_OPS['log-line']?.(fx, env, ctx)
+    return ok
+  },
   'hono-minimal': async (fx) => consume(await minimalApp.fetch(request(fx, '/api/echo/x', true))),
 }
 
